@@ -1,0 +1,241 @@
+// Package terraform owns idp's terraform runs: plan of infra/entry at a pinned commit into a
+// plan file kept in the env's state bucket, and apply of exactly that file.
+//
+// idp writes its own terraform CLI configuration: providers come from a filesystem mirror
+// when one is configured or found (never downloaded then), through a shared plugin cache.
+package terraform
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// Activities hold the worker's configuration.
+type Activities struct {
+	Config *config.Config
+}
+
+// knownMirrors are where images and packages put a provider filesystem mirror.
+var knownMirrors = []string{"/opt/tf-plugins", "/usr/share/terraform/plugins", "/usr/local/share/terraform/plugins"}
+
+// ProviderMirror returns the filesystem mirror to install providers from: $IDP_TF_PROVIDER_MIRROR,
+// else terraform.providerMirror in idp.yaml, else the first known mirror holding
+// hashicorp/aws. Empty means providers come from their registries.
+func ProviderMirror(cfg config.Terraform) string {
+	if m := os.Getenv("IDP_TF_PROVIDER_MIRROR"); m != "" {
+		return m
+	}
+	if cfg.ProviderMirror != "" {
+		return expandHome(cfg.ProviderMirror)
+	}
+	for _, m := range knownMirrors {
+		if st, err := os.Stat(filepath.Join(m, "registry.terraform.io", "hashicorp", "aws")); err == nil && st.IsDir() {
+			return m
+		}
+	}
+	return ""
+}
+
+// WorkDir is where idp keeps checkouts and terraform working directories.
+func WorkDir(cfg config.Terraform) string {
+	if cfg.WorkDir != "" {
+		return expandHome(cfg.WorkDir)
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "idp")
+	}
+	return filepath.Join(os.TempDir(), "idp")
+}
+
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}
+
+// WriteCLIConfig writes idp's terraform CLI configuration into dir and returns its path.
+func WriteCLIConfig(cfg config.Terraform, dir string) (string, error) {
+	cache := expandHome(cfg.PluginCache)
+	if cache == "" {
+		cache = filepath.Join(WorkDir(cfg), "plugin-cache")
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", fmt.Errorf("creating plugin cache: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "plugin_cache_dir = %s\n", strconv.Quote(cache))
+	b.WriteString("plugin_cache_may_break_dependency_lock_file = true\n")
+	if m := ProviderMirror(cfg); m != "" {
+		fmt.Fprintf(&b, "provider_installation {\n  filesystem_mirror {\n    path = %s\n  }\n}\n", strconv.Quote(m))
+	}
+	path := filepath.Join(dir, "terraform.rc")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// workspace is one env's terraform working directory for one commit.
+type workspace struct {
+	tf  *tfexec.Terraform
+	dir string // infra/entry inside a private copy of infra/
+	env *config.Environment
+}
+
+// open prepares an initialized working directory for env at commit: a private copy of the
+// checkout's infra/, idp's variables, the backend configuration and the process environment.
+func (a *Activities) open(ctx context.Context, envName, commit string) (*workspace, error) {
+	env, err := a.Config.Env(envName)
+	if err != nil {
+		return nil, fail.Wrap(fail.Config, err, "idp.yaml")
+	}
+	root := WorkDir(a.Config.Terraform)
+	src, err := gitops.Checkout(ctx, a.Config.Repository.URL, commit, root)
+	if err != nil {
+		return nil, err
+	}
+	runDir := filepath.Join(root, "runs", env.Name, commit)
+	if err := os.RemoveAll(runDir); err != nil {
+		return nil, err
+	}
+	if err := copyTree(filepath.Join(src, "infra"), filepath.Join(runDir, "infra")); err != nil {
+		return nil, fail.Wrap(fail.Config, err, "the platform repository at %s has no usable infra/", commit)
+	}
+	dir := filepath.Join(runDir, "infra", "entry")
+
+	vars := map[string]any{"environment": env.Name, "region": env.AWS.Region, "cluster_name": env.ClusterName}
+	for k, v := range env.TerraformVars {
+		vars[k] = v
+	}
+	if err := writeJSON(filepath.Join(dir, "idp.auto.tfvars.json"), vars); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "backend.tfbackend"), []byte(backendConfig(env)), 0o600); err != nil {
+		return nil, err
+	}
+	rc, err := WriteCLIConfig(a.Config.Terraform, runDir)
+	if err != nil {
+		return nil, err
+	}
+	procEnv, err := processEnv(ctx, env, rc)
+	if err != nil {
+		return nil, err
+	}
+	bin := a.Config.Terraform.Binary
+	if bin == "" {
+		bin = "terraform"
+	}
+	if !filepath.IsAbs(bin) {
+		if bin, err = lookPath(bin); err != nil {
+			return nil, fail.Wrap(fail.Config, err, "terraform is not installed on this worker (install it, or set terraform.binary in idp.yaml)")
+		}
+	}
+	tf, err := tfexec.NewTerraform(dir, bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := tf.SetEnv(procEnv); err != nil {
+		return nil, err
+	}
+	if err := tf.Init(ctx, tfexec.BackendConfig("backend.tfbackend"), tfexec.Reconfigure(true)); err != nil {
+		return nil, classify(err, "terraform init in %s", env.Name)
+	}
+	return &workspace{tf: tf, dir: dir, env: env}, nil
+}
+
+// backendConfig is the S3 backend of the env's state, with a native S3 lock file.
+func backendConfig(env *config.Environment) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "bucket = %s\nkey = %s\nregion = %s\nuse_lockfile = true\nencrypt = true\n",
+		strconv.Quote(env.StateBucket), strconv.Quote(env.StateKey), strconv.Quote(env.AWS.Region))
+	if ep := env.AWS.Endpoint; ep != "" {
+		fmt.Fprintf(&b, "endpoints = { s3 = %s, sts = %s, iam = %s }\n", strconv.Quote(ep), strconv.Quote(ep), strconv.Quote(ep))
+		b.WriteString("use_path_style = true\nskip_credentials_validation = true\nskip_requesting_account_id = true\nskip_metadata_api_check = true\nskip_region_validation = true\n")
+	}
+	return b.String()
+}
+
+// processEnv is terraform's environment: the worker's, minus any AWS settings, plus idp's CLI
+// config and credentials for the env's account (the assumed role's, when one is configured).
+// Credentials live only in the child process's environment, never in workflow data.
+func processEnv(ctx context.Context, env *config.Environment, rc string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "TF_") {
+			continue
+		}
+		out[k] = v
+	}
+	if ca := os.Getenv("AWS_CA_BUNDLE"); ca != "" {
+		out["AWS_CA_BUNDLE"] = ca
+	}
+	cfg, err := aws.LoadConfig(ctx, env.AWS)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, classify(err, "getting AWS credentials for %s", env.Name)
+	}
+	out["AWS_ACCESS_KEY_ID"] = creds.AccessKeyID
+	out["AWS_SECRET_ACCESS_KEY"] = creds.SecretAccessKey
+	if creds.SessionToken != "" {
+		out["AWS_SESSION_TOKEN"] = creds.SessionToken
+	}
+	out["AWS_REGION"] = env.AWS.Region
+	if env.AWS.Endpoint != "" {
+		out["AWS_ENDPOINT_URL"] = env.AWS.Endpoint
+	}
+	out["TF_CLI_CONFIG_FILE"] = rc
+	out["CHECKPOINT_DISABLE"] = "1"
+	return out, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// copyTree copies the regular files of src into dst, skipping terraform's own state.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			if d.Name() == ".terraform" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}

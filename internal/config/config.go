@@ -1,0 +1,390 @@
+// Package config owns idp.yaml: its schema, loading and validation.
+//
+// One file describes the whole platform: the Git repository that is its source of truth, the
+// tooling account that holds the images, and every environment with its AWS account, cluster,
+// Argo CD and policies. The sandbox is just another idp.yaml with endpoints pointing at local
+// emulators.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the parsed idp.yaml.
+type Config struct {
+	// Repository is the platform repository (infra/, argocd/, helm-charts/).
+	Repository Repository `yaml:"repository" json:"repository"`
+	// Tooling is the account that holds the ECR repositories.
+	Tooling Tooling `yaml:"tooling" json:"tooling"`
+	// Terraform configures how idp runs terraform.
+	Terraform Terraform `yaml:"terraform" json:"terraform"`
+	// Environments in promotion order (dev before staging before prod).
+	Environments []Environment `yaml:"environments" json:"environments"`
+}
+
+// Repository is the Git repository holding the platform.
+type Repository struct {
+	// URL is what workers clone and push to (https://, ssh, file:// or a local path).
+	URL string `yaml:"url" json:"url"`
+	// Branch is the branch that is the source of truth.
+	Branch string `yaml:"branch" json:"branch"`
+	// Provider is "github" (API commits and pull requests) or "git" (plain pushes).
+	Provider string `yaml:"provider" json:"provider"`
+	// GitHub is the owner/name slug the GitHub OIDC trust policy names (repo:<slug>:...).
+	GitHub string `yaml:"github" json:"github"`
+}
+
+// Tooling is the account holding container images.
+type Tooling struct {
+	AWS AWS `yaml:"aws" json:"aws"`
+	// Repositories maps a service name to its ECR repository name.
+	Repositories map[string]string `yaml:"repositories" json:"repositories"`
+	// GrantPull lets each environment account pull from these repositories (bootstrap step 7).
+	// Defaults to true. The sandbox switches it off: its emulator lacks SetRepositoryPolicy.
+	GrantPull *bool `yaml:"grantPull" json:"grantPull,omitempty"`
+}
+
+// GrantPullEnabled reports whether bootstrap grants cross-account ECR pull.
+func (t Tooling) GrantPullEnabled() bool { return t.GrantPull == nil || *t.GrantPull }
+
+// AWS says how to reach one AWS account.
+type AWS struct {
+	// AccountID is the 12-digit account ID.
+	AccountID string `yaml:"accountId" json:"accountId"`
+	// Region is the account's home region.
+	Region string `yaml:"region" json:"region"`
+	// AssumeRole is an optional role ARN assumed before every call into this account.
+	AssumeRole string `yaml:"assumeRole" json:"assumeRole,omitempty"`
+	// Endpoint overrides the AWS API endpoint (an emulator in the sandbox and in tests).
+	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
+}
+
+// Terraform configures terraform runs.
+type Terraform struct {
+	// Binary is the terraform executable; default "terraform" from PATH.
+	Binary string `yaml:"binary" json:"binary,omitempty"`
+	// ProviderMirror is a filesystem mirror of providers; when set, providers come only from it.
+	// $IDP_TF_PROVIDER_MIRROR overrides it.
+	ProviderMirror string `yaml:"providerMirror" json:"providerMirror,omitempty"`
+	// PluginCache is the shared provider plugin cache directory.
+	PluginCache string `yaml:"pluginCache" json:"pluginCache,omitempty"`
+	// WorkDir is where checkouts and terraform working directories live.
+	WorkDir string `yaml:"workDir" json:"workDir,omitempty"`
+}
+
+// Environment is one AWS account with its EKS cluster and Argo CD.
+type Environment struct {
+	Name string `yaml:"name" json:"name"`
+	AWS  AWS    `yaml:"aws" json:"aws"`
+	// StateBucket and StateKey locate the Terraform state of infra/entry.
+	StateBucket string `yaml:"stateBucket" json:"stateBucket"`
+	StateKey    string `yaml:"stateKey" json:"stateKey"`
+	// ClusterName is the EKS cluster's name.
+	ClusterName string `yaml:"clusterName" json:"clusterName"`
+	// GitHubRole is the role GitHub Actions assume through OIDC.
+	GitHubRole string `yaml:"githubRole" json:"githubRole"`
+	// GitHubRef restricts the role's trust to one ref (prod: refs/heads/main); empty trusts
+	// every ref of the repository.
+	GitHubRef string `yaml:"githubRef" json:"githubRef,omitempty"`
+	// GitHubRolePolicies are the managed policy ARNs attached to the role. Omitted means
+	// AdministratorAccess, which terraform in CI needs; the sandbox lists none because its
+	// emulator has no AWS-managed policies.
+	GitHubRolePolicies []string `yaml:"githubRolePolicies" json:"githubRolePolicies"`
+	// TerraformVars are extra variables for infra/entry (the sandbox's switches).
+	TerraformVars map[string]any `yaml:"terraformVars" json:"terraformVars,omitempty"`
+	ArgoCD        ArgoCD         `yaml:"argocd" json:"argocd"`
+	Bootstrap     Bootstrap      `yaml:"bootstrap" json:"bootstrap"`
+	Promotion     Promotion      `yaml:"promotion" json:"promotion"`
+}
+
+// ArgoCD describes the env's Argo CD.
+type ArgoCD struct {
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// AppOfApps is the env's root Application (default <env>-apps).
+	AppOfApps string `yaml:"appOfApps" json:"appOfApps"`
+	// Kubeconfig reaches the cluster directly (sandbox); empty means EKS with an IAM token.
+	Kubeconfig string `yaml:"kubeconfig" json:"kubeconfig,omitempty"`
+}
+
+// Bootstrap is the env's bootstrap policy.
+type Bootstrap struct {
+	// PlanApproval gates terraform apply on people approving the plan.
+	PlanApproval Approval `yaml:"planApproval" json:"planApproval"`
+}
+
+// Promotion is the env's release promotion policy.
+type Promotion struct {
+	// EntryPattern is the tag pattern that enters the pipeline at this env (empty: not an entry).
+	EntryPattern string `yaml:"entryPattern" json:"entryPattern,omitempty"`
+	// RequirePassed names an earlier env where the same digest must have run Healthy.
+	RequirePassed string   `yaml:"requirePassed" json:"requirePassed,omitempty"`
+	Approval      Approval `yaml:"approval" json:"approval"`
+	Soak          Duration `yaml:"soak" json:"soak"`
+	HealthTimeout Duration `yaml:"healthTimeout" json:"healthTimeout"`
+	Freeze        bool     `yaml:"freeze" json:"freeze"`
+}
+
+// Approval is an approval policy.
+type Approval struct {
+	Required bool `yaml:"required" json:"required"`
+	// Approvers is the allow-list; empty means anyone.
+	Approvers    []string `yaml:"approvers" json:"approvers,omitempty"`
+	MinApprovals int      `yaml:"minApprovals" json:"minApprovals"`
+	// FourEyes refuses an approval from the person who started the run.
+	FourEyes bool     `yaml:"fourEyes" json:"fourEyes"`
+	Expiry   Duration `yaml:"expiry" json:"expiry"`
+}
+
+// Duration is a time.Duration written as "90s" or "24h" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 24h)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Env returns the environment with that name.
+func (c *Config) Env(name string) (*Environment, error) {
+	for i := range c.Environments {
+		if c.Environments[i].Name == name {
+			return &c.Environments[i], nil
+		}
+	}
+	return nil, fmt.Errorf("unknown environment %q (idp.yaml defines: %s)", name, strings.Join(c.EnvNames(), ", "))
+}
+
+// EnvNames lists the environments in promotion order.
+func (c *Config) EnvNames() []string {
+	names := make([]string, 0, len(c.Environments))
+	for _, e := range c.Environments {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// Path resolves the config path: the flag, else $IDP_CONFIG, else ./idp.yaml.
+func Path(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := os.Getenv("IDP_CONFIG"); p != "" {
+		return p
+	}
+	return "idp.yaml"
+}
+
+// Load reads, defaults and validates a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w (pass --config or set IDP_CONFIG)", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.Terraform.WorkDir != "" && !filepath.IsAbs(c.Terraform.WorkDir) {
+		c.Terraform.WorkDir = filepath.Join(filepath.Dir(path), c.Terraform.WorkDir)
+	}
+	return c, nil
+}
+
+// Parse decodes, defaults and validates config bytes. Unknown fields are errors.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parsing config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Repository.Branch == "" {
+		c.Repository.Branch = "main"
+	}
+	if c.Repository.Provider == "" {
+		c.Repository.Provider = "git"
+	}
+	for i := range c.Environments {
+		e := &c.Environments[i]
+		if e.AWS.Region == "" {
+			e.AWS.Region = c.Tooling.AWS.Region
+		}
+		if e.StateKey == "" {
+			e.StateKey = "entry/terraform.tfstate"
+		}
+		if e.GitHubRole == "" {
+			e.GitHubRole = "GitHubActionsRole"
+		}
+		if e.GitHubRolePolicies == nil {
+			e.GitHubRolePolicies = []string{"arn:aws:iam::aws:policy/AdministratorAccess"}
+		}
+		if e.ClusterName == "" {
+			e.ClusterName = "idp-" + e.Name
+		}
+		if e.ArgoCD.Namespace == "" {
+			e.ArgoCD.Namespace = "argocd"
+		}
+		if e.ArgoCD.AppOfApps == "" {
+			e.ArgoCD.AppOfApps = e.Name + "-apps"
+		}
+		for _, a := range []*Approval{&e.Bootstrap.PlanApproval, &e.Promotion.Approval} {
+			if a.MinApprovals == 0 {
+				a.MinApprovals = 1
+			}
+			if a.Expiry == 0 {
+				a.Expiry = Duration(24 * time.Hour)
+			}
+		}
+		if e.Promotion.HealthTimeout == 0 {
+			e.Promotion.HealthTimeout = Duration(10 * time.Minute)
+		}
+	}
+}
+
+var (
+	envNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/.+$`)
+	slugRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+)
+
+// Validate reports every problem at once, each with its field path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if c.Repository.URL == "" {
+		bad("repository.url", "is required (the platform repository to clone)")
+	}
+	if c.Repository.Provider != "git" && c.Repository.Provider != "github" {
+		bad("repository.provider", "must be \"git\" or \"github\", got %q", c.Repository.Provider)
+	}
+	if c.Repository.GitHub != "" && !slugRE.MatchString(c.Repository.GitHub) {
+		bad("repository.github", "must be owner/name, got %q", c.Repository.GitHub)
+	}
+	if c.Repository.GitHub == "" {
+		bad("repository.github", "is required: the owner/name the GitHub OIDC trust policy is scoped to")
+	}
+	validateAWS("tooling.aws", c.Tooling.AWS, bad)
+	if len(c.Tooling.Repositories) == 0 {
+		bad("tooling.repositories", "needs at least one service: ECR repository entry")
+	}
+	for svc, repo := range c.Tooling.Repositories {
+		if repo == "" {
+			bad("tooling.repositories."+svc, "is empty")
+		}
+	}
+	if len(c.Environments) == 0 {
+		bad("environments", "needs at least one environment")
+	}
+	seen := map[string]int{}
+	for i, e := range c.Environments {
+		p := fmt.Sprintf("environments[%d]", i)
+		if e.Name != "" {
+			p = fmt.Sprintf("environments[%d](%s)", i, e.Name)
+		}
+		if !envNameRE.MatchString(e.Name) {
+			bad(p+".name", "must be lowercase letters, digits and dashes, got %q", e.Name)
+		}
+		if j, dup := seen[e.Name]; dup {
+			bad(p+".name", "duplicates environments[%d]", j)
+		}
+		seen[e.Name] = i
+		validateAWS(p+".aws", e.AWS, bad)
+		if !bucketRE.MatchString(e.StateBucket) {
+			bad(p+".stateBucket", "must be a valid S3 bucket name, got %q", e.StateBucket)
+		}
+		if e.GitHubRef != "" && !strings.HasPrefix(e.GitHubRef, "refs/") {
+			bad(p+".githubRef", "must be a full ref like refs/heads/main, got %q", e.GitHubRef)
+		}
+		validateApproval(p+".bootstrap.planApproval", e.Bootstrap.PlanApproval, bad)
+		validateApproval(p+".promotion.approval", e.Promotion.Approval, bad)
+		if e.Promotion.EntryPattern != "" {
+			if _, err := regexp.Compile(e.Promotion.EntryPattern); err != nil {
+				bad(p+".promotion.entryPattern", "is not a valid regular expression: %v", err)
+			}
+		}
+		if r := e.Promotion.RequirePassed; r != "" {
+			if j, ok := seen[r]; !ok || j >= i {
+				bad(p+".promotion.requirePassed", "must name an earlier environment, got %q", r)
+			}
+		}
+		if e.Promotion.Soak < 0 || e.Promotion.HealthTimeout < 0 {
+			bad(p+".promotion", "soak and healthTimeout must not be negative")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateAWS(p string, a AWS, bad func(string, string, ...any)) {
+	if !accountRE.MatchString(a.AccountID) {
+		bad(p+".accountId", "must be 12 digits, got %q", a.AccountID)
+	}
+	if !regionRE.MatchString(a.Region) {
+		bad(p+".region", "must be an AWS region like us-west-2, got %q", a.Region)
+	}
+	if a.AssumeRole != "" && !roleARNRE.MatchString(a.AssumeRole) {
+		bad(p+".assumeRole", "must be an IAM role ARN, got %q", a.AssumeRole)
+	}
+	if a.Endpoint != "" && !strings.HasPrefix(a.Endpoint, "http://") && !strings.HasPrefix(a.Endpoint, "https://") {
+		bad(p+".endpoint", "must be an http(s) URL, got %q", a.Endpoint)
+	}
+}
+
+func validateApproval(p string, a Approval, bad func(string, string, ...any)) {
+	if a.MinApprovals < 1 {
+		bad(p+".minApprovals", "must be at least 1, got %d", a.MinApprovals)
+	}
+	if a.Expiry <= 0 {
+		bad(p+".expiry", "must be positive")
+	}
+	if !a.Required {
+		return
+	}
+	if len(a.Approvers) > 0 && len(a.Approvers) < a.MinApprovals {
+		bad(p+".approvers", "lists %d people but minApprovals is %d: the gate could never open", len(a.Approvers), a.MinApprovals)
+	}
+	seen := map[string]bool{}
+	for _, who := range a.Approvers {
+		if strings.TrimSpace(who) == "" {
+			bad(p+".approvers", "has an empty name")
+		}
+		if seen[who] {
+			bad(p+".approvers", "lists %q twice", who)
+		}
+		seen[who] = true
+	}
+}

@@ -1,0 +1,206 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// ApproveInput is the payload of the approve update and signal.
+type ApproveInput struct {
+	Who string `json:"who"`
+	// Subject must be the pending plan sha256 or image digest: an approval binds to exactly
+	// what the approver saw.
+	Subject string `json:"subject"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// RejectInput is the payload of the reject update and signal.
+type RejectInput struct {
+	Who     string `json:"who"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+}
+
+// DecisionResult is what the approve and reject updates return.
+type DecisionResult struct {
+	// Received approvals for the pending subject, including this one; Needed to open the gate.
+	Received int    `json:"received"`
+	Needed   int    `json:"needed"`
+	Message  string `json:"message"`
+}
+
+// gateRequest is one approval a workflow waits for.
+type gateRequest struct {
+	Env     string
+	Subject string
+	What    string
+	Policy  config.Approval
+}
+
+// gate is the approval gate shared by bootstrap and promotion. It records decisions into the
+// run's status and refuses, in the update validator, anything that must not be recorded.
+type gate struct {
+	run       *run
+	req       *gateRequest
+	approvers []string // who approved the pending request
+	rejection *Decision
+}
+
+// newGate registers the approve/reject updates and the signal fallback.
+func newGate(ctx workflow.Context, r *run) (*gate, error) {
+	g := &gate{run: r}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, ApproveUpdate, g.approve,
+		workflow.UpdateHandlerOptions{Validator: g.validateApprove}); err != nil {
+		return nil, fmt.Errorf("registering %s update: %w", ApproveUpdate, err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, RejectUpdate, g.reject,
+		workflow.UpdateHandlerOptions{Validator: g.validateReject}); err != nil {
+		return nil, fmt.Errorf("registering %s update: %w", RejectUpdate, err)
+	}
+	approveCh := workflow.GetSignalChannel(ctx, ApproveSignal)
+	rejectCh := workflow.GetSignalChannel(ctx, RejectSignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
+				var in ApproveInput
+				c.Receive(ctx, &in)
+				if err := g.validateApprove(ctx, in); err != nil {
+					g.ignore(ctx, in.Who, ApproveSignal, err)
+					return
+				}
+				_, _ = g.approve(ctx, in)
+			})
+			sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
+				var in RejectInput
+				c.Receive(ctx, &in)
+				if err := g.validateReject(ctx, in); err != nil {
+					g.ignore(ctx, in.Who, RejectSignal, err)
+					return
+				}
+				_, _ = g.reject(ctx, in)
+			})
+			sel.Select(ctx)
+		}
+	})
+	return g, nil
+}
+
+func normalize(who string) string { return strings.ToLower(strings.TrimSpace(who)) }
+
+// check refuses a decision that must not be recorded; it reads state and never changes it.
+func (g *gate) check(who, subject string) error {
+	if g.req == nil {
+		return errors.New("no approval is pending for this run")
+	}
+	if normalize(who) == "" {
+		return errors.New("approver identity is empty: pass --as USER or set IDP_USER")
+	}
+	p := g.req.Policy
+	if len(p.Approvers) > 0 && !slices.ContainsFunc(p.Approvers, func(a string) bool { return normalize(a) == normalize(who) }) {
+		return fmt.Errorf("%s may not approve in %s: approvers are %s", who, g.req.Env, strings.Join(p.Approvers, ", "))
+	}
+	if p.FourEyes && normalize(who) == normalize(g.run.status.Requester) {
+		return fmt.Errorf("four-eyes: %s started this run and cannot approve it; ask another approver", who)
+	}
+	if subject == "" {
+		return fmt.Errorf("no subject given: approvals bind to the pending %s %s", g.req.What, g.req.Subject)
+	}
+	if subject != g.req.Subject {
+		return fmt.Errorf("subject %s is not the pending %s %s (it changed since you looked: check status)", subject, g.req.What, g.req.Subject)
+	}
+	if slices.Contains(g.approvers, normalize(who)) {
+		return fmt.Errorf("%s already approved %s; another approver is needed", who, g.req.Subject)
+	}
+	return nil
+}
+
+func (g *gate) validateApprove(_ workflow.Context, in ApproveInput) error {
+	return g.check(in.Who, in.Subject)
+}
+
+func (g *gate) validateReject(_ workflow.Context, in RejectInput) error {
+	if strings.TrimSpace(in.Reason) == "" {
+		return errors.New("a rejection needs a reason (--reason)")
+	}
+	return g.check(in.Who, in.Subject)
+}
+
+func (g *gate) approve(ctx workflow.Context, in ApproveInput) (DecisionResult, error) {
+	g.approvers = append(g.approvers, normalize(in.Who))
+	g.record(ctx, in.Who, "approve", in.Comment)
+	res := DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals}
+	res.Message = fmt.Sprintf("approval %d of %d recorded for %s", res.Received, res.Needed, g.req.Env)
+	return res, nil
+}
+
+func (g *gate) reject(ctx workflow.Context, in RejectInput) (DecisionResult, error) {
+	d := g.record(ctx, in.Who, "reject", in.Reason)
+	g.rejection = &d
+	return DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals,
+		Message: fmt.Sprintf("rejected by %s: %s", in.Who, in.Reason)}, nil
+}
+
+func (g *gate) record(ctx workflow.Context, who, decision, comment string) Decision {
+	d := Decision{Who: who, When: workflow.Now(ctx).UTC(), Decision: decision, Env: g.req.Env,
+		Subject: g.req.Subject, Comment: comment}
+	st := g.run.status
+	st.Approvals = append(st.Approvals, d)
+	if st.PendingApproval != nil {
+		st.PendingApproval.Received = len(g.approvers)
+	}
+	return d
+}
+
+func (g *gate) ignore(ctx workflow.Context, who, signal string, err error) {
+	st := g.run.status
+	st.IgnoredSignals = append(st.IgnoredSignals, IgnoredSignal{Who: who, When: workflow.Now(ctx).UTC(),
+		Signal: signal, Reason: err.Error()})
+	workflow.GetLogger(ctx).Warn("ignored approval signal", "who", who, "signal", signal, "reason", err.Error())
+}
+
+// wait opens the gate for req and blocks until enough approvals, a rejection or expiry.
+func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
+	g.req, g.approvers, g.rejection = &req, nil, nil
+	defer func() { g.req = nil; g.run.status.PendingApproval = nil }()
+	expires := workflow.Now(ctx).Add(req.Policy.Expiry.Std()).UTC()
+	approvers := req.Policy.Approvers
+	if approvers == nil {
+		approvers = []string{}
+	}
+	g.run.status.PendingApproval = &PendingApproval{Env: req.Env, Approvers: approvers, ExpiresAt: expires,
+		Subject: req.Subject, What: req.What, MinApprovals: req.Policy.MinApprovals, FourEyes: req.Policy.FourEyes}
+	g.run.setStage(ctx, StageWaitingApproval)
+
+	done, err := workflow.AwaitWithTimeout(ctx, req.Policy.Expiry.Std(), func() bool {
+		return g.rejection != nil || len(g.approvers) >= req.Policy.MinApprovals
+	})
+	if err != nil {
+		return err
+	}
+	if g.rejection != nil {
+		return fail.New(fail.Rejected, "%s rejected the %s %s in %s: %s", g.rejection.Who, req.What,
+			short(req.Subject), req.Env, g.rejection.Comment)
+	}
+	if !done {
+		return fail.New(fail.ApprovalExpired, "approval of %s %s in %s expired at %s with %d of %d approvals",
+			req.What, short(req.Subject), req.Env, expires.Format("2006-01-02T15:04:05Z"), len(g.approvers), req.Policy.MinApprovals)
+	}
+	return nil
+}
+
+// short abbreviates a sha256 or digest for messages.
+func short(s string) string {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

@@ -1,0 +1,159 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/activities/terraform"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// BootstrapInput starts BootstrapEnvironment.
+type BootstrapInput struct {
+	Env string `json:"env"`
+	// Requester is who started the run; four-eyes keeps them from approving its plan.
+	Requester string `json:"requester"`
+}
+
+// maxPlanRounds bounds how often a stale plan is re-planned and re-approved in one run.
+const maxPlanRounds = 3
+
+// BootstrapEnvironment brings one environment's AWS account to the state infra/ describes:
+// state backend, GitHub OIDC trust, terraform plan → approval → apply, ECR pull access.
+// Rerunning it on a healthy environment changes nothing.
+func BootstrapEnvironment(ctx workflow.Context, in BootstrapInput) (Status, error) {
+	r, err := newRun(ctx, KindBootstrap, in.Requester)
+	if err != nil {
+		return Status{}, err
+	}
+	g, err := newGate(ctx, r)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := bootstrap(ctx, r, g, in); err != nil {
+		return *r.status, r.failed(ctx, err)
+	}
+	r.env(in.Env).State = "done"
+	r.setStage(ctx, StageDone)
+	return *r.status, nil
+}
+
+func bootstrap(ctx workflow.Context, r *run, g *gate, in BootstrapInput) error {
+	var (
+		pa *platform.Activities
+		aa *aws.Activities
+	)
+	env := r.env(in.Env)
+	env.State = "bootstrapping"
+	r.setStage(ctx, StagePreparing)
+
+	// Configuration problems fail fast: no retries for what only a person can fix.
+	var desc platform.DescribeOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+in.Env+" and the platform commit", time.Minute)),
+		pa.Describe, platform.DescribeInput{Env: in.Env}).Get(ctx, &desc); err != nil {
+		return err
+	}
+	r.status.Commit = desc.Commit
+	env.Commit = desc.Commit
+	r.step(ctx, "platform repository at %s", desc.Commit)
+
+	var backend aws.StateBackendOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("state bucket "+desc.StateBucket, 2*time.Minute)),
+		aa.EnsureStateBackend, aws.StateBackendInput{Env: in.Env}).Get(ctx, &backend); err != nil {
+		return err
+	}
+	r.step(ctx, "state backend %s: %s", backend.Bucket, changed(backend.Created, backend.Changed))
+
+	var oidc aws.OIDCOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("GitHub OIDC and "+desc.GitHubRole, 2*time.Minute)),
+		aa.EnsureGitHubOIDC, aws.OIDCInput{Env: in.Env}).Get(ctx, &oidc); err != nil {
+		return err
+	}
+	r.step(ctx, "GitHub OIDC provider and role %s: %s", oidc.RoleARN, changed(oidc.Created, oidc.Restored))
+
+	if err := planAndApply(ctx, r, g, in, desc); err != nil {
+		return err
+	}
+
+	if desc.GrantPull {
+		var grant aws.GrantOutput
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ECR pull for "+in.Env, 2*time.Minute)),
+			aa.GrantECRPull, aws.GrantInput{Env: in.Env}).Get(ctx, &grant); err != nil {
+			return err
+		}
+		r.step(ctx, "ECR pull for account %s: %s", desc.AccountID, changed(false, grant.Changed))
+	} else {
+		r.step(ctx, "ECR pull grant switched off in idp.yaml (tooling.grantPull: false)")
+	}
+	return nil
+}
+
+// planAndApply plans, gets the plan approved when policy asks, and applies exactly that plan.
+// A plan that went stale before its apply is planned and approved again, never applied blind.
+func planAndApply(ctx workflow.Context, r *run, g *gate, in BootstrapInput, desc platform.DescribeOutput) error {
+	var ta *terraform.Activities
+	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             "terraform plan of infra/entry in " + in.Env,
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumAttempts: 3},
+	})
+	applyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             "terraform apply in " + in.Env,
+		StartToCloseTimeout: 90 * time.Minute,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3},
+	})
+	for round := 1; ; round++ {
+		r.setStage(ctx, StagePlanning)
+		var plan terraform.PlanOutput
+		if err := workflow.ExecuteActivity(planCtx, ta.Plan, terraform.PlanInput{Env: in.Env, Commit: desc.Commit,
+			RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID}).Get(ctx, &plan); err != nil {
+			return err
+		}
+		r.status.Plan = &PlanSummary{SHA256: plan.SHA256, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy,
+			Adds: plan.Adds, Changes: plan.Changes, Destroys: plan.Destroys}
+		if !plan.HasChanges() {
+			r.step(ctx, "terraform plan %s: no changes", short(plan.SHA256))
+			return nil
+		}
+		r.step(ctx, "terraform plan %s: %d to add, %d to change, %d to destroy", short(plan.SHA256), plan.Add, plan.Change, plan.Destroy)
+
+		if pol := desc.PlanApproval; pol.Required {
+			if err := g.wait(ctx, gateRequest{Env: in.Env, Subject: plan.SHA256, What: "terraform plan", Policy: pol}); err != nil {
+				return err
+			}
+			r.step(ctx, "plan %s approved", short(plan.SHA256))
+		}
+
+		r.setStage(ctx, StageApplying)
+		var applied terraform.ApplyOutput
+		err := workflow.ExecuteActivity(applyCtx, ta.Apply, terraform.ApplyInput{Env: in.Env, Commit: desc.Commit,
+			PlanKey: plan.Key, SHA256: plan.SHA256, Total: plan.Add + plan.Change + plan.Destroy}).Get(ctx, &applied)
+		if fail.Is(err, fail.StalePlan) && round < maxPlanRounds {
+			r.step(ctx, "plan %s went stale before apply: planning again", short(plan.SHA256))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.step(ctx, "terraform apply: %d of %d resource actions done", applied.Done, applied.Total)
+		return nil
+	}
+}
+
+func changed(created bool, changes []string) string {
+	switch {
+	case created:
+		return "created"
+	case len(changes) > 0:
+		return fmt.Sprintf("converged (%v)", changes)
+	default:
+		return "no changes"
+	}
+}

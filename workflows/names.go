@@ -1,0 +1,58 @@
+package workflows
+
+import "go.temporal.io/sdk/temporal"
+
+// TaskQueue is the one task queue idp's workers poll.
+const TaskQueue = "idp"
+
+// Workflow type names.
+const (
+	BootstrapWorkflowName = "BootstrapEnvironment"
+)
+
+// Workflow ID prefixes: one bootstrap per env, one promotion per service and tag.
+const (
+	BootstrapIDPrefix = "bootstrap-"
+	PromoteIDPrefix   = "promote-"
+)
+
+// Update, signal and query names of the approval gate and the status document.
+const (
+	ApproveUpdate = "approve"
+	RejectUpdate  = "reject"
+	ApproveSignal = "approve"
+	RejectSignal  = "reject"
+	StatusQuery   = "status"
+)
+
+// Run kinds, as shown in status and in the IdpKind search attribute.
+const (
+	KindBootstrap = "bootstrap"
+	KindPromote   = "promote"
+)
+
+// Search attributes idp registers and sets (all Keyword).
+var (
+	AttrKind        = temporal.NewSearchAttributeKeyKeyword("IdpKind")
+	AttrService     = temporal.NewSearchAttributeKeyKeyword("IdpService")
+	AttrEnvironment = temporal.NewSearchAttributeKeyKeyword("IdpEnvironment")
+	AttrVersion     = temporal.NewSearchAttributeKeyKeyword("IdpVersion")
+	AttrStage       = temporal.NewSearchAttributeKeyKeyword("IdpStage")
+)
+
+// SearchAttributeNames lists every search attribute idp needs registered, all of type Keyword.
+var SearchAttributeNames = []string{"IdpKind", "IdpService", "IdpEnvironment", "IdpVersion", "IdpStage"}
+
+// Stages a run moves through, as shown in status and IdpStage.
+const (
+	StagePreparing       = "preparing"
+	StagePlanning        = "planning"
+	StageWaitingApproval = "waiting-approval"
+	StageApplying        = "applying"
+	StageDeploying       = "deploying"
+	StageVerifying       = "verifying"
+	StageSoaking         = "soaking"
+	StageRollingBack     = "rolling-back"
+	StageDone            = "done"
+	StageFailed          = "failed"
+)

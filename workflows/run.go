@@ -1,0 +1,124 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// run is the state every idp workflow keeps: its status document, published through the
+// status query, the IdpStage search attribute and the current details shown in the Web UI.
+type run struct {
+	status *Status
+}
+
+func newRun(ctx workflow.Context, kind, requester string) (*run, error) {
+	info := workflow.GetInfo(ctx)
+	r := &run{status: &Status{WorkflowID: info.WorkflowExecution.ID, Kind: kind, Requester: requester,
+		Environments: []EnvStatus{}, Approvals: []Decision{}}}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return *r.status, nil }); err != nil {
+		return nil, fmt.Errorf("registering status query: %w", err)
+	}
+	return r, nil
+}
+
+// setStage records the stage and republishes it.
+func (r *run) setStage(ctx workflow.Context, stage string) {
+	r.status.Stage = stage
+	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(stage)); err != nil {
+		workflow.GetLogger(ctx).Warn("upserting IdpStage", "error", err)
+	}
+	r.publish(ctx)
+}
+
+// step appends a line to the run's log of what it did and found.
+func (r *run) step(ctx workflow.Context, format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	r.status.Steps = append(r.status.Steps, line)
+	workflow.GetLogger(ctx).Info(line)
+	r.publish(ctx)
+}
+
+// env returns the named environment's status entry, adding it when missing.
+func (r *run) env(name string) *EnvStatus {
+	for i := range r.status.Environments {
+		if r.status.Environments[i].Name == name {
+			return &r.status.Environments[i]
+		}
+	}
+	r.status.Environments = append(r.status.Environments, EnvStatus{Name: name, State: "pending"})
+	return &r.status.Environments[len(r.status.Environments)-1]
+}
+
+// failed marks the run failed with the error's own message and returns the error.
+func (r *run) failed(ctx workflow.Context, err error) error {
+	r.status.Error = fail.Message(err)
+	r.setStage(ctx, StageFailed)
+	return err
+}
+
+// publish writes the markdown the Web UI shows as the run's current details.
+func (r *run) publish(ctx workflow.Context) {
+	st := r.status
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** · stage `%s`", st.Kind, st.Stage)
+	if st.Commit != "" {
+		fmt.Fprintf(&b, " · commit `%s`", short(st.Commit))
+	}
+	b.WriteString("\n\n")
+	if p := st.Plan; p != nil {
+		fmt.Fprintf(&b, "Plan `%s`: %d to add, %d to change, %d to destroy\n\n", short(p.SHA256), p.Add, p.Change, p.Destroy)
+		for _, a := range limit(p.Adds, 10) {
+			fmt.Fprintf(&b, "- \\+ `%s`\n", a)
+		}
+		for _, a := range limit(p.Changes, 10) {
+			fmt.Fprintf(&b, "- ~ `%s`\n", a)
+		}
+		for _, a := range limit(p.Destroys, 10) {
+			fmt.Fprintf(&b, "- \\- `%s`\n", a)
+		}
+		b.WriteString("\n")
+	}
+	if pa := st.PendingApproval; pa != nil {
+		who := "anyone"
+		if len(pa.Approvers) > 0 {
+			who = strings.Join(pa.Approvers, ", ")
+		}
+		fmt.Fprintf(&b, "**Waiting for approval** in %s of %s `%s` (%d of %d) by %s until %s.\n\n",
+			pa.Env, pa.What, pa.Subject, pa.Received, pa.MinApprovals, who, pa.ExpiresAt.Format(time.RFC3339))
+		fmt.Fprintf(&b, "`starter approve %s --as USER`\n\n", st.WorkflowID)
+	}
+	for _, d := range st.Approvals {
+		fmt.Fprintf(&b, "- %s by %s at %s\n", d.Decision, d.Who, d.When.Format(time.RFC3339))
+	}
+	if st.Error != "" {
+		fmt.Fprintf(&b, "\n**Failed:** %s\n", st.Error)
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+func limit(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("… and %d more", len(s)-n))
+	}
+	return s
+}
+
+// activityOptions are the defaults for activities that talk to an external API.
+func activityOptions(summary string, timeout time.Duration) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		Summary:             summary,
+		StartToCloseTimeout: timeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    10,
+		},
+	}
+}

@@ -1,0 +1,80 @@
+package workflows
+
+import "time"
+
+// Status is the document the status query returns and `starter status -o json` prints.
+type Status struct {
+	WorkflowID string `json:"workflowId"`
+	Kind       string `json:"kind"`
+	Stage      string `json:"stage"`
+	// Requester started the run; four-eyes refuses their approval.
+	Requester string `json:"requester,omitempty"`
+	Service   string `json:"service,omitempty"`
+	Version   string `json:"version,omitempty"`
+	// Commit is the platform repository commit the run works on.
+	Commit       string      `json:"commit,omitempty"`
+	Environments []EnvStatus `json:"environments"`
+	// Plan is the latest terraform plan (bootstrap only).
+	Plan            *PlanSummary     `json:"plan,omitempty"`
+	PendingApproval *PendingApproval `json:"pendingApproval"`
+	Approvals       []Decision       `json:"approvals"`
+	// IgnoredSignals are approval signals the gate refused, with why.
+	IgnoredSignals []IgnoredSignal `json:"ignoredSignals,omitempty"`
+	// Steps is a short log of what the run did and found (drift restored, resources changed).
+	Steps []string `json:"steps,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
+
+// EnvStatus is one environment's state within a run.
+type EnvStatus struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Image  string `json:"image,omitempty"`
+	Commit string `json:"commit,omitempty"`
+}
+
+// PlanSummary is what a terraform plan would do.
+type PlanSummary struct {
+	SHA256   string   `json:"sha256"`
+	Add      int      `json:"add"`
+	Change   int      `json:"change"`
+	Destroy  int      `json:"destroy"`
+	Adds     []string `json:"adds,omitempty"`
+	Changes  []string `json:"changes,omitempty"`
+	Destroys []string `json:"destroys,omitempty"`
+}
+
+// PendingApproval is what the gate waits for.
+type PendingApproval struct {
+	Env       string    `json:"env"`
+	Approvers []string  `json:"approvers"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Subject is the exact thing approved: a plan sha256 or an image digest.
+	Subject string `json:"subject"`
+	// What says what the subject is ("terraform plan", "image digest").
+	What         string `json:"what"`
+	MinApprovals int    `json:"minApprovals"`
+	FourEyes     bool   `json:"fourEyes"`
+	Received     int    `json:"received"`
+}
+
+// Decision is one recorded approval or rejection.
+type Decision struct {
+	Who      string    `json:"who"`
+	When     time.Time `json:"when"`
+	Decision string    `json:"decision"`
+	Env      string    `json:"env"`
+	Subject  string    `json:"subject"`
+	Comment  string    `json:"comment,omitempty"`
+}
+
+// IgnoredSignal is an approval signal the gate refused.
+type IgnoredSignal struct {
+	Who    string    `json:"who"`
+	When   time.Time `json:"when"`
+	Signal string    `json:"signal"`
+	Reason string    `json:"reason"`
+}
+
+// StatusQueryInput is the (empty) input of the status query.
+type StatusQueryInput struct{}
