@@ -1,0 +1,42 @@
+// Command worker runs idp's workflows and activities on task queue "idp".
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/temporalx"
+	"github.com/alexpermiakov/idp/workflows"
+)
+
+func main() {
+	cfgPath := flag.String("config", "", "idp.yaml (default $IDP_CONFIG, else ./idp.yaml)")
+	flag.Parse()
+	if err := run(config.Path(*cfgPath)); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfgPath string) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	c, err := client.Dial(temporalx.Options(logger))
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s: %w", temporalx.Address(), err)
+	}
+	defer c.Close()
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, cfg)
+	return w.Run(worker.InterruptCh())
+}

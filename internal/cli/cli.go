@@ -1,0 +1,150 @@
+// Package cli implements cmd/starter, the command people use to start idp's workflows,
+// approve or reject them, and follow them. Exit codes: 0 the run is done, 1 it failed or was
+// rejected, 2 bad input (nothing was started or recorded).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/temporalx"
+)
+
+// Exit codes of the CLI contract.
+const (
+	ExitDone     = 0
+	ExitFailed   = 1
+	ExitBadInput = 2
+)
+
+// ExitError carries an exit code with its one-line cause.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func badInput(err error) error { return &ExitError{Code: ExitBadInput, Err: err} }
+func failed(err error) error   { return &ExitError{Code: ExitFailed, Err: err} }
+
+// Code returns the exit code for err.
+func Code(err error) int {
+	if err == nil {
+		return ExitDone
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitFailed
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	config string
+	as     string
+	out    io.Writer
+	errOut io.Writer
+	// dial is replaced in tests; it connects to Temporal.
+	dial func() (client.Client, error)
+}
+
+func (g *globals) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(config.Path(g.config))
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return cfg, nil
+}
+
+// identity is --as, else $IDP_USER, else git's user.email, else $USER.
+func (g *globals) identity() string {
+	if g.as != "" {
+		return g.as
+	}
+	if u := os.Getenv("IDP_USER"); u != "" {
+		return u
+	}
+	if out, err := exec.Command("git", "config", "user.email").Output(); err == nil {
+		if s := strings.TrimSpace(string(out)); s != "" {
+			return s
+		}
+	}
+	return os.Getenv("USER")
+}
+
+func (g *globals) client() (client.Client, error) {
+	if g.dial != nil {
+		return g.dial()
+	}
+	c, err := client.Dial(temporalx.Options(quietLogger{}))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Temporal at %s (set TEMPORAL_ADDRESS, or start the sandbox with make sandbox-up): %w", temporalx.Address(), err)
+	}
+	return c, nil
+}
+
+// NewRoot returns the starter command tree writing to out and errOut.
+func NewRoot(out, errOut io.Writer) *cobra.Command {
+	g := &globals{out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:   "starter",
+		Short: "Start, approve and follow idp's bootstrap and promotion workflows",
+		Long: `starter is idp's command line. It starts workflows on Temporal (TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE; default localhost:7233, default), approves or rejects them, and
+follows them. Configuration comes from --config, else $IDP_CONFIG, else ./idp.yaml.
+
+Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing started).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.PersistentFlags().StringVar(&g.config, "config", "", "idp.yaml to use (default $IDP_CONFIG, else ./idp.yaml)")
+	root.PersistentFlags().StringVar(&g.as, "as", "", "who you are (default $IDP_USER, else git user.email, else $USER)")
+	root.AddCommand(newBootstrapCmd(g), newApproveCmd(g), newRejectCmd(g), newStatusCmd(g), newListCmd(g), newWatchCmd(g))
+	return root
+}
+
+// Main runs the CLI with args and returns the process exit code.
+func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
+	root := NewRoot(out, errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		var ee *ExitError
+		if !errors.As(err, &ee) && isUsageError(err) {
+			err = badInput(err)
+		}
+		fmt.Fprintln(errOut, "error:", err)
+	}
+	return Code(err)
+}
+
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "required flag", "invalid argument", "flag needs an argument"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...interface{}) {}
+func (quietLogger) Info(string, ...interface{})  {}
+func (quietLogger) Warn(string, ...interface{})  {}
+func (quietLogger) Error(string, ...interface{}) {}

@@ -1,0 +1,335 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alexpermiakov/idp/internal/temporalx"
+	"github.com/alexpermiakov/idp/workflows"
+)
+
+type bootstrapOptions struct {
+	env  string
+	wait bool
+}
+
+func (o bootstrapOptions) validate() error {
+	var errs []error
+	if o.env == "" {
+		errs = append(errs, errors.New("--env is required (e.g. --env dev)"))
+	}
+	return errors.Join(errs...)
+}
+
+func newBootstrapCmd(g *globals) *cobra.Command {
+	var o bootstrapOptions
+	cmd := &cobra.Command{
+		Use:   "bootstrap --env ENV [--wait]",
+		Short: "Bootstrap an environment: state backend, GitHub OIDC, terraform plan → approval → apply, ECR pull",
+		Example: `  starter bootstrap --env dev --wait
+  starter bootstrap --env staging --as alice   # waits for a second person to approve the plan`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return badInput(err)
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if _, err := cfg.Env(o.env); err != nil {
+				return badInput(err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id := workflows.BootstrapIDPrefix + o.env
+			who := g.identity()
+			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
+				ID:                       id,
+				TaskQueue:                workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				TypedSearchAttributes: temporal.NewSearchAttributes(
+					workflows.AttrKind.ValueSet(workflows.KindBootstrap),
+					workflows.AttrEnvironment.ValueSet(o.env),
+					workflows.AttrStage.ValueSet(workflows.StagePreparing)),
+				StaticSummary: fmt.Sprintf("bootstrap %s (by %s)", o.env, who),
+			}, workflows.BootstrapWorkflowName, workflows.BootstrapInput{Env: o.env, Requester: who})
+			var started *serviceerror.WorkflowExecutionAlreadyStarted
+			if errors.As(err, &started) {
+				return badInput(fmt.Errorf("%s is already running: follow it with `starter watch %s` or approve it with `starter approve %s`", id, id, id))
+			}
+			if err != nil {
+				return fmt.Errorf("starting %s: %w", id, err)
+			}
+			fmt.Fprintf(g.out, "started %s as %s\n  %s\n", id, who, webURL(id, run.GetRunID()))
+			if !o.wait {
+				return nil
+			}
+			return follow(cmd.Context(), g, c, id, run.GetRunID())
+		},
+	}
+	cmd.Flags().StringVar(&o.env, "env", "", "environment to bootstrap (as named in idp.yaml)")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
+	return cmd
+}
+
+type decideOptions struct {
+	id      string
+	subject string
+	comment string
+	reason  string
+	reject  bool
+}
+
+func (o decideOptions) validate() error {
+	var errs []error
+	if o.id == "" {
+		errs = append(errs, errors.New("WORKFLOW_ID is required"))
+	}
+	if o.reject && strings.TrimSpace(o.reason) == "" {
+		errs = append(errs, errors.New("--reason is required: say why you reject"))
+	}
+	return errors.Join(errs...)
+}
+
+func newApproveCmd(g *globals) *cobra.Command {
+	var o decideOptions
+	cmd := &cobra.Command{
+		Use:   "approve WORKFLOW_ID [--as USER] [--comment TEXT]",
+		Short: "Approve the plan or image a run waits for",
+		Long: `approve records your approval of exactly what the run waits for: the pending plan
+sha256 or image digest (see status). Pass --subject to bind your approval to the one you
+reviewed; if the run has moved on to another, the approval is refused.`,
+		Example: `  starter approve bootstrap-staging --as bob
+  starter approve promote-time-service-v1.2.3 --as bob --comment "release notes checked"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.id = args[0]
+			return decide(cmd.Context(), g, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.subject, "subject", "", "the plan sha256 or image digest you approve (default: the pending one)")
+	cmd.Flags().StringVar(&o.comment, "comment", "", "a comment recorded with your approval")
+	return cmd
+}
+
+func newRejectCmd(g *globals) *cobra.Command {
+	o := decideOptions{reject: true}
+	cmd := &cobra.Command{
+		Use:     "reject WORKFLOW_ID [--as USER] --reason TEXT",
+		Short:   "Reject the plan or image a run waits for; the run fails",
+		Example: `  starter reject bootstrap-prod --as carol --reason "destroys the NAT gateway"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.id = args[0]
+			return decide(cmd.Context(), g, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.subject, "subject", "", "the plan sha256 or image digest you reject (default: the pending one)")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why (required)")
+	return cmd
+}
+
+func decide(ctx context.Context, g *globals, o decideOptions) error {
+	if err := o.validate(); err != nil {
+		return badInput(err)
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := queryStatus(ctx, c, o.id)
+	if err != nil {
+		return err
+	}
+	if st.PendingApproval == nil {
+		return badInput(fmt.Errorf("%s is not waiting for an approval (stage %s)", o.id, st.Stage))
+	}
+	subject := o.subject
+	if subject == "" {
+		subject = st.PendingApproval.Subject
+	}
+	who := g.identity()
+	name, arg := workflows.ApproveUpdate, any(workflows.ApproveInput{Who: who, Subject: subject, Comment: o.comment})
+	if o.reject {
+		name, arg = workflows.RejectUpdate, workflows.RejectInput{Who: who, Subject: subject, Reason: o.reason}
+	}
+	handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   o.id,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var res workflows.DecisionResult
+		if err = handle.Get(ctx, &res); err == nil {
+			fmt.Fprintf(g.out, "%s: %s\n", o.id, res.Message)
+			return nil
+		}
+	}
+	// The validator's refusal comes back as an application error: nothing was recorded.
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return badInput(fmt.Errorf("refused: %s", app.Message()))
+	}
+	return fmt.Errorf("sending %s to %s: %w", name, o.id, err)
+}
+
+type statusOptions struct {
+	output string
+}
+
+func (o statusOptions) validate() error {
+	if o.output != "" && o.output != "json" && o.output != "text" {
+		return fmt.Errorf("-o must be json or text, got %q", o.output)
+	}
+	return nil
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:     "status WORKFLOW_ID [-o json]",
+		Short:   "Show where a run is: stage, environments, pending approval, approvals",
+		Example: "  starter status bootstrap-staging\n  starter status bootstrap-staging -o json | jq .stage",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return badInput(err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := queryStatus(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return printJSON(g.out, st)
+			}
+			printStatus(g.out, st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func newWatchCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "watch WORKFLOW_ID",
+		Short:   "Follow a run until it ends; exit with its outcome",
+		Example: "  starter watch bootstrap-dev",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return follow(cmd.Context(), g, c, args[0], "")
+		},
+	}
+}
+
+// queryStatus asks a run for its status document; for a closed run whose history no worker
+// can replay right now, it falls back to the run's result.
+func queryStatus(ctx context.Context, c client.Client, id string) (workflows.Status, error) {
+	var st workflows.Status
+	v, err := c.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+	if err == nil {
+		err = v.Get(&st)
+		return st, err
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return st, badInput(fmt.Errorf("no run with ID %s (see `starter list`)", id))
+	}
+	if getErr := c.GetWorkflow(ctx, id, "").Get(ctx, &st); getErr == nil {
+		return st, nil
+	}
+	return st, fmt.Errorf("querying %s (is a worker running?): %w", id, err)
+}
+
+// follow prints a run's progress until it closes and returns its outcome.
+func follow(ctx context.Context, g *globals, c client.Client, id, runID string) error {
+	done := make(chan error, 1)
+	go func() {
+		var st workflows.Status
+		done <- c.GetWorkflow(ctx, id, runID).Get(ctx, &st)
+	}()
+	var lastStage string
+	var steps, ignored int
+	hinted := ""
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	report := func() {
+		v, err := c.QueryWorkflow(ctx, id, runID, workflows.StatusQuery)
+		if err != nil {
+			return
+		}
+		var st workflows.Status
+		if v.Get(&st) != nil {
+			return
+		}
+		for ; steps < len(st.Steps); steps++ {
+			fmt.Fprintf(g.out, "  %s\n", st.Steps[steps])
+		}
+		for ; ignored < len(st.IgnoredSignals); ignored++ {
+			s := st.IgnoredSignals[ignored]
+			fmt.Fprintf(g.out, "  ignored %s signal from %s: %s\n", s.Signal, s.Who, s.Reason)
+		}
+		if st.Stage != lastStage {
+			fmt.Fprintf(g.out, "%s: %s\n", id, st.Stage)
+			lastStage = st.Stage
+		}
+		if pa := st.PendingApproval; pa != nil && hinted != pa.Subject {
+			hinted = pa.Subject
+			fmt.Fprintf(g.out, "  waiting for approval of %s %s in %s: starter approve %s --as USER\n", pa.What, pa.Subject, pa.Env, id)
+		}
+	}
+	for {
+		select {
+		case err := <-done:
+			report()
+			if err != nil {
+				var app *temporal.ApplicationError
+				if errors.As(err, &app) {
+					return failed(fmt.Errorf("%s failed: %s", id, app.Message()))
+				}
+				return failed(fmt.Errorf("%s failed: %w", id, err))
+			}
+			fmt.Fprintf(g.out, "%s: done\n", id)
+			return nil
+		case <-tick.C:
+			report()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func webURL(id, runID string) string {
+	base := os.Getenv("TEMPORAL_UI_URL")
+	if base == "" {
+		base = "http://localhost:8233"
+	}
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s", strings.TrimRight(base, "/"), temporalx.Namespace(), id, runID)
+}

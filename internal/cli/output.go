@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/alexpermiakov/idp/workflows"
+)
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printStatus(w io.Writer, st workflows.Status) {
+	fmt.Fprintf(w, "%s  (%s)  stage: %s\n", st.WorkflowID, st.Kind, st.Stage)
+	if st.Requester != "" {
+		fmt.Fprintf(w, "requested by: %s\n", st.Requester)
+	}
+	if st.Commit != "" {
+		fmt.Fprintf(w, "commit:       %s\n", st.Commit)
+	}
+	for _, e := range st.Environments {
+		fmt.Fprintf(w, "env %-10s %s %s %s\n", e.Name, e.State, e.Image, e.Commit)
+	}
+	if p := st.Plan; p != nil {
+		fmt.Fprintf(w, "plan %s: %d to add, %d to change, %d to destroy\n", p.SHA256, p.Add, p.Change, p.Destroy)
+	}
+	if pa := st.PendingApproval; pa != nil {
+		who := "anyone"
+		if len(pa.Approvers) > 0 {
+			who = strings.Join(pa.Approvers, ", ")
+		}
+		fmt.Fprintf(w, "waiting for approval in %s of %s %s: %d of %d, by %s, until %s\n",
+			pa.Env, pa.What, pa.Subject, pa.Received, pa.MinApprovals, who, pa.ExpiresAt.Format(time.RFC3339))
+	}
+	for _, d := range st.Approvals {
+		fmt.Fprintf(w, "%s by %s at %s", d.Decision, d.Who, d.When.Format(time.RFC3339))
+		if d.Comment != "" {
+			fmt.Fprintf(w, ": %s", d.Comment)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range st.IgnoredSignals {
+		fmt.Fprintf(w, "ignored %s signal from %s: %s\n", s.Signal, s.Who, s.Reason)
+	}
+	for _, s := range st.Steps {
+		fmt.Fprintf(w, "  - %s\n", s)
+	}
+	if st.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", st.Error)
+	}
+}
+
+type listOptions struct {
+	kind    string
+	service string
+	env     string
+	open    bool
+	output  string
+}
+
+func (o listOptions) validate() error {
+	var errs []error
+	if o.kind != "" && o.kind != workflows.KindBootstrap && o.kind != workflows.KindPromote {
+		errs = append(errs, fmt.Errorf("--kind must be bootstrap or promote, got %q", o.kind))
+	}
+	if o.output != "" && o.output != "json" && o.output != "text" {
+		errs = append(errs, fmt.Errorf("-o must be json or text, got %q", o.output))
+	}
+	for _, v := range []string{o.service, o.env} {
+		if strings.ContainsAny(v, `'"\`) {
+			errs = append(errs, fmt.Errorf("invalid filter value %q", v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// query builds the visibility query for the filters.
+func (o listOptions) query() string {
+	parts := []string{"IdpKind IS NOT NULL"}
+	if o.kind != "" {
+		parts = append(parts, fmt.Sprintf("IdpKind = '%s'", o.kind))
+	}
+	if o.service != "" {
+		parts = append(parts, fmt.Sprintf("IdpService = '%s'", o.service))
+	}
+	if o.env != "" {
+		parts = append(parts, fmt.Sprintf("IdpEnvironment = '%s'", o.env))
+	}
+	if o.open {
+		parts = append(parts, "ExecutionStatus = 'Running'")
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// RunSummary is one line of `list`.
+type RunSummary struct {
+	WorkflowID  string     `json:"workflowId"`
+	RunID       string     `json:"runId"`
+	Kind        string     `json:"kind"`
+	Stage       string     `json:"stage"`
+	Status      string     `json:"status"`
+	Environment string     `json:"environment,omitempty"`
+	Service     string     `json:"service,omitempty"`
+	Version     string     `json:"version,omitempty"`
+	StartTime   time.Time  `json:"startTime"`
+	CloseTime   *time.Time `json:"closeTime,omitempty"`
+}
+
+func newListCmd(g *globals) *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:     "list [--kind bootstrap|promote] [--service SVC] [--env ENV] [--open] [-o json]",
+		Short:   "List idp runs, newest first",
+		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return badInput(err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			runs := []RunSummary{}
+			var token []byte
+			for {
+				resp, err := c.ListWorkflow(cmd.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+					Query: o.query(), NextPageToken: token, PageSize: 100})
+				if err != nil {
+					return fmt.Errorf("listing runs: %w", err)
+				}
+				for _, e := range resp.Executions {
+					runs = append(runs, summarize(e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(),
+						e.GetStatus(), e.GetStartTime().AsTime(), e.GetCloseTime(), keywords(e.GetSearchAttributes().GetIndexedFields())))
+				}
+				if token = resp.NextPageToken; len(token) == 0 {
+					break
+				}
+			}
+			if o.output == "json" {
+				return printJSON(g.out, runs)
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKFLOW ID\tKIND\tSTAGE\tSTATUS\tSTARTED")
+			for _, r := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.Kind, r.Stage, r.Status, r.StartTime.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap or promote")
+	cmd.Flags().StringVar(&o.service, "service", "", "only runs of this service")
+	cmd.Flags().StringVar(&o.env, "env", "", "only runs in this environment")
+	cmd.Flags().BoolVar(&o.open, "open", false, "only runs still going")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+type timestamp interface{ AsTime() time.Time }
+
+func summarize(id, runID string, status enumspb.WorkflowExecutionStatus, start time.Time, closeTS timestamp, attrs map[string]string) RunSummary {
+	s := RunSummary{WorkflowID: id, RunID: runID, Kind: attrs["IdpKind"], Stage: attrs["IdpStage"],
+		Environment: attrs["IdpEnvironment"], Service: attrs["IdpService"], Version: attrs["IdpVersion"],
+		Status: strings.ToLower(strings.TrimPrefix(status.String(), "WORKFLOW_EXECUTION_STATUS_")), StartTime: start}
+	if closeTS != nil {
+		if t := closeTS.AsTime(); !t.IsZero() && t.Unix() > 0 {
+			s.CloseTime = &t
+		}
+	}
+	return s
+}
+
+// keywords decodes the Keyword search attributes of a listed run.
+func keywords(fields map[string]*commonpb.Payload) map[string]string {
+	out := map[string]string{}
+	dc := converter.GetDefaultDataConverter()
+	for k, p := range fields {
+		var s string
+		if dc.FromPayload(p, &s) == nil {
+			out[k] = s
+		}
+	}
+	return out
+}
