@@ -17,8 +17,10 @@ type Registry interface {
 
 // Register registers every idp workflow and activity, configured by cfg.
 func Register(r Registry, cfg *config.Config) {
-	r.RegisterWorkflowWithOptions(BootstrapEnvironment, workflow.RegisterOptions{Name: BootstrapWorkflowName})
+	r.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(BootstrapWorkflowName))
 	r.RegisterActivity(&platform.Activities{Config: cfg})
 	r.RegisterActivity(&aws.Activities{Config: cfg})
 	r.RegisterActivity(&terraform.Activities{Config: cfg})
 }
+
+func workflowOptions(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }
