@@ -36,6 +36,7 @@ func BootstrapEnvironment(ctx workflow.Context, in BootstrapInput) (Status, erro
 		return Status{}, err
 	}
 	if err := bootstrap(ctx, r, g, in); err != nil {
+		r.env(in.Env).State = "failed"
 		return *r.status, r.failed(ctx, err)
 	}
 	r.env(in.Env).State = "done"

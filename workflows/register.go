@@ -23,4 +23,6 @@ func Register(r Registry, cfg *config.Config) {
 	r.RegisterActivity(&terraform.Activities{Config: cfg})
 }
 
-func workflowOptions(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }
+func workflowOptions(name string) workflow.RegisterOptions {
+	return workflow.RegisterOptions{Name: name}
+}

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -70,16 +72,21 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 	defer stop()
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
+	var diags []string
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		out.Done = follow(ctx, pr, in.Total)
+		out.Done, diags = follow(ctx, pr, in.Total)
 	}()
 	err = ws.tf.ApplyJSON(ctx, pw, tfexec.DirOrPlan(planPath))
+	ws.tf.SetStdout(io.Discard) // ApplyJSON leaves its writer in place for later commands
 	_ = pw.Close()
 	wg.Wait()
 	if err != nil {
-		return out, classify(err, "terraform apply in %s", in.Env)
+		if len(diags) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.Join(diags, "; "))
+		}
+		return out, classify(err, "terraform apply in %s (%d of %d done)", in.Env, out.Done, in.Total)
 	}
 	outputs, err := ws.tf.Output(ctx)
 	if err != nil {
@@ -99,21 +106,34 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 	return out, nil
 }
 
-// follow reads terraform's JSON UI stream and heartbeats each finished resource action.
-func follow(ctx context.Context, r io.Reader, total int) int {
-	done := 0
+// follow reads terraform's JSON UI stream, heartbeats each finished resource action and
+// collects error diagnostics, which the stream carries instead of stderr.
+func follow(ctx context.Context, r io.Reader, total int) (done int, diags []string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	for sc.Scan() {
 		var msg struct {
-			Type string `json:"type"`
+			Type       string `json:"type"`
+			Diagnostic struct {
+				Severity string `json:"severity"`
+				Summary  string `json:"summary"`
+				Detail   string `json:"detail"`
+				Address  string `json:"address"`
+			} `json:"diagnostic"`
 			Hook struct {
 				Resource struct {
 					Addr string `json:"addr"`
 				} `json:"resource"`
 			} `json:"hook"`
 		}
-		if json.Unmarshal(sc.Bytes(), &msg) != nil || msg.Type != "apply_complete" {
+		if json.Unmarshal(sc.Bytes(), &msg) != nil {
+			continue
+		}
+		if d := msg.Diagnostic; msg.Type == "diagnostic" && d.Severity == "error" {
+			diags = append(diags, strings.TrimSpace(strings.Join([]string{d.Address, d.Summary, d.Detail}, " ")))
+			continue
+		}
+		if msg.Type != "apply_complete" {
 			continue
 		}
 		done++
@@ -122,5 +142,5 @@ func follow(ctx context.Context, r io.Reader, total int) int {
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
-	return done
+	return done, diags
 }

@@ -21,6 +21,11 @@ output "cluster_arn" {
 output "vpc_id" {
   description = "ID of the environment's VPC."
   value       = module.vpc.vpc_id
+
+  precondition {
+    condition     = alltrue([for az in var.availability_zones : startswith(az, var.region)])
+    error_message = "Every availability zone must be in var.region."
+  }
 }
 
 output "private_subnet_ids" {
@@ -40,5 +45,5 @@ output "ecr_read_role_arn" {
 
 output "pod_identity_associations" {
   description = "Service => namespace/service-account bound to the ECR read role."
-  value       = module.ecr_pod_identity.associations
+  value       = { for service, a in module.ecr_pod_identity.associations : service => "${a.namespace}/${a.service_account}" }
 }

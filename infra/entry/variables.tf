@@ -25,8 +25,8 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,99}$", var.cluster_name))
-    error_message = "The cluster_name must start with a letter and hold only letters, digits and hyphens (at most 100)."
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,39}$", var.cluster_name))
+    error_message = "The cluster_name must start with a letter and hold only letters, digits and hyphens, at most 40 (IAM role names derived from it are limited to 64)."
   }
 }
 
@@ -35,6 +35,11 @@ variable "cluster_name" {
 variable "vpc_cidr" {
   description = "IPv4 CIDR block of the environment's VPC."
   type        = string
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr))
+    error_message = "The vpc_cidr must be an IPv4 CIDR block such as 10.10.0.0/16."
+  }
 }
 
 variable "availability_zones" {
@@ -109,11 +114,26 @@ variable "node_desired_size" {
 variable "admin_role_arns" {
   description = "IAM roles that get cluster-admin (AmazonEKSClusterAdminPolicy) through EKS access entries. The cluster grants its creator nothing implicitly, so this must include the role idp assumes to install Argo CD."
   type        = list(string)
+
+  validation {
+    condition     = length(var.admin_role_arns) > 0 && alltrue([for arn in var.admin_role_arns : can(regex("^arn:aws:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "The admin_role_arns must hold at least one IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+  }
 }
 
 variable "service_namespaces" {
   description = "Namespace of each service in this environment, keyed by service name. Each service's Kubernetes service account is named after the service and gets the ECR read role through EKS Pod Identity."
   type        = map(string)
+
+  validation {
+    condition     = alltrue([for ns in values(var.service_namespaces) : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", ns))])
+    error_message = "Every namespace must be a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)."
+  }
+
+  validation {
+    condition     = alltrue([for svc in keys(var.service_namespaces) : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", svc))])
+    error_message = "Every service name must be usable as its Kubernetes service account name (lowercase letters, digits and '-')."
+  }
 }
 
 variable "ecr_account_id" {
@@ -127,7 +147,7 @@ variable "ecr_account_id" {
 # it switches off exactly the resources that need them, and nothing else.
 
 variable "enable_nat_gateway" {
-  description = "Create NAT gateways, with their Elastic IPs (AllocateAddress), and the private subnets' default routes through them. An emulator without AllocateAddress sets false; the private subnets then have no route to the internet (nodes there could not pull images or join the cluster on real AWS)."
+  description = "Create NAT gateways, with their Elastic IPs (AllocateAddress), and the private subnets' route tables whose default routes go through them. An emulator without AllocateAddress sets false; the private subnets then use the VPC's main route table and have no route to the internet (nodes there could not pull images or join the cluster on real AWS)."
   type        = bool
   default     = true
 }

@@ -316,7 +316,9 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 				}
 				return failed(fmt.Errorf("%s failed: %w", id, err))
 			}
-			fmt.Fprintf(g.out, "%s: done\n", id)
+			if lastStage != workflows.StageDone {
+				fmt.Fprintf(g.out, "%s: done\n", id)
+			}
 			return nil
 		case <-tick.C:
 			report()

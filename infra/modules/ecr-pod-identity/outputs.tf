@@ -8,7 +8,23 @@ output "role_name" {
   value       = aws_iam_role.ecr_read.name
 }
 
+output "assume_role_policy" {
+  description = "Trust policy of the role (JSON)."
+  value       = aws_iam_role.ecr_read.assume_role_policy
+}
+
+output "permissions_policy" {
+  description = "Inline permissions of the role (JSON)."
+  value       = aws_iam_role_policy.ecr_read.policy
+}
+
 output "associations" {
-  description = "Pod identity associations by service: namespace/service-account (empty when enable_associations is false)."
-  value       = { for name, a in aws_eks_pod_identity_association.service : name => "${a.namespace}/${a.service_account}" }
+  description = "Pod identity associations by service: namespace, service account and role (empty when enable_associations is false)."
+  value = {
+    for name, a in aws_eks_pod_identity_association.service : name => {
+      namespace       = a.namespace
+      service_account = a.service_account
+      role_arn        = a.role_arn
+    }
+  }
 }

@@ -105,9 +105,13 @@ resource "aws_nat_gateway" "this" {
   depends_on = [aws_internet_gateway.this]
 }
 
-# One route table per private subnet, so a zone can route through its own NAT gateway.
+# One route table per private subnet, so a zone can route through its own NAT gateway. They
+# exist only to carry the NAT routes: without NAT gateways the private subnets stay with the
+# VPC's main route table, which holds the same local route and nothing else. (This also keeps
+# an emulator whose DescribeRouteTables ignores filters at a single explicitly associated route
+# table, the only case in which the provider can find the association it created.)
 resource "aws_route_table" "private" {
-  for_each = local.private_cidrs
+  for_each = { for az, cidr in local.private_cidrs : az => cidr if var.enable_nat_gateway }
 
   vpc_id = aws_vpc.this.id
 
@@ -123,8 +127,8 @@ resource "aws_route" "private_nat" {
 }
 
 resource "aws_route_table_association" "private" {
-  for_each = aws_subnet.private
+  for_each = aws_route_table.private
 
-  subnet_id      = each.value.id
-  route_table_id = aws_route_table.private[each.key].id
+  subnet_id      = aws_subnet.private[each.key].id
+  route_table_id = each.value.id
 }

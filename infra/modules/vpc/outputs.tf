@@ -3,18 +3,54 @@ output "vpc_id" {
   value       = aws_vpc.this.id
 }
 
+output "vpc_cidr_block" {
+  description = "CIDR block of the VPC."
+  value       = aws_vpc.this.cidr_block
+}
+
 output "public_subnet_ids" {
   description = "Public subnet IDs, in the order of availability_zones."
   value       = [for az in local.public_zones : aws_subnet.public[az].id]
 }
 
 output "private_subnet_ids" {
-  description = "Private subnet IDs, in the order of availability_zones."
+  description = "Private subnet IDs, in the order of availability_zones. Known only once their egress routes exist, so nodes placed in them can reach the internet from their first boot."
   value       = [for az in local.private_zones : aws_subnet.private[az].id]
+
+  depends_on = [aws_route.private_nat, aws_route_table_association.private]
+}
+
+output "public_subnets" {
+  description = "Public subnets by availability zone: ID, CIDR block and tags."
+  value = {
+    for az, s in aws_subnet.public : az => {
+      id                      = s.id
+      cidr_block              = s.cidr_block
+      map_public_ip_on_launch = s.map_public_ip_on_launch
+      tags                    = s.tags
+    }
+  }
+}
+
+output "private_subnets" {
+  description = "Private subnets by availability zone: ID, CIDR block and tags."
+  value = {
+    for az, s in aws_subnet.private : az => {
+      id                      = s.id
+      cidr_block              = s.cidr_block
+      map_public_ip_on_launch = s.map_public_ip_on_launch
+      tags                    = s.tags
+    }
+  }
+}
+
+output "public_route_table_id" {
+  description = "Route table of the public subnets (default route to the internet gateway)."
+  value       = aws_route_table.public.id
 }
 
 output "private_route_table_ids" {
-  description = "Route table ID of each private subnet, keyed by availability zone."
+  description = "Route table ID of each private subnet, keyed by availability zone (empty without NAT gateways: the private subnets then use the VPC's main route table)."
   value       = { for az, rt in aws_route_table.private : az => rt.id }
 }
 
@@ -23,7 +59,17 @@ output "nat_gateway_ids" {
   value       = { for az, nat in aws_nat_gateway.this : az => nat.id }
 }
 
+output "private_egress" {
+  description = "For each private subnet's zone, the NAT gateway its default route goes through (empty without NAT gateways)."
+  value       = { for az, route in aws_route.private_nat : az => route.nat_gateway_id }
+}
+
 output "nat_public_ips" {
   description = "Public addresses the private subnets reach the internet from (allow-list these elsewhere)."
   value       = [for az in local.nat_zones : aws_eip.nat[az].public_ip]
+}
+
+output "route_table_association_count" {
+  description = "Number of explicit subnet-to-route-table associations."
+  value       = length(aws_route_table_association.public) + length(aws_route_table_association.private)
 }

@@ -49,7 +49,7 @@ variable "private_subnet_cidrs" {
 }
 
 variable "enable_nat_gateway" {
-  description = "Give the private subnets outbound internet access through NAT gateways (each with an Elastic IP). Without it, nodes in the private subnets cannot reach the internet."
+  description = "Give the private subnets outbound internet access through NAT gateways (each with an Elastic IP) and per-zone private route tables pointing at them. Without it, the private subnets use the VPC's main route table (local traffic only) and nodes there cannot reach the internet."
   type        = bool
   default     = true
 }

@@ -1,0 +1,64 @@
+# idp: one Makefile, mirrored by CI (.ci/run runs `make test`).
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+export GOBIN := $(BIN)
+export GONOSUMDB := github.com/aws/aws-sdk-go-v2/service/appmesh
+export PATH := $(BIN):$(PATH)
+
+TEMPORAL_CLI_VERSION := v1.5.1
+STATICCHECK_VERSION := 2025.1.1
+WORKFLOWCHECK_VERSION := v0.3.0
+SANDBOX_ARGS ?=
+
+.PHONY: all build tools test test-unit test-integration lint bench sandbox sandbox-up sandbox-down demo clean
+
+all: build
+
+build: ## bin/worker, bin/starter, bin/sandbox
+	$(GO) build -o $(BIN)/worker ./cmd/worker
+	$(GO) build -o $(BIN)/starter ./cmd/starter
+	$(GO) build -o $(BIN)/sandbox ./cmd/sandbox
+
+tools: $(BIN)/temporal ## pinned local binaries, built once
+
+$(BIN)/temporal:
+	@mkdir -p $(BIN)
+	$(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+$(BIN)/staticcheck:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(BIN)/workflowcheck:
+	$(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+
+test: build tools lint ## everything CI runs
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+test-unit: ## fast tests only (no dev server, terraform or emulator stacks)
+	$(GO) test -short -count=1 ./...
+
+lint: $(BIN)/staticcheck $(BIN)/workflowcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+	$(BIN)/workflowcheck ./workflows/...
+	terraform fmt -check -recursive infra
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+sandbox: build tools ## the local stack in the foreground (Ctrl-C stops it)
+	$(BIN)/sandbox up $(SANDBOX_ARGS)
+
+sandbox-up: build tools ## the local stack, detached; returns once ready
+	$(BIN)/sandbox up --detach $(SANDBOX_ARGS)
+
+sandbox-down:
+	@if [ -x $(BIN)/sandbox ]; then $(BIN)/sandbox down; else echo "sandbox: not built"; fi
+
+demo: build tools ## the DESIGN.md story against a fresh sandbox
+	./scripts/demo.sh
+
+clean:
+	rm -rf $(BIN) .sandbox

@@ -1,0 +1,157 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alexpermiakov/idp/internal/config"
+)
+
+// NewCommand returns the sandbox command tree.
+func NewCommand() *cobra.Command {
+	var dir string
+	root := &cobra.Command{
+		Use:           "sandbox",
+		Short:         "idp's local stack: Temporal, AWS emulators, terraform, a Git repository and the worker",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&dir, "dir", ".sandbox", "state directory of the stack")
+
+	var opts Options
+	var detach bool
+	up := &cobra.Command{
+		Use:   "up [--detach] [--no-worker]",
+		Short: "Start the stack; in the foreground until Ctrl-C, or detached with --detach",
+		Example: `  bin/sandbox up                 # foreground, Ctrl-C stops everything
+  bin/sandbox up --detach        # returns once every part is ready
+  bin/sandbox up --detach --no-worker && bin/worker   # run the worker yourself`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Dir, opts.Log = dir, cmd.OutOrStdout()
+			if detach {
+				return upDetached(cmd.Context(), dir, os.Args[1:])
+			}
+			s, err := Up(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return s.Wait(cmd.Context())
+		},
+	}
+	up.Flags().BoolVar(&detach, "detach", false, "start in the background and return once ready")
+	up.Flags().BoolVar(&opts.NoWorker, "no-worker", false, "do not start the worker (run bin/worker yourself)")
+	up.Flags().StringVar(&opts.Root, "root", ".", "idp checkout whose infra/, argocd/ and helm-charts/ seed the Git repository")
+	up.Flags().StringVar(&opts.BinDir, "bin", "bin", "directory holding the temporal and worker binaries")
+	up.Flags().IntVar(&opts.TemporalPort, "temporal-port", 7233, "Temporal frontend port")
+	up.Flags().IntVar(&opts.UIPort, "ui-port", 8233, "Temporal Web UI port")
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop a stack started with up, and everything it started",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return Down(dir, cmd.OutOrStdout()) },
+	}
+
+	image := &cobra.Command{Use: "image", Short: "Play CI: put images into the tooling account's ECR"}
+	var push PushOptions
+	pushCmd := &cobra.Command{
+		Use:   "push SERVICE TAG [--like OTHER_TAG] [--broken]",
+		Short: "Put an image with TAG into the tooling ECR",
+		Example: `  bin/sandbox image push time-service sha-1a2b3c4
+  bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4   # same digest, as CI tags a release
+  bin/sandbox image push time-service v1.2.4 --broken             # never becomes healthy once deployed`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			push.Service, push.Tag = args[0], args[1]
+			cfg, err := config.Load(filepath.Join(dir, "idp.yaml"))
+			if err != nil {
+				return fmt.Errorf("is the sandbox up? %w", err)
+			}
+			digest, err := PushImage(cmd.Context(), cfg.Tooling.AWS.Endpoint, push)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s:%s %s\n", cfg.Tooling.Repositories[push.Service], push.Tag, digest)
+			return nil
+		},
+	}
+	pushCmd.Flags().StringVar(&push.Like, "like", "", "give the new tag the digest this tag has")
+	pushCmd.Flags().BoolVar(&push.Broken, "broken", false, "an image whose pods never become ready")
+	image.AddCommand(pushCmd)
+	root.AddCommand(up, down, image)
+	return root
+}
+
+// upDetached starts `sandbox up` in its own session with output to the state directory's log
+// and returns once the stack is ready, or with the log's last lines if it failed.
+func upDetached(ctx context.Context, dir string, args []string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err == nil {
+		return errors.New("a sandbox is already up in " + dir + " (make sandbox-down first)")
+	}
+	logPath := filepath.Join(dir, DetachLog)
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	var childArgs []string
+	for _, a := range args {
+		if a != "--detach" && a != "--detach=true" {
+			childArgs = append(childArgs, a)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, childArgs...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(5 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logPath)
+			return fmt.Errorf("the stack did not come up (%v):\n%s", err, tail(string(b), 20))
+		case <-deadline:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			return errors.New("the stack was not ready after 5 minutes: see " + logPath)
+		case <-ctx.Done():
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+			if _, err := os.Stat(filepath.Join(dir, "state.json")); err == nil {
+				b, _ := os.ReadFile(logPath)
+				fmt.Print(string(b))
+				return nil
+			}
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

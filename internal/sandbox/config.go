@@ -1,0 +1,100 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DetachLog is the log of a detached stack, inside the state directory.
+const DetachLog = "sandbox.log"
+
+// terraformVars switch off, in the sandbox only, the resources whose APIs the AWS emulator
+// lacks; infra/entry/variables.tf documents each switch with the API it needs.
+var terraformVars = map[string]string{
+	"enable_nat_gateway":               "false",
+	"attach_aws_managed_policies":      "false",
+	"enable_access_entries":            "false",
+	"enable_eks_addons":                "false",
+	"enable_pod_identity_associations": "false",
+}
+
+// writeConfig writes the sandbox's idp.yaml: the real platform's envs, services, patterns and
+// policies, pointed at the emulators, with short timeouts suited to a laptop.
+func (s *Stack) writeConfig() (string, error) {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Written by bin/sandbox: the real idp.yaml's platform, pointed at the local stack.")
+	w("repository:")
+	w("  url: %s", s.RepoURL)
+	w("  branch: main")
+	w("  provider: git")
+	w("  github: alexpermiakov/idp")
+	w("tooling:")
+	w("  aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs["tooling"], s.Endpoints["tooling"])
+	w("  repositories:")
+	for _, svc := range serviceNames() {
+		w("    %s: %s", svc, Services[svc])
+	}
+	w("  # The emulator has no SetRepositoryPolicy: cross-account pull cannot be shown here.")
+	w("  grantPull: false")
+	w("terraform:")
+	w("  workDir: %s", filepath.Join(s.opts.Dir, "work"))
+	w("  pluginCache: %s", filepath.Join(s.opts.Dir, "work", "plugin-cache"))
+	w("environments:")
+	for _, env := range []string{"dev", "staging", "prod"} {
+		w("  - name: %s", env)
+		w("    aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs[env], s.Endpoints[env])
+		w("    stateBucket: terraform-state-alexidp-%s", env)
+		w("    clusterName: idp-%s", env)
+		if env == "prod" {
+			w("    githubRef: refs/heads/main")
+		}
+		w("    # The emulator has no AWS-managed policies to attach.")
+		w("    githubRolePolicies: []")
+		w("    terraformVars:")
+		for _, k := range sortedKeys(terraformVars) {
+			w("      %s: %s", k, terraformVars[k])
+		}
+		w("    bootstrap:")
+		if env == "dev" {
+			w("      planApproval: {required: false}")
+		} else {
+			w("      planApproval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], expiry: 1h}")
+		}
+		w("    promotion:")
+		switch env {
+		case "dev":
+			w("      entryPattern: '^sha-[0-9a-f]{7,40}$'")
+			w("      soak: 5s")
+		case "staging":
+			w("      entryPattern: '^v\\d+\\.\\d+\\.\\d+$'")
+			w("      soak: 5s")
+		case "prod":
+			w("      requirePassed: staging")
+			w("      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], expiry: 1h}")
+		}
+		w("      healthTimeout: 3m")
+	}
+	path := filepath.Join(s.opts.Dir, "idp.yaml")
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeEnv writes .sandbox/env for `source`: bin/starter and bin/worker then use the stack.
+func (s *Stack) writeEnv() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by bin/sandbox: source it to use the local stack.\n")
+	fmt.Fprintf(&b, "export IDP_CONFIG=%s\n", s.Config)
+	fmt.Fprintf(&b, "export TEMPORAL_ADDRESS=127.0.0.1:%d\n", s.opts.TemporalPort)
+	fmt.Fprintf(&b, "export TEMPORAL_NAMESPACE=default\n")
+	fmt.Fprintf(&b, "export TEMPORAL_UI_URL=http://localhost:%d\n", s.opts.UIPort)
+	fmt.Fprintf(&b, "export AWS_ENDPOINT_URL=%s\n", s.Endpoints["tooling"])
+	fmt.Fprintf(&b, "export AWS_REGION=us-west-2\n")
+	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=idp-emulator\nexport AWS_SECRET_ACCESS_KEY=idp-emulator\n")
+	for _, a := range Accounts {
+		fmt.Fprintf(&b, "export IDP_SANDBOX_AWS_%s=%s\n", strings.ToUpper(a), s.Endpoints[a])
+	}
+	fmt.Fprintf(&b, "export IDP_SANDBOX_GIT=%s\n", s.RepoURL)
+	return os.WriteFile(filepath.Join(s.opts.Dir, "env"), []byte(b.String()), 0o644)
+}
