@@ -27,7 +27,11 @@ type s3API interface {
 
 // NewS3 returns an S3 client for cfg; path-style addressing when an endpoint is overridden.
 func NewS3(cfg aws.Config) *s3.Client {
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = o.BaseEndpoint != nil })
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = o.BaseEndpoint != nil
+		// Emulators send no response checksums; do not log about each one.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
 }
 
 // StateBackendInput names the environment whose state bucket to converge.

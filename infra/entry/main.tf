@@ -22,6 +22,8 @@ module "vpc" {
   private_subnet_cidrs = var.private_subnet_cidrs
   enable_nat_gateway   = var.enable_nat_gateway
   single_nat_gateway   = var.single_nat_gateway
+
+  enable_route_table_associations = var.enable_route_table_associations
 }
 
 module "eks" {

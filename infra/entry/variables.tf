@@ -175,3 +175,9 @@ variable "enable_pod_identity_associations" {
   type        = bool
   default     = true
 }
+
+variable "enable_route_table_associations" {
+  description = "Associate each subnet explicitly with its route table (AssociateRouteTable): the public subnets with the one whose default route goes to the internet gateway, the private ones with their NAT route tables. The provider finds an association again through DescribeRouteTables filtered by association.route-table-association-id and needs exactly one route table back. An emulator that ignores DescribeRouteTables filters returns every route table it holds (kumo: those of every environment, since its in-process servers share one EC2 store), so as soon as it holds a second route table the provider cannot find the association it created: creating one waits until it times out, and a refresh drops it from the state. Such an emulator sets false; every subnet then stays on the VPC's main route table (local traffic only), so on real AWS the public subnets would have no route to the internet."
+  type        = bool
+  default     = true
+}

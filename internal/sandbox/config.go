@@ -10,14 +10,14 @@ import (
 // DetachLog is the log of a detached stack, inside the state directory.
 const DetachLog = "sandbox.log"
 
-// terraformVars switch off, in the sandbox only, the resources whose APIs the AWS emulator
+// TerraformVars switch off, in the sandbox only, the resources whose APIs the AWS emulator
 // lacks; infra/entry/variables.tf documents each switch with the API it needs.
-var terraformVars = map[string]string{
-	"enable_nat_gateway":               "false",
-	"attach_aws_managed_policies":      "false",
-	"enable_access_entries":            "false",
-	"enable_eks_addons":                "false",
-	"enable_pod_identity_associations": "false",
+var TerraformVars = map[string]any{
+	"enable_nat_gateway":               false,
+	"attach_aws_managed_policies":      false,
+	"enable_access_entries":            false,
+	"enable_eks_addons":                false,
+	"enable_pod_identity_associations": false,
 }
 
 // writeConfig writes the sandbox's idp.yaml: the real platform's envs, services, patterns and
@@ -54,8 +54,8 @@ func (s *Stack) writeConfig() (string, error) {
 		w("    # The emulator has no AWS-managed policies to attach.")
 		w("    githubRolePolicies: []")
 		w("    terraformVars:")
-		for _, k := range sortedKeys(terraformVars) {
-			w("      %s: %s", k, terraformVars[k])
+		for _, k := range sortedKeys(TerraformVars) {
+			w("      %s: %v", k, TerraformVars[k])
 		}
 		w("    bootstrap:")
 		if env == "dev" {

@@ -77,8 +77,12 @@ resource "aws_route" "public_internet" {
   gateway_id             = aws_internet_gateway.this.id
 }
 
+# Explicit associations, keyed by zone like the subnets. The provider reads one back through
+# DescribeRouteTables filtered by its association ID and needs exactly one route table in the
+# answer; enable_route_table_associations = false leaves them out for an emulator that ignores
+# the filter (the subnets then stay on the VPC's main route table).
 resource "aws_route_table_association" "public" {
-  for_each = aws_subnet.public
+  for_each = var.enable_route_table_associations ? aws_subnet.public : {}
 
   subnet_id      = each.value.id
   route_table_id = aws_route_table.public.id
@@ -107,9 +111,7 @@ resource "aws_nat_gateway" "this" {
 
 # One route table per private subnet, so a zone can route through its own NAT gateway. They
 # exist only to carry the NAT routes: without NAT gateways the private subnets stay with the
-# VPC's main route table, which holds the same local route and nothing else. (This also keeps
-# an emulator whose DescribeRouteTables ignores filters at a single explicitly associated route
-# table, the only case in which the provider can find the association it created.)
+# VPC's main route table, which holds the same local route and nothing else.
 resource "aws_route_table" "private" {
   for_each = { for az, cidr in local.private_cidrs : az => cidr if var.enable_nat_gateway }
 
@@ -127,7 +129,7 @@ resource "aws_route" "private_nat" {
 }
 
 resource "aws_route_table_association" "private" {
-  for_each = aws_route_table.private
+  for_each = var.enable_route_table_associations ? aws_route_table.private : {}
 
   subnet_id      = aws_subnet.private[each.key].id
   route_table_id = each.value.id

@@ -73,3 +73,11 @@ output "route_table_association_count" {
   description = "Number of explicit subnet-to-route-table associations."
   value       = length(aws_route_table_association.public) + length(aws_route_table_association.private)
 }
+
+output "subnet_route_tables" {
+  description = "Route table ID each subnet is explicitly associated with, keyed by subnet ID (empty when enable_route_table_associations is false: every subnet is then on the VPC's main route table)."
+  value = merge(
+    { for az, a in aws_route_table_association.public : aws_subnet.public[az].id => a.route_table_id },
+    { for az, a in aws_route_table_association.private : aws_subnet.private[az].id => a.route_table_id },
+  )
+}

@@ -59,3 +59,9 @@ variable "single_nat_gateway" {
   type        = bool
   default     = false
 }
+
+variable "enable_route_table_associations" {
+  description = "Associate every subnet explicitly with its route table (public: the internet gateway's; private: its zone's NAT route table). Without it the subnets stay on the VPC's main route table (local traffic only), even where the route tables and their routes exist. Only for an emulator whose DescribeRouteTables ignores the association.route-table-association-id filter, which keeps the provider from finding the associations it creates."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,110 @@
+package terraform_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/sivchari/kumo"
+	"github.com/stretchr/testify/require"
+
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/activities/terraform"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/sandbox"
+)
+
+// requireTerraform fails (never skips) when terraform or a provider mirror is missing.
+func requireTerraform(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Fatal("terraform is not on PATH: install terraform >= 1.6 (CI installs it in .ci/run)")
+	}
+	if terraform.ProviderMirror(config.Terraform{}) == "" {
+		t.Fatal("no terraform provider mirror found: set IDP_TF_PROVIDER_MIRROR to a filesystem mirror holding hashicorp/aws 5.100.0 (tests never download providers)")
+	}
+}
+
+// platform is a config whose envs point at one emulator and whose repository is a local
+// copy of this checkout's platform content.
+func platform(t *testing.T, endpoint string) (*config.Config, string) {
+	t.Helper()
+	ctx := context.Background()
+	url, err := sandbox.SeedRepository(ctx, filepath.Join("..", ".."), t.TempDir())
+	require.NoError(t, err)
+	commit, err := gitops.ResolveCommit(ctx, url, "main")
+	require.NoError(t, err)
+	env := func(name string) config.Environment {
+		return config.Environment{Name: name, AWS: config.AWS{AccountID: "111111111111", Region: "us-west-2", Endpoint: endpoint},
+			StateBucket: "state-" + name, StateKey: "entry/terraform.tfstate", ClusterName: "idp-" + name,
+			TerraformVars: sandbox.TerraformVars}
+	}
+	cfg := &config.Config{
+		Repository:   config.Repository{URL: url, Branch: "main", GitHub: "alexpermiakov/idp"},
+		Terraform:    config.Terraform{WorkDir: t.TempDir(), PluginCache: filepath.Join(t.TempDir(), "plugins")},
+		Environments: []config.Environment{env("dev"), env("staging")},
+	}
+	a := &aws.Activities{Config: cfg}
+	for _, e := range cfg.Environments {
+		_, err := a.EnsureStateBackend(ctx, aws.StateBackendInput{Env: e.Name})
+		require.NoError(t, err)
+	}
+	return cfg, commit
+}
+
+func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform against the AWS emulator; not part of -short")
+	}
+	requireTerraform(t)
+	srv := kumo.NewServer()
+	defer srv.Close()
+	cfg, commit := platform(t, srv.URL)
+	ta := &terraform.Activities{Config: cfg}
+	ctx := context.Background()
+
+	plan, err := ta.Plan(ctx, terraform.PlanInput{Env: "dev", Commit: commit, RunID: "r1"})
+	require.NoError(t, err)
+	require.True(t, plan.HasChanges())
+	require.Contains(t, plan.Adds, "module.eks.aws_eks_cluster.this")
+	require.Len(t, plan.SHA256, 64)
+
+	_, err = ta.Apply(ctx, terraform.ApplyInput{Env: "dev", Commit: commit, PlanKey: plan.Key, SHA256: "0" + plan.SHA256[1:], Total: plan.Add})
+	require.True(t, fail.Is(err, fail.PlanMismatch), "a plan file that is not the approved one is refused: %v", err)
+
+	applied, err := ta.Apply(ctx, terraform.ApplyInput{Env: "dev", Commit: commit, PlanKey: plan.Key, SHA256: plan.SHA256, Total: plan.Add})
+	require.NoError(t, err)
+	require.Equal(t, plan.Add, applied.Done)
+	require.Equal(t, "idp-dev", applied.Outputs["cluster_name"])
+	require.NotEmpty(t, applied.Outputs["cluster_endpoint"])
+
+	again, err := ta.Plan(ctx, terraform.PlanInput{Env: "dev", Commit: commit, RunID: "r2"})
+	require.NoError(t, err)
+	require.False(t, again.HasChanges(), "a second plan shows no changes: %+v", again)
+}
+
+func TestStalePlanIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform against the AWS emulator; not part of -short")
+	}
+	requireTerraform(t)
+	srv := kumo.NewServer()
+	defer srv.Close()
+	cfg, commit := platform(t, srv.URL)
+	ta := &terraform.Activities{Config: cfg}
+	ctx := context.Background()
+
+	first, err := ta.Plan(ctx, terraform.PlanInput{Env: "staging", Commit: commit, RunID: "a"})
+	require.NoError(t, err)
+	second, err := ta.Plan(ctx, terraform.PlanInput{Env: "staging", Commit: commit, RunID: "b"})
+	require.NoError(t, err)
+	_, err = ta.Apply(ctx, terraform.ApplyInput{Env: "staging", Commit: commit, PlanKey: second.Key, SHA256: second.SHA256, Total: second.Add})
+	require.NoError(t, err)
+
+	_, err = ta.Apply(ctx, terraform.ApplyInput{Env: "staging", Commit: commit, PlanKey: first.Key, SHA256: first.SHA256, Total: first.Add})
+	require.Error(t, err)
+	require.True(t, fail.Is(err, fail.StalePlan), "want a StalePlan error, got %v", err)
+}
