@@ -374,3 +374,6 @@ func (nopLogger) Debug(string, ...interface{}) {}
 func (nopLogger) Info(string, ...interface{})  {}
 func (nopLogger) Warn(string, ...interface{})  {}
 func (nopLogger) Error(string, ...interface{}) {}
+
+// TemporalAddress is the dev server's host:port.
+func (s *Stack) TemporalAddress() string { return fmt.Sprintf("127.0.0.1:%d", s.opts.TemporalPort) }

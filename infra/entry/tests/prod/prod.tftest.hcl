@@ -57,6 +57,13 @@ run "full" {
     error_message = "Every subnet must be associated with its route table (1 public table, 3 private ones)."
   }
 
+  assert {
+    condition = length(module.vpc.subnet_route_tables) == 6 && alltrue([for az in ["us-west-2a", "us-west-2b", "us-west-2c"] :
+      module.vpc.subnet_route_tables[module.vpc.public_subnets[az].id] == module.vpc.public_route_table_id && module.vpc.subnet_route_tables[module.vpc.private_subnets[az].id] == module.vpc.private_route_table_ids[az]
+    ])
+    error_message = "Each public subnet must be associated with the public route table and each private subnet with its own zone's route table."
+  }
+
   # cluster
   assert {
     condition     = output.cluster_name == "idp-prod" && module.eks.cluster_version == "1.33"
@@ -148,7 +155,8 @@ run "full" {
 }
 
 # The same environment as the sandbox plans it: only the resources whose APIs the emulator
-# lacks are gone, and the permissions of the AWS-managed policies are still there, inline.
+# lacks (or, for the route table associations, answers wrongly) are gone, and the permissions
+# of the AWS-managed policies are still there, inline.
 run "sandbox" {
   command = apply
 
@@ -158,6 +166,7 @@ run "sandbox" {
     enable_access_entries            = false
     enable_eks_addons                = false
     enable_pod_identity_associations = false
+    enable_route_table_associations  = false
   }
 
   assert {
@@ -166,8 +175,13 @@ run "sandbox" {
   }
 
   assert {
-    condition     = length(module.vpc.private_route_table_ids) == 0 && module.vpc.route_table_association_count == 3
-    error_message = "Without NAT the private subnets stay on the main route table; only the public ones are associated."
+    condition     = length(module.vpc.private_route_table_ids) == 0 && module.vpc.route_table_association_count == 0 && length(module.vpc.subnet_route_tables) == 0
+    error_message = "Without NAT there are no private route tables, and without route table associations every subnet stays on the VPC's main route table."
+  }
+
+  assert {
+    condition     = module.vpc.public_route_table_id != "" && output.vpc_id != ""
+    error_message = "The public route table (with its internet gateway route) must still exist, only unassociated."
   }
 
   assert {

@@ -1,0 +1,241 @@
+// Package e2e runs idp end to end against the real local stack: the Temporal dev server,
+// the AWS emulators, terraform with the real AWS provider, a real Git repository, and the
+// worker, driven through the same CLI people use.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/cli"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/sandbox"
+	"github.com/alexpermiakov/idp/workflows"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// stack starts the sandbox without its worker and runs the worker in this process.
+func stack(t *testing.T) *config.Config {
+	t.Helper()
+	if _, err := os.Stat("../bin/temporal"); err != nil {
+		t.Fatal("../bin/temporal is missing: run `make tools` (make test builds it first)")
+	}
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Fatal("terraform is not on PATH: install terraform >= 1.6 (CI installs it in .ci/run)")
+	}
+	ctx := context.Background()
+	var log bytes.Buffer
+	s, err := sandbox.Up(ctx, sandbox.Options{Dir: t.TempDir(), Root: "..", BinDir: "../bin",
+		TemporalPort: freePort(t), UIPort: freePort(t), NoWorker: true, Log: &log})
+	require.NoError(t, err, "sandbox up:\n%s", log.String())
+	t.Cleanup(s.Close)
+
+	cfg, err := config.Load(s.Config)
+	require.NoError(t, err)
+	t.Setenv("IDP_CONFIG", s.Config)
+	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress())
+	t.Setenv("TEMPORAL_NAMESPACE", "default")
+
+	c, err := client.Dial(client.Options{HostPort: s.TemporalAddress()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, cfg)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return cfg
+}
+
+// starter runs the CLI in-process and returns its exit code and output.
+func starter(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Main(context.Background(), args, &out, &errOut)
+	return code, out.String() + errOut.String()
+}
+
+func status(t *testing.T, id string) workflows.Status {
+	t.Helper()
+	code, out := starter(t, "status", id, "-o", "json")
+	require.Equal(t, 0, code, out)
+	var st workflows.Status
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	return st
+}
+
+func TestBootstrap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end against the local stack; not part of -short")
+	}
+	cfg := stack(t)
+
+	t.Run("dev without approval, then a rerun changes nothing", func(t *testing.T) {
+		code, out := starter(t, "bootstrap", "--env", "dev", "--wait", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		require.Contains(t, out, "bootstrap-dev: done")
+		st := status(t, "bootstrap-dev")
+		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Positive(t, st.Plan.Add)
+
+		code, out = starter(t, "bootstrap", "--env", "dev", "--wait", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		require.Contains(t, out, ": no changes")
+		st = status(t, "bootstrap-dev")
+		require.Equal(t, 0, st.Plan.Add+st.Plan.Change+st.Plan.Destroy)
+		require.Contains(t, st.Steps, "GitHub OIDC provider and role arn:aws:iam::123456789012:role/GitHubActionsRole: no changes")
+	})
+
+	t.Run("staging waits for a second person", func(t *testing.T) {
+		code, out := starter(t, "bootstrap", "--env", "staging", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		code, out = starter(t, "bootstrap", "--env", "staging", "--as", "alice")
+		require.Equal(t, 2, code, "a second start while one runs is bad input: %s", out)
+		require.Contains(t, out, "already running")
+
+		var st workflows.Status
+		require.Eventually(t, func() bool {
+			st = status(t, "bootstrap-staging")
+			return st.Stage == workflows.StageWaitingApproval
+		}, 2*time.Minute, 500*time.Millisecond)
+		require.NotNil(t, st.PendingApproval)
+		require.Equal(t, st.Plan.SHA256, st.PendingApproval.Subject)
+
+		code, out = starter(t, "approve", "bootstrap-staging", "--as", "alice")
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "four-eyes")
+		code, out = starter(t, "approve", "bootstrap-staging", "--as", "bob", "--subject", strings.Repeat("0", 64))
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "is not the pending terraform plan")
+		require.Empty(t, status(t, "bootstrap-staging").Approvals, "refusals record nothing")
+
+		code, out = starter(t, "approve", "bootstrap-staging", "--as", "bob", "--comment", "checked the VPC")
+		require.Equal(t, 0, code, out)
+		code, out = starter(t, "watch", "bootstrap-staging")
+		require.Equal(t, 0, code, out)
+
+		st = status(t, "bootstrap-staging")
+		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Len(t, st.Approvals, 1)
+		require.Equal(t, "bob", st.Approvals[0].Who)
+		require.Equal(t, "checked the VPC", st.Approvals[0].Comment)
+
+		code, out = starter(t, "list", "--kind", "bootstrap", "--env", "staging", "-o", "json")
+		require.Equal(t, 0, code, out)
+		var runs []cli.RunSummary
+		require.NoError(t, json.Unmarshal([]byte(out), &runs))
+		require.Len(t, runs, 1)
+		require.Equal(t, "done", runs[0].Stage)
+		require.Equal(t, "completed", runs[0].Status)
+	})
+
+	t.Run("the environment exists in the emulator", func(t *testing.T) {
+		ctx := context.Background()
+		env, err := cfg.Env("staging")
+		require.NoError(t, err)
+		awsCfg, err := aws.LoadConfig(ctx, env.AWS)
+		require.NoError(t, err)
+		vpcs, err := ec2.NewFromConfig(awsCfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+		require.NoError(t, err)
+		require.NotEmpty(t, vpcs.Vpcs)
+		cluster, err := eks.NewFromConfig(awsCfg).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String("idp-staging")})
+		require.NoError(t, err)
+		require.Equal(t, "idp-staging", awssdk.ToString(cluster.Cluster.Name))
+		ic := iam.NewFromConfig(awsCfg)
+		_, err = ic.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("GitHubActionsRole")})
+		require.NoError(t, err)
+		providers, err := ic.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+		require.NoError(t, err)
+		require.Len(t, providers.OpenIDConnectProviderList, 1)
+		_, err = aws.NewS3(awsCfg).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: awssdk.String(env.StateBucket)})
+		require.NoError(t, err)
+	})
+
+	t.Run("bad input starts nothing", func(t *testing.T) {
+		code, out := starter(t, "bootstrap", "--env", "qa")
+		require.Equal(t, 2, code)
+		require.Contains(t, out, `unknown environment "qa"`)
+		code, out = starter(t, "approve", "bootstrap-dev", "--as", "bob")
+		require.Equal(t, 2, code)
+		require.Contains(t, out, "not waiting for an approval")
+		code, out = starter(t, "status", "bootstrap-nope")
+		require.Equal(t, 2, code)
+		require.Contains(t, out, "no run with ID bootstrap-nope")
+		code, _ = starter(t, "list", "--kind", "deploy")
+		require.Equal(t, 2, code)
+	})
+}
+
+// TestSandboxUpDown runs the real binaries: up detached, what it writes, down leaves nothing.
+func TestSandboxUpDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack; not part of -short")
+	}
+	for _, b := range []string{"sandbox", "worker", "temporal"} {
+		if _, err := os.Stat(filepath.Join("..", "bin", b)); err != nil {
+			t.Fatalf("../bin/%s is missing: run `make build tools`", b)
+		}
+	}
+	dir := t.TempDir()
+	tp, up := freePort(t), freePort(t)
+	bin, _ := filepath.Abs("../bin")
+	run := func(args ...string) string {
+		cmd := exec.Command(filepath.Join(bin, "sandbox"), append([]string{"--dir", dir}, args...)...)
+		cmd.Dir = ".."
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "sandbox %v:\n%s", args, out)
+		return string(out)
+	}
+	out := run("up", "--detach", "--temporal-port", fmt.Sprint(tp), "--ui-port", fmt.Sprint(up))
+	t.Cleanup(func() { run("down") })
+	require.Contains(t, out, "sandbox ready in")
+	env, err := os.ReadFile(filepath.Join(dir, "env"))
+	require.NoError(t, err)
+	for _, want := range []string{"IDP_CONFIG=", fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", tp), "IDP_SANDBOX_AWS_DEV=", "IDP_SANDBOX_AWS_STAGING=", "IDP_SANDBOX_AWS_PROD=", "IDP_SANDBOX_AWS_TOOLING="} {
+		require.Contains(t, string(env), want)
+	}
+	_, err = config.Load(filepath.Join(dir, "idp.yaml"))
+	require.NoError(t, err, "the sandbox's idp.yaml is valid")
+
+	out = run("image", "push", "time-service", "sha-1a2b3c4")
+	digest := strings.Fields(out)[1]
+	require.True(t, strings.HasPrefix(digest, "sha256:"), out)
+	out = run("image", "push", "time-service", "v1.2.3", "--like", "sha-1a2b3c4")
+	require.Equal(t, digest, strings.Fields(out)[1], "--like gives the same digest")
+
+	run("down")
+	for _, p := range []int{tp, up} {
+		require.Eventually(t, func() bool {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err == nil {
+				l.Close()
+			}
+			return err == nil
+		}, 10*time.Second, 100*time.Millisecond, "port %d still bound after down", p)
+	}
+}
