@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+)
+
+func TestListQuery(t *testing.T) {
+	require.Equal(t, "IdpKind IS NOT NULL", listOptions{}.query())
+	require.Equal(t, "IdpKind IS NOT NULL AND IdpKind = 'promote' AND IdpService = 'time-service' AND IdpEnvironment = 'prod' AND ExecutionStatus = 'Running'",
+		listOptions{kind: "promote", service: "time-service", env: "prod", open: true}.query())
+	require.ErrorContains(t, listOptions{env: "x' OR 1=1"}.validate(), "invalid filter value")
+}
+
+func TestBadInputExitsTwoWithoutTemporal(t *testing.T) {
+	for _, args := range [][]string{
+		{"bootstrap"},
+		{"bootstrap", "--env", "qa", "--config", "../../idp.yaml"},
+		{"bootstrap", "--env", "dev", "--config", "/nonexistent/idp.yaml"},
+		{"reject", "bootstrap-dev", "--as", "bob"},
+		{"status", "a", "b"},
+		{"status", "bootstrap-dev", "-o", "yaml"},
+		{"list", "--kind", "deploy"},
+		{"frobnicate"},
+	} {
+		var out, errOut bytes.Buffer
+		root := NewRoot(&out, &errOut)
+		root.SetArgs(args)
+		err := root.ExecuteContext(context.Background())
+		require.Error(t, err, "%v", args)
+		if !errors.As(err, new(*ExitError)) {
+			require.True(t, isUsageError(err), "%v: %v", args, err)
+		} else {
+			require.Equal(t, ExitBadInput, Code(err), "%v: %v", args, err)
+		}
+	}
+	require.Equal(t, ExitBadInput, Main(context.Background(), []string{"frobnicate"}, &bytes.Buffer{}, &bytes.Buffer{}))
+}
+
+func TestIdentityOrder(t *testing.T) {
+	g := &globals{as: "alice"}
+	require.Equal(t, "alice", g.identity())
+	t.Setenv("IDP_USER", "bob")
+	require.Equal(t, "bob", (&globals{}).identity())
+}
+
+func TestConnectionErrorIsNotBadInput(t *testing.T) {
+	g := &globals{dial: func() (client.Client, error) { return nil, errors.New("connection refused") }}
+	_, err := g.client()
+	require.Equal(t, ExitFailed, Code(err))
+}
