@@ -35,6 +35,14 @@ func tf(t *testing.T, dir, dataDir string, args ...string) string {
 	return string(out)
 }
 
+// scratch copies infra/ so that terraform's lock files stay out of the source tree.
+func scratch(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(".")))
+	return dir
+}
+
 func TestFormatted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform; not part of -short")
@@ -46,11 +54,13 @@ func TestValidate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform; not part of -short")
 	}
+	root := scratch(t)
 	roots, err := filepath.Glob("modules/*")
 	require.NoError(t, err)
 	roots = append(roots, "entry")
-	for _, dir := range roots {
-		t.Run(dir, func(t *testing.T) {
+	for _, rel := range roots {
+		dir := filepath.Join(root, rel)
+		t.Run(rel, func(t *testing.T) {
 			data := t.TempDir()
 			tf(t, dir, data, "init", "-backend=false", "-input=false")
 			require.Contains(t, tf(t, dir, data, "validate"), "Success")
@@ -62,13 +72,13 @@ func TestEntryWithMockedProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform test; not part of -short")
 	}
-	data := t.TempDir()
-	tf(t, "entry", data, "init", "-backend=false", "-input=false")
-	out := tf(t, "entry", data, "test")
+	data, entry := t.TempDir(), filepath.Join(scratch(t), "entry")
+	tf(t, entry, data, "init", "-backend=false", "-input=false")
+	out := tf(t, entry, data, "test")
 	require.Contains(t, out, "Success!")
 	for _, env := range []string{"dev", "staging", "prod"} {
 		t.Run(env, func(t *testing.T) {
-			out := tf(t, "entry", data, "test", "-test-directory=tests/"+env, "-var-file=env/"+env+".tfvars")
+			out := tf(t, entry, data, "test", "-test-directory=tests/"+env, "-var-file=env/"+env+".tfvars")
 			require.Contains(t, out, "Success!")
 			require.NotContains(t, out, "0 passed")
 		})

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sivchari/kumo"
 	"github.com/spf13/cobra"
 
 	"github.com/alexpermiakov/idp/internal/config"
@@ -89,7 +90,25 @@ func NewCommand() *cobra.Command {
 	pushCmd.Flags().StringVar(&push.Like, "like", "", "give the new tag the digest this tag has")
 	pushCmd.Flags().BoolVar(&push.Broken, "broken", false, "an image whose pods never become ready")
 	image.AddCommand(pushCmd)
-	root.AddCommand(up, down, image)
+
+	var urlFile string
+	emulator := &cobra.Command{
+		Use:    "emulator --url-file FILE",
+		Short:  "Run one AWS emulator (one account) until interrupted; the stack starts these",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srv := kumo.NewServer()
+			defer srv.Close()
+			if err := os.WriteFile(urlFile, []byte(srv.URL+"\n"), 0o644); err != nil {
+				return err
+			}
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	emulator.Flags().StringVar(&urlFile, "url-file", "", "file to write the emulator's URL to once it listens")
+	root.AddCommand(up, down, image, emulator)
 	return root
 }
 

@@ -18,6 +18,7 @@ var TerraformVars = map[string]any{
 	"enable_access_entries":            false,
 	"enable_eks_addons":                false,
 	"enable_pod_identity_associations": false,
+	"enable_route_table_associations":  false,
 }
 
 // writeConfig writes the sandbox's idp.yaml: the real platform's envs, services, patterns and

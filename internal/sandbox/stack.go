@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sivchari/kumo"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -50,9 +49,8 @@ var AccountIDs = map[string]string{"dev": "111111111111", "staging": "2222222222
 
 // Stack is a running local stack.
 type Stack struct {
-	opts      Options
-	emulators map[string]*kumo.Server
-	procs     []*proc
+	opts  Options
+	procs []*proc
 	// Endpoints maps an account name to its AWS endpoint.
 	Endpoints map[string]string
 	// RepoURL is the platform repository's URL.
@@ -98,6 +96,9 @@ func (o *Options) defaults() error {
 
 func (o Options) checkPrerequisites() error {
 	var errs []error
+	if _, err := os.Stat(filepath.Join(o.BinDir, "sandbox")); err != nil {
+		errs = append(errs, fmt.Errorf("%s/sandbox is missing: run `make build`", o.BinDir))
+	}
 	if _, err := os.Stat(filepath.Join(o.BinDir, "temporal")); err != nil {
 		errs = append(errs, fmt.Errorf("%s/temporal is missing: run `make tools`", o.BinDir))
 	}
@@ -127,7 +128,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := opts.checkPrerequisites(); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: opts, emulators: map[string]*kumo.Server{}, Endpoints: map[string]string{}, started: time.Now()}
+	s := &Stack{opts: opts, Endpoints: map[string]string{}, started: time.Now()}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -146,10 +147,8 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, acct := range Accounts {
-		srv := kumo.NewServer()
-		s.emulators[acct] = srv
-		s.Endpoints[acct] = srv.URL
+	if err := s.startEmulators(ctx); err != nil {
+		return nil, err
 	}
 	s.logf("AWS emulators up: %s", strings.Join(s.endpointList(), ", "))
 	if err := createRepositories(ctx, s.Endpoints["tooling"]); err != nil {
@@ -201,6 +200,40 @@ func (s *Stack) endpointList() []string {
 		out = append(out, a+"="+s.Endpoints[a])
 	}
 	return out
+}
+
+// startEmulators runs one AWS emulator process per account. They must be processes: the
+// emulator keeps each service's state in one store per process, so emulators sharing a process
+// would share buckets, roles and VPCs across accounts.
+func (s *Stack) startEmulators(ctx context.Context) error {
+	urlDir := filepath.Join(s.opts.Dir, "emulators")
+	if err := os.MkdirAll(urlDir, 0o755); err != nil {
+		return err
+	}
+	started := map[string]*proc{}
+	for _, acct := range Accounts {
+		p, err := startProc("aws-"+acct, filepath.Join(s.opts.Dir, "logs", "aws-"+acct+".log"), os.Environ(),
+			filepath.Join(s.opts.BinDir, "sandbox"), "emulator", "--url-file", filepath.Join(urlDir, acct+".url"))
+		if err != nil {
+			return err
+		}
+		s.procs = append(s.procs, p)
+		started[acct] = p
+	}
+	for _, acct := range Accounts {
+		urlFile := filepath.Join(urlDir, acct+".url")
+		if err := waitFor(ctx, "AWS emulator for "+acct, started[acct], 30*time.Second, func(ctx context.Context) error {
+			b, err := os.ReadFile(urlFile)
+			if err != nil || len(b) == 0 || b[len(b)-1] != '\n' {
+				return errors.New("no URL yet")
+			}
+			s.Endpoints[acct] = strings.TrimSpace(string(b))
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Stack) startTemporal() (*proc, error) {
@@ -315,9 +348,6 @@ func (s *Stack) Wait(ctx context.Context) error {
 func (s *Stack) Close() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		s.procs[i].stop(10 * time.Second)
-	}
-	for _, e := range s.emulators {
-		e.Close()
 	}
 	_ = os.Remove(filepath.Join(s.opts.Dir, "state.json"))
 	s.logf("stopped")
