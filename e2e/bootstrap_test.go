@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/alexpermiakov/idp/activities/aws"
@@ -62,7 +64,8 @@ func stack(t *testing.T) *config.Config {
 	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress())
 	t.Setenv("TEMPORAL_NAMESPACE", "default")
 
-	c, err := client.Dial(client.Options{HostPort: s.TemporalAddress()})
+	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c, err := client.Dial(client.Options{HostPort: s.TemporalAddress(), Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})

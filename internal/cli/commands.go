@@ -61,7 +61,9 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 				ID:                       id,
 				TaskQueue:                workflows.TaskQueue,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				// Without this the SDK quietly hands back the running run.
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
+				WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 				TypedSearchAttributes: temporal.NewSearchAttributes(
 					workflows.AttrKind.ValueSet(workflows.KindBootstrap),
 					workflows.AttrEnvironment.ValueSet(o.env),
