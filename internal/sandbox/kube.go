@@ -1,0 +1,433 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// kubeTools are the Kubernetes binaries the stack runs from its bin directory (`make kube-tools`).
+var kubeTools = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+// Start-up deadlines: generous for a cold, busy 2-core machine, where the three control planes
+// start side by side.
+const (
+	etcdTimeout      = 30 * time.Second
+	apiserverTimeout = 90 * time.Second
+	nodeTimeout      = 90 * time.Second
+	stopGrace        = 10 * time.Second
+)
+
+// kubePlane is the Kubernetes part of the stack: per environment, a control plane standing in
+// for that environment's EKS API (kube-apiserver, kube-controller-manager, kube-scheduler) and
+// kwok playing one node, so Deployments really become Available. The control planes share one
+// etcd under distinct key prefixes and share nothing else: no cluster-scoped object of one
+// environment is visible in another.
+type kubePlane struct {
+	// procs are the processes in start order (for the stack's state file).
+	procs []*proc
+	// Kubeconfigs maps an environment to its kubeconfig, <dir>/kube/<env>.kubeconfig.
+	Kubeconfigs map[string]string
+	// Servers maps an environment to its API server URL.
+	Servers map[string]string
+
+	mu       sync.Mutex
+	etcd     *proc
+	envs     []string
+	envProcs map[string][]*proc
+	// ports are the ports the plane listens on, free again after Close.
+	ports []int
+	logf  func(string, ...any)
+}
+
+// kubeBinaries are the paths of the programs a kubePlane runs.
+type kubeBinaries struct {
+	etcd, apiserver, controllerManager, scheduler, kwok string
+}
+
+// findKubeBinaries looks for the Kubernetes binaries in binDir and etcd in binDir or on PATH,
+// and names every missing one at once.
+func findKubeBinaries(binDir string) (kubeBinaries, error) {
+	var errs []error
+	path := func(name string) string {
+		p := filepath.Join(binDir, name)
+		if _, err := os.Stat(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s is missing: run `make kube-tools`", p))
+		}
+		return p
+	}
+	b := kubeBinaries{
+		apiserver:         path("kube-apiserver"),
+		controllerManager: path("kube-controller-manager"),
+		scheduler:         path("kube-scheduler"),
+		kwok:              path("kwok"),
+	}
+	b.etcd = filepath.Join(binDir, "etcd")
+	if _, err := os.Stat(b.etcd); err != nil {
+		if b.etcd, err = exec.LookPath("etcd"); err != nil {
+			errs = append(errs, errors.New("etcd is not on PATH (nor in the bin directory): install Debian's etcd-server package (apt-get install etcd-server)"))
+		}
+	}
+	return b, errors.Join(errs...)
+}
+
+// startKubernetes starts one control plane per environment, with state under dir (logs in
+// dir/logs/<env>-<component>.log, kubeconfigs in dir/kube/<env>.kubeconfig), and returns once
+// each environment's API server is ready, its node is Ready and its default service account
+// exists, so pods can be created. The environments start side by side. On failure it stops
+// what it started.
+func startKubernetes(ctx context.Context, dir, binDir string, envs []string, logf func(string, ...any)) (_ *kubePlane, err error) {
+	started := time.Now()
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	bins, err := findKubeBinaries(binDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"logs", "kube"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	k := &kubePlane{
+		Kubeconfigs: map[string]string{},
+		Servers:     map[string]string{},
+		envs:        envs,
+		envProcs:    map[string][]*proc{},
+		logf:        logf,
+	}
+	defer func() {
+		if err != nil {
+			k.Close()
+		}
+	}()
+
+	etcdURL, err := k.startEtcd(ctx, dir, bins.etcd)
+	if err != nil {
+		return nil, err
+	}
+	logf("kube: etcd ready on %s (%.1fs)", etcdURL, time.Since(started).Seconds())
+
+	// One environment failing stops the others' waits at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = k.startEnv(ctx, dir, env, etcdURL, bins); errs[i] != nil {
+				errs[i] = fmt.Errorf("starting Kubernetes for %s: %w", env, errs[i])
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// Report the first cause, not the cancellations it caused in the other environments.
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			return nil, e
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	logf("kube: %d control planes ready in %.1fs", len(envs), time.Since(started).Seconds())
+	return k, nil
+}
+
+// start starts one component of env ("" for shared ones), logging to dir/logs/<name>.log.
+func (k *kubePlane) start(dir, env, component string, extraEnv []string, bin string, args ...string) (*proc, error) {
+	name := component
+	if env != "" {
+		name = env + "-" + component
+	}
+	p, err := startProc(name, filepath.Join(dir, "logs", name+".log"), append(os.Environ(), extraEnv...), bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.procs = append(k.procs, p)
+	if env != "" {
+		k.envProcs[env] = append(k.envProcs[env], p)
+	}
+	return p, nil
+}
+
+func (k *kubePlane) addPorts(ports ...int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ports = append(k.ports, ports...)
+}
+
+// startEtcd starts the etcd all control planes share and returns its client URL.
+func (k *kubePlane) startEtcd(ctx context.Context, dir, bin string) (string, error) {
+	clientPort, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	peerPort, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	p, err := k.start(dir, "", "etcd", nil, bin,
+		"--name=sandbox",
+		"--data-dir="+filepath.Join(dir, "kube", "etcd"),
+		"--listen-client-urls="+clientURL,
+		"--advertise-client-urls="+clientURL,
+		"--listen-peer-urls="+peerURL,
+		"--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=sandbox="+peerURL,
+		"--initial-cluster-state=new",
+		"--logger=zap", "--log-outputs=stderr", "--log-level=warn",
+	)
+	if err != nil {
+		return "", err
+	}
+	k.etcd = p
+	k.addPorts(clientPort, peerPort)
+	err = waitFor(ctx, "etcd", p, etcdTimeout, func(ctx context.Context) error {
+		return etcdHealthy(ctx, clientURL)
+	})
+	return clientURL, err
+}
+
+func etcdHealthy(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Health string `json:"health"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &h); err != nil || h.Health != "true" {
+		return fmt.Errorf("etcd not healthy: %s", b)
+	}
+	return nil
+}
+
+// startEnv starts env's control plane and kwok and waits until pods can run there.
+func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins kubeBinaries) error {
+	started := time.Now()
+	since := func() float64 { return time.Since(started).Seconds() }
+	envDir := filepath.Join(dir, "kube", env)
+	pki, err := newClusterPKI(filepath.Join(envDir, "pki"), "idp-"+env)
+	if err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	k.addPorts(port)
+	server := fmt.Sprintf("https://127.0.0.1:%d", port)
+
+	apiserver, err := k.start(dir, env, "kube-apiserver", nil, bins.apiserver,
+		"--etcd-servers="+etcdURL,
+		// The prefix is what keeps each environment's objects apart in the shared etcd.
+		"--etcd-prefix=/idp/"+env,
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port),
+		"--tls-cert-file="+pki.ServingCert,
+		"--tls-private-key-file="+pki.ServingKey,
+		"--cert-dir="+filepath.Join(envDir, "pki"),
+		"--token-auth-file="+pki.TokenAuthFile,
+		"--authorization-mode=Node,RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+pki.SAPub,
+		"--service-account-signing-key-file="+pki.SAKey,
+		"--service-cluster-ip-range=10.96.0.0/12",
+		"--allow-privileged=true",
+		// With etcd 3.4, 1.34's WatchList breaks watches that start from the beginning:
+		// kwok would see pods only when its watch is retried, 25 s and more per pod.
+		"--feature-gates=WatchList=false",
+		"--profiling=false",
+	)
+	if err != nil {
+		return err
+	}
+	cfg := &rest.Config{
+		Host:            server,
+		BearerToken:     pki.AdminToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: pki.CAPEM},
+		QPS:             50,
+		Burst:           100,
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, env+" kube-apiserver", apiserver, apiserverTimeout, func(ctx context.Context) error {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	k.logf("kube[%s]: kube-apiserver ready on %s (%.1fs)", env, server, since())
+
+	kubeconfig := filepath.Join(dir, "kube", env+".kubeconfig")
+	if err := writeKubeconfig(kubeconfig, "idp-"+env, server, pki); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.Kubeconfigs[env], k.Servers[env] = kubeconfig, server
+	k.mu.Unlock()
+
+	cm, err := k.start(dir, env, "kube-controller-manager", nil, bins.controllerManager,
+		"--kubeconfig="+kubeconfig,
+		"--leader-elect=false",
+		// No HTTPS endpoint: nothing scrapes it, and a fixed default port would collide
+		// between environments.
+		"--secure-port=0",
+		"--cluster-name=idp-"+env,
+		"--service-account-private-key-file="+pki.SAKey,
+		"--root-ca-file="+pki.CAFile,
+		"--use-service-account-credentials=false",
+		// No cloud and no pod network: the controllers that need them would only log errors.
+		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+	)
+	if err != nil {
+		return err
+	}
+	scheduler, err := k.start(dir, env, "kube-scheduler", nil, bins.scheduler,
+		"--kubeconfig="+kubeconfig,
+		"--leader-elect=false",
+		"--secure-port=0",
+	)
+	if err != nil {
+		return err
+	}
+	if err := installKwokStages(ctx, dc, cs, env); err != nil {
+		return err
+	}
+	kwokConfig := filepath.Join(envDir, "kwok.yaml")
+	b, err := kwokAssets.ReadFile("kwok/kwok.yaml")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(kwokConfig, b, 0o644); err != nil {
+		return err
+	}
+	// kwok also loads ~/.kwok/kwok.yaml when it exists: its own HOME keeps a user's out.
+	kwok, err := k.start(dir, env, "kwok", []string{"HOME=" + envDir}, bins.kwok,
+		"--kubeconfig="+kubeconfig,
+		"--config="+kwokConfig,
+	)
+	if err != nil {
+		return err
+	}
+
+	procs := []*proc{apiserver, cm, scheduler, kwok}
+	node := kwokNodeName(env)
+	if err := waitAll(ctx, env+" node "+node, procs, nodeTimeout, func(ctx context.Context) error {
+		return nodeReady(ctx, cs, node)
+	}); err != nil {
+		return err
+	}
+	if err := waitAll(ctx, env+" default service account", procs, nodeTimeout, func(ctx context.Context) error {
+		_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		return err
+	}
+	k.logf("kube[%s]: node %s Ready, default service account in place (%.1fs)", env, node, since())
+	return nil
+}
+
+// waitAll is waitFor on a condition several processes bring about: any of them dying ends it.
+func waitAll(ctx context.Context, what string, procs []*proc, timeout time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var dead *proc
+	err := waitFor(ctx, what, nil, timeout, func(ctx context.Context) error {
+		for _, p := range procs {
+			if !p.alive() {
+				dead = p
+				cancel()
+				return fmt.Errorf("%s exited", p.Name)
+			}
+		}
+		return check(ctx)
+	})
+	if dead != nil {
+		return fmt.Errorf("%s exited while waiting for %s (see logs/%s.log)", dead.Name, what, dead.Name)
+	}
+	return err
+}
+
+// writeKubeconfig writes a kubeconfig for the cluster's admin, as `aws eks update-kubeconfig`
+// would for the cluster's creator; the cluster and context are named after the EKS cluster.
+func writeKubeconfig(path, cluster, server string, pki *clusterPKI) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: pki.CAPEM}
+	cfg.AuthInfos[cluster+"-admin"] = &clientcmdapi.AuthInfo{Token: pki.AdminToken}
+	cfg.Contexts[cluster] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: cluster + "-admin", Namespace: metav1.NamespaceDefault}
+	cfg.CurrentContext = cluster
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// freePort returns a port nothing listens on now. Another process may take it before the
+// component that is given it binds it: a small race the sandbox accepts.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Close stops every process the plane started: each environment's components in reverse start
+// order (the environments side by side), then etcd.
+func (k *kubePlane) Close() {
+	var wg sync.WaitGroup
+	for _, env := range k.envs {
+		procs := k.envProcs[env]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := len(procs) - 1; i >= 0; i-- {
+				procs[i].stop(stopGrace)
+			}
+		}()
+	}
+	wg.Wait()
+	if k.etcd != nil {
+		k.etcd.stop(stopGrace)
+	}
+}
