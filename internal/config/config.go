@@ -108,10 +108,29 @@ type Environment struct {
 // ArgoCD describes the env's Argo CD.
 type ArgoCD struct {
 	Namespace string `yaml:"namespace" json:"namespace"`
-	// AppOfApps is the env's root Application (default <env>-apps).
+	// AppOfApps is the env's root Application (default <env>-apps), defined in
+	// argocd/bootstrap-<env>.yaml.
 	AppOfApps string `yaml:"appOfApps" json:"appOfApps"`
 	// Kubeconfig reaches the cluster directly (sandbox); empty means EKS with an IAM token.
 	Kubeconfig string `yaml:"kubeconfig" json:"kubeconfig,omitempty"`
+	// Version is the Argo CD release installed (default v2.14.21).
+	Version string `yaml:"version" json:"version"`
+	// InstallManifest is where the official install manifest comes from: an https URL or a
+	// file path (default: the upstream release's manifests/install.yaml for Version).
+	InstallManifest string `yaml:"installManifest" json:"installManifest,omitempty"`
+	// Timeout bounds the wait until Argo CD and every Application are Synced and Healthy.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// RepoCredentials names where the repository's HTTPS token is kept; the worker reads it
+	// and writes Argo CD's repository Secret itself, so it never enters workflow data.
+	RepoCredentials *RepoCredentials `yaml:"repoCredentials" json:"repoCredentials,omitempty"`
+}
+
+// RepoCredentials reference a Git token in the env's account: exactly one of the two.
+type RepoCredentials struct {
+	// SecretsManager is a secret name or ARN in AWS Secrets Manager.
+	SecretsManager string `yaml:"secretsManager" json:"secretsManager,omitempty"`
+	// SSMParameter is a SecureString parameter name in AWS Systems Manager.
+	SSMParameter string `yaml:"ssmParameter" json:"ssmParameter,omitempty"`
 }
 
 // Bootstrap is the env's bootstrap policy.
@@ -142,6 +161,9 @@ type Approval struct {
 	FourEyes bool     `yaml:"fourEyes" json:"fourEyes"`
 	Expiry   Duration `yaml:"expiry" json:"expiry"`
 }
+
+// DefaultArgoCDVersion is the Argo CD release idp installs unless idp.yaml says otherwise.
+const DefaultArgoCDVersion = "v2.14.21"
 
 // Duration is a time.Duration written as "90s" or "24h" in YAML.
 type Duration time.Duration
@@ -257,6 +279,15 @@ func (c *Config) applyDefaults() {
 		if e.ArgoCD.AppOfApps == "" {
 			e.ArgoCD.AppOfApps = e.Name + "-apps"
 		}
+		if e.ArgoCD.Version == "" {
+			e.ArgoCD.Version = DefaultArgoCDVersion
+		}
+		if e.ArgoCD.InstallManifest == "" {
+			e.ArgoCD.InstallManifest = "https://raw.githubusercontent.com/argoproj/argo-cd/" + e.ArgoCD.Version + "/manifests/install.yaml"
+		}
+		if e.ArgoCD.Timeout == 0 {
+			e.ArgoCD.Timeout = Duration(10 * time.Minute)
+		}
 		for _, a := range []*Approval{&e.Bootstrap.PlanApproval, &e.Promotion.Approval} {
 			if a.MinApprovals == 0 {
 				a.MinApprovals = 1
@@ -329,6 +360,9 @@ func (c *Config) Validate() error {
 		}
 		if e.GitHubRef != "" && !strings.HasPrefix(e.GitHubRef, "refs/") {
 			bad(p+".githubRef", "must be a full ref like refs/heads/main, got %q", e.GitHubRef)
+		}
+		if rc := e.ArgoCD.RepoCredentials; rc != nil && (rc.SecretsManager == "") == (rc.SSMParameter == "") {
+			bad(p+".argocd.repoCredentials", "needs exactly one of secretsManager or ssmParameter")
 		}
 		validateApproval(p+".bootstrap.planApproval", e.Bootstrap.PlanApproval, bad)
 		validateApproval(p+".promotion.approval", e.Promotion.Approval, bad)

@@ -1,0 +1,323 @@
+package argocd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/activities/terraform"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+var (
+	gvkNamespace  = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+	gvkCRD        = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
+	gvkSecret     = schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+	gvkDeployment = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	gvkStatefulS  = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
+	gvkApp        = schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"}
+)
+
+// InstallInput asks to install Argo CD in one env, with the app-of-apps of the given commit.
+type InstallInput struct {
+	Env    string `json:"env"`
+	Commit string `json:"commit"`
+}
+
+// InstallOutput says what the install changed; a rerun on an installed env changes nothing.
+type InstallOutput struct {
+	Version string   `json:"version"`
+	Objects int      `json:"objects"`
+	Changed []string `json:"changed,omitempty"`
+}
+
+// InstallArgoCD server-side applies the official install manifest of the pinned version,
+// then idp's settings, then the env's app-of-apps from argocd/bootstrap-<env>.yaml at the
+// commit. CRDs go first and must be Established before anything that uses them.
+func (a *Activities) InstallArgoCD(ctx context.Context, in InstallInput) (InstallOutput, error) {
+	env, err := a.Config.Env(in.Env)
+	if err != nil {
+		return InstallOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
+	}
+	manifest, err := a.readManifest(ctx, env.ArgoCD.InstallManifest)
+	if err != nil {
+		return InstallOutput{}, err
+	}
+	objs, err := decode(manifest)
+	if err != nil {
+		return InstallOutput{}, fail.Wrap(fail.Config, err, "the Argo CD install manifest %s", env.ArgoCD.InstallManifest)
+	}
+	src, err := gitops.Checkout(ctx, a.Config.Repository.URL, in.Commit, terraform.WorkDir(a.Config.Terraform))
+	if err != nil {
+		return InstallOutput{}, err
+	}
+	bootstrapFile := filepath.Join(src, "argocd", "bootstrap-"+env.Name+".yaml")
+	b, err := os.ReadFile(bootstrapFile)
+	if err != nil {
+		return InstallOutput{}, fail.Wrap(fail.Config, err, "the platform repository at %s has no argocd/bootstrap-%s.yaml", short(in.Commit), env.Name)
+	}
+	apps, err := decode(b)
+	if err != nil {
+		return InstallOutput{}, fail.Wrap(fail.Config, err, "argocd/bootstrap-%s.yaml", env.Name)
+	}
+	rc, err := restConfig(ctx, env)
+	if err != nil {
+		return InstallOutput{}, err
+	}
+	k, err := newKube(rc)
+	if err != nil {
+		return InstallOutput{}, err
+	}
+	out, err := install(ctx, k, env, objs, apps)
+	out.Version = env.ArgoCD.Version
+	return out, err
+}
+
+func (a *Activities) readManifest(ctx context.Context, src string) ([]byte, error) {
+	if !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, fail.Wrap(fail.Config, err, "reading the Argo CD install manifest (argocd.installManifest)")
+		}
+		return b, nil
+	}
+	hc := a.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return nil, fail.Wrap(fail.Config, err, "argocd.installManifest")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", src, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, fail.New(fail.Config, "%s: 404: is argocd.version a released Argo CD version?", src)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching %s: %s", src, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// decode splits a multi-document YAML stream into objects, skipping empty documents.
+func decode(b []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "" || u.GetName() == "" {
+			return nil, fmt.Errorf("an object without kind or name: %v", m)
+		}
+		out = append(out, u)
+	}
+}
+
+// applyOrder puts namespaces first, then CRDs, then cluster-wide objects, then the rest, each
+// group in the manifest's own order.
+func applyOrder(o *unstructured.Unstructured) int {
+	switch {
+	case o.GetKind() == "Namespace":
+		return 0
+	case o.GetKind() == "CustomResourceDefinition":
+		return 1
+	case o.GetNamespace() == "" && strings.HasPrefix(o.GetKind(), "Cluster"):
+		return 2
+	default:
+		return 3
+	}
+}
+
+func install(ctx context.Context, k kube, env *config.Environment, manifest, apps []*unstructured.Unstructured) (InstallOutput, error) {
+	ns := env.ArgoCD.Namespace
+	var out InstallOutput
+	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": ns}}}
+	objs := append([]*unstructured.Unstructured{nsObj}, manifest...)
+	for _, o := range objs {
+		if o.GetNamespace() == "" && namespaced(o) {
+			o.SetNamespace(ns)
+		}
+	}
+	sort.SliceStable(objs, func(i, j int) bool { return applyOrder(objs[i]) < applyOrder(objs[j]) })
+
+	apply := func(o *unstructured.Unstructured, manager string) error {
+		changed, err := k.Apply(ctx, o, manager)
+		if err != nil {
+			return err
+		}
+		out.Objects++
+		if changed {
+			out.Changed = append(out.Changed, o.GetKind()+"/"+o.GetName())
+		}
+		return nil
+	}
+	var crds []string
+	for i, o := range objs {
+		if applyOrder(o) > 1 && len(crds) > 0 {
+			if err := waitEstablished(ctx, k, crds); err != nil {
+				return out, err
+			}
+			crds = nil
+		}
+		if err := apply(o, fieldManager); err != nil {
+			return out, err
+		}
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o.GetName())
+		}
+		if activity.IsActivity(ctx) && i%20 == 0 {
+			activity.RecordHeartbeat(ctx, fmt.Sprintf("applied %d of %d objects", i+1, len(objs)))
+		}
+	}
+	for _, o := range settings(env) {
+		if err := apply(o, settingsManager); err != nil {
+			return out, err
+		}
+	}
+	secret, err := serverSecret(ctx, k, ns)
+	if err != nil {
+		return out, err
+	}
+	if secret != nil {
+		if err := apply(secret, settingsManager); err != nil {
+			return out, err
+		}
+	}
+	for _, app := range apps {
+		if app.GetNamespace() == "" {
+			app.SetNamespace(ns)
+		}
+		if err := apply(app, fieldManager); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// namespaced reports whether an install-manifest object lives in the Argo CD namespace.
+func namespaced(o *unstructured.Unstructured) bool {
+	switch o.GetKind() {
+	case "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding":
+		return false
+	}
+	return true
+}
+
+// waitEstablished waits until the API server serves the CRDs, so the objects after them apply.
+func waitEstablished(ctx context.Context, k kube, names []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	b := backoff{next: 100 * time.Millisecond, max: 2 * time.Second}
+	for {
+		var waiting []string
+		for _, n := range names {
+			crd, err := k.Get(ctx, gvkCRD, "", n)
+			if err != nil {
+				return err
+			}
+			if !conditionTrue(crd, "Established") {
+				waiting = append(waiting, n)
+			}
+		}
+		if len(waiting) == 0 {
+			k.Refresh()
+			return nil
+		}
+		if err := b.wait(ctx); err != nil {
+			return fmt.Errorf("CRDs not established: %s: %w", strings.Join(waiting, ", "), err)
+		}
+	}
+}
+
+func conditionTrue(o *unstructured.Unstructured, typ string) bool {
+	if o == nil {
+		return false
+	}
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// settings are idp's Argo CD settings: a reconciliation timeout, the API server without TLS
+// (reached through a port-forward), and the default project argocd-server would create.
+func settings(env *config.Environment) []*unstructured.Unstructured {
+	ns := env.ArgoCD.Namespace
+	cm := func(name string, data map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": name, "namespace": ns}, "data": data}}
+	}
+	return []*unstructured.Unstructured{
+		cm("argocd-cm", map[string]any{"timeout.reconciliation": "60s"}),
+		cm("argocd-cmd-params-cm", map[string]any{"server.insecure": "true"}),
+		{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+			"metadata": map[string]any{"name": "default", "namespace": ns},
+			"spec": map[string]any{
+				"sourceRepos":              []any{"*"},
+				"destinations":             []any{map[string]any{"server": "*", "namespace": "*"}},
+				"clusterResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}},
+			}}},
+	}
+}
+
+// serverSecret returns argocd-secret's server.secretkey to set when it is missing (as
+// argocd-server does at its first start), or nil when it is there: a rerun keeps the key.
+func serverSecret(ctx context.Context, k kube, ns string) (*unstructured.Unstructured, error) {
+	cur, err := k.Get(ctx, gvkSecret, ns, "argocd-secret")
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil {
+		if v, _, _ := unstructured.NestedString(cur.Object, "data", "server.secretkey"); v != "" {
+			return nil, nil
+		}
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "argocd-secret", "namespace": ns},
+		"data":     map[string]any{"server.secretkey": base64.StdEncoding.EncodeToString([]byte(base64.RawURLEncoding.EncodeToString(key)))}}}, nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

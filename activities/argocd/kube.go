@@ -1,0 +1,109 @@
+package argocd
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// fieldManager owns what idp applies; settingsManager owns idp's settings inside objects the
+// install manifest also applies, so neither apply takes fields away from the other.
+const (
+	fieldManager    = "idp"
+	settingsManager = "idp-settings"
+)
+
+// kube is what installing and waiting need from a cluster.
+type kube interface {
+	// Apply server-side applies obj and reports whether the object changed.
+	Apply(ctx context.Context, obj *unstructured.Unstructured, manager string) (changed bool, err error)
+	// Get returns the object, or nil when it does not exist.
+	Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error)
+	// List returns the objects of a kind in a namespace.
+	List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]unstructured.Unstructured, error)
+	// Refresh forgets cached API discovery, after CRDs were added.
+	Refresh()
+}
+
+// dynamicKube is kube over client-go's dynamic client.
+type dynamicKube struct {
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+func newKube(rc *rest.Config) (*dynamicKube, error) {
+	rc = rest.CopyConfig(rc)
+	rc.QPS, rc.Burst = 50, 100
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &dynamicKube{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+func (k *dynamicKube) Refresh() { k.mapper.Reset() }
+
+func (k *dynamicKube) resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	m, err := k.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("the cluster does not serve %s: %w", gvk, err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return k.dyn.Resource(m.Resource).Namespace(namespace), nil
+	}
+	return k.dyn.Resource(m.Resource), nil
+}
+
+func (k *dynamicKube) Apply(ctx context.Context, obj *unstructured.Unstructured, manager string) (bool, error) {
+	ri, err := k.resource(obj.GroupVersionKind(), obj.GetNamespace())
+	if err != nil {
+		return false, err
+	}
+	before, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: manager, Force: true})
+	if err != nil {
+		return false, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+	}
+	return before == nil || before.GetResourceVersion() != after.GetResourceVersion(), nil
+}
+
+func (k *dynamicKube) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	ri, err := k.resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return obj, err
+}
+
+func (k *dynamicKube) List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]unstructured.Unstructured, error) {
+	ri, err := k.resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ri.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
