@@ -2,11 +2,13 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
@@ -80,6 +82,12 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in BootstrapInput) error {
 	if err := planAndApply(ctx, r, g, in, desc); err != nil {
 		return err
 	}
+	// Runs recorded before Argo CD was part of bootstrap replay without it.
+	if workflow.GetVersion(ctx, "bootstrap-argocd", workflow.DefaultVersion, 1) >= 1 {
+		if err := installArgoCD(ctx, r, in, desc); err != nil {
+			return err
+		}
+	}
 
 	if desc.GrantPull {
 		var grant aws.GrantOutput
@@ -146,6 +154,34 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in BootstrapInput, desc
 		r.step(ctx, "terraform apply: %d of %d resource actions done", applied.Done, applied.Total)
 		return nil
 	}
+}
+
+// installArgoCD installs Argo CD with the env's app-of-apps and waits until Argo CD reports
+// every Application Synced and Healthy. The wait polls inside the activity, not with timers.
+func installArgoCD(ctx workflow.Context, r *run, in BootstrapInput, desc platform.DescribeOutput) error {
+	var ar *argocd.Activities
+	r.setStage(ctx, StageDeploying)
+	var inst argocd.InstallOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("install Argo CD "+desc.ArgoCDVersion+" in "+in.Env, 10*time.Minute)),
+		ar.InstallArgoCD, argocd.InstallInput{Env: in.Env, Commit: desc.Commit}).Get(ctx, &inst); err != nil {
+		return err
+	}
+	r.step(ctx, "Argo CD %s in %s: %d objects applied, %s", inst.Version, in.Env, inst.Objects, changed(false, inst.Changed))
+
+	r.setStage(ctx, StageVerifying)
+	opts := activityOptions("wait until Argo CD in "+in.Env+" is Synced and Healthy", desc.ArgoCDTimeout+5*time.Minute)
+	opts.HeartbeatTimeout = 2 * time.Minute
+	var healthy argocd.WaitOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitArgoCD,
+		argocd.WaitInput{Env: in.Env}).Get(ctx, &healthy); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(healthy.Apps))
+	for _, a := range healthy.Apps {
+		names = append(names, a.Name)
+	}
+	r.step(ctx, "Argo CD in %s: %d applications Synced and Healthy (%s)", in.Env, len(names), strings.Join(names, ", "))
+	return nil
 }
 
 func changed(created bool, changes []string) string {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
@@ -28,6 +29,7 @@ var (
 	pa *platform.Activities
 	aa *aws.Activities
 	ta *terraform.Activities
+	ar *argocd.Activities
 )
 
 type bootstrapSuite struct {
@@ -44,6 +46,7 @@ func (s *bootstrapSuite) SetupTest() {
 	s.env.RegisterActivity(pa)
 	s.env.RegisterActivity(aa)
 	s.env.RegisterActivity(ta)
+	s.env.RegisterActivity(ar)
 }
 
 func (s *bootstrapSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -71,7 +74,15 @@ func plan(sha string) terraform.PlanOutput {
 		Adds: []string{"module.vpc.aws_vpc.this", "module.eks.aws_eks_cluster.this"}, Changes: []string{"aws_iam_role.x"}}
 }
 
+func (s *bootstrapSuite) mockArgoCD() {
+	s.env.OnActivity(ar.InstallArgoCD, mock.Anything, argocd.InstallInput{Env: "staging", Commit: commit}).
+		Return(argocd.InstallOutput{Version: "v2.14.21", Objects: 60}, nil).Once()
+	s.env.OnActivity(ar.WaitArgoCD, mock.Anything, argocd.WaitInput{Env: "staging"}).
+		Return(argocd.WaitOutput{Apps: []argocd.AppStatus{{Name: "staging-apps", Sync: "Synced", Health: "Healthy"}}}, nil).Once()
+}
+
 func (s *bootstrapSuite) mockApplyAndGrant(sha string) {
+	s.mockArgoCD()
 	s.env.OnActivity(ta.Apply, mock.Anything, terraform.ApplyInput{Env: "staging", Commit: commit,
 		PlanKey: "idp/plans/staging/" + sha + ".tfplan", SHA256: sha, Total: 3}).Return(terraform.ApplyOutput{Done: 3, Total: 3}, nil).Once()
 	s.env.OnActivity(aa.GrantECRPull, mock.Anything, aws.GrantInput{Env: "staging"}).Return(aws.GrantOutput{Changed: []string{"idp/localtime"}}, nil).Once()
@@ -203,6 +214,7 @@ func (s *bootstrapSuite) TestValidatorRefusesBeforeRecording() {
 func (s *bootstrapSuite) TestNoApprovalPendingRefused() {
 	s.mockUpToPlan(config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}, plan(planSHA))
 	s.env.OnActivity(ta.Apply, mock.Anything, mock.Anything).After(time.Minute).Return(terraform.ApplyOutput{Done: 3, Total: 3}, nil).Once()
+	s.mockArgoCD()
 	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).Return(aws.GrantOutput{}, nil).Once()
 	var early *outcome
 	s.env.RegisterDelayedCallback(func() {
@@ -290,6 +302,7 @@ func (s *bootstrapSuite) TestStalePlanIsPlannedAndApprovedAgain() {
 
 func (s *bootstrapSuite) TestNoChangesNeedsNoApprovalNorApply() {
 	s.mockUpToPlan(approvalPolicy(1), terraform.PlanOutput{SHA256: planSHA, Key: "k"})
+	s.mockArgoCD()
 	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).Return(aws.GrantOutput{}, nil).Once()
 	s.start("alice")
 	st := s.result()
@@ -304,6 +317,21 @@ func (s *bootstrapSuite) TestTransientFailureIsRetried() {
 	s.mockApplyAndGrant(planSHA)
 	s.start("alice")
 	s.Equal(StageDone, s.result().Stage)
+}
+
+func (s *bootstrapSuite) TestArgoCDNotHealthyFailsWithItsMessage() {
+	s.mockUpToPlan(config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}, plan(planSHA))
+	s.env.OnActivity(ta.Apply, mock.Anything, mock.Anything).Return(terraform.ApplyOutput{Done: 3, Total: 3}, nil).Once()
+	s.env.OnActivity(ar.InstallArgoCD, mock.Anything, mock.Anything).Return(argocd.InstallOutput{Version: "v2.14.21"}, nil).Once()
+	s.env.OnActivity(ar.WaitArgoCD, mock.Anything, mock.Anything).Return(argocd.WaitOutput{},
+		fail.New(argocd.ErrNotHealthy, "Argo CD in argocd not Synced and Healthy after 10m0s: time-service-staging: Synced/Degraded (Deployment time-service: exceeded its progress deadline)")).Once()
+	s.start("alice")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.ErrorContains(err, "exceeded its progress deadline")
+	st := s.status()
+	s.Equal(StageFailed, st.Stage)
+	s.Equal("failed", st.Environments[0].State)
 }
 
 func (s *bootstrapSuite) TestConfigErrorFailsFast() {

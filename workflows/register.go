@@ -3,6 +3,7 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
@@ -21,6 +22,7 @@ func Register(r Registry, cfg *config.Config) {
 	r.RegisterActivity(&platform.Activities{Config: cfg})
 	r.RegisterActivity(&aws.Activities{Config: cfg})
 	r.RegisterActivity(&terraform.Activities{Config: cfg})
+	r.RegisterActivity(&argocd.Activities{Config: cfg})
 }
 
 func workflowOptions(name string) workflow.RegisterOptions {

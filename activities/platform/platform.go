@@ -5,6 +5,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/alexpermiakov/idp/activities/gitops"
 	"github.com/alexpermiakov/idp/internal/config"
@@ -29,6 +30,9 @@ type DescribeOutput struct {
 	GitHubRole   string          `json:"githubRole"`
 	GrantPull    bool            `json:"grantPull"`
 	PlanApproval config.Approval `json:"planApproval"`
+	// ArgoCDTimeout bounds the wait for Argo CD to report everything Synced and Healthy.
+	ArgoCDTimeout time.Duration `json:"argocdTimeout"`
+	ArgoCDVersion string        `json:"argocdVersion"`
 }
 
 // Describe resolves the platform branch to a commit and returns the env's bootstrap policy.
@@ -46,5 +50,5 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 	}
 	return DescribeOutput{Commit: commit, AccountID: env.AWS.AccountID, StateBucket: env.StateBucket,
 		GitHubRole: env.GitHubRole, GrantPull: a.Config.Tooling.GrantPullEnabled(),
-		PlanApproval: env.Bootstrap.PlanApproval}, nil
+		PlanApproval: env.Bootstrap.PlanApproval, ArgoCDTimeout: env.ArgoCD.Timeout.Std(), ArgoCDVersion: env.ArgoCD.Version}, nil
 }
