@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
 )
 
 // fakeKube is an in-memory cluster: Apply stores objects (a CRD becomes Established after
@@ -314,3 +315,65 @@ func TestEKSToken(t *testing.T) {
 	require.Contains(t, q.Get("X-Amz-SignedHeaders"), "x-k8s-aws-id", "the token is bound to the cluster name")
 	require.NotContains(t, tok, "SECRET")
 }
+
+func appAt(revision, sync, health string, reconciled time.Time, conds ...map[string]any) unstructured.Unstructured {
+	extra := map[string]any{"reconciledAt": reconciled.UTC().Format(time.RFC3339),
+		"summary": map[string]any{"images": []any{"registry/idp/localtime:v1.2.3"}}}
+	if len(conds) > 0 {
+		var cs []any
+		for _, c := range conds {
+			cs = append(cs, c)
+		}
+		extra["conditions"] = cs
+	}
+	a := app("time-service-prod", sync, health, extra)
+	_ = unstructured.SetNestedField(a.Object, revision, "status", "sync", "revision")
+	return a
+}
+
+func TestWaitApp(t *testing.T) {
+	since := time.Now().Add(-time.Minute)
+	in := WaitAppInput{Env: "prod", App: "time-service-prod", Commit: "c0ffee", Since: since, Timeout: 700 * time.Millisecond}
+	for _, tc := range []struct {
+		name    string
+		app     unstructured.Unstructured
+		errType string
+		errMsg  string
+	}{
+		{"healthy at our commit", appAt("c0ffee", "Synced", "Healthy", time.Now()), "", ""},
+		{"healthy at another commit", appAt("beef", "Synced", "Healthy", time.Now()), ErrHealthTimeout, "not Synced and Healthy at c0ffee"},
+		{"status older than our commit", appAt("c0ffee", "Synced", "Healthy", since.Add(-time.Hour)), ErrHealthTimeout, "after 700ms"},
+		{"comparison error", appAt("c0ffee", "Synced", "Healthy", time.Now(), map[string]any{"type": "ComparisonError", "message": "rpc error"}), ErrHealthTimeout, "ComparisonError: rpc error"},
+		{"progressing", appAt("c0ffee", "Synced", "Progressing", time.Now()), ErrHealthTimeout, "Synced/Progressing"},
+		{"degraded at our commit", func() unstructured.Unstructured {
+			a := appAt("c0ffee", "Synced", "Degraded", time.Now())
+			_ = unstructured.SetNestedField(a.Object, `Deployment "time-service" exceeded its progress deadline`, "status", "health", "message")
+			return a
+		}(), ErrDegraded, "exceeded its progress deadline"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newFakeKube()
+			seed(k, tc.app)
+			out, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+			if tc.errType == "" {
+				require.NoError(t, err)
+				require.Equal(t, "Healthy", out.Status.Health)
+				require.Equal(t, []string{"registry/idp/localtime:v1.2.3"}, out.Images)
+				return
+			}
+			require.Error(t, err)
+			require.True(t, failIs(err, tc.errType), "want %s, got %v", tc.errType, err)
+			require.ErrorContains(t, err, tc.errMsg)
+		})
+	}
+}
+
+func TestRefreshSetsTheAnnotation(t *testing.T) {
+	k := newFakeKube()
+	k.servesCRDs["Application"] = true
+	require.NoError(t, refresh(context.Background(), k, "argocd", "time-service-prod"))
+	obj := k.objs[key(gvkApp, "argocd", "time-service-prod")]
+	require.Equal(t, "normal", obj.GetAnnotations()["argocd.argoproj.io/refresh"])
+}
+
+func failIs(err error, typ string) bool { return fail.Is(err, typ) }

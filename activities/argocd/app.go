@@ -1,0 +1,153 @@
+package argocd
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"go.temporal.io/sdk/activity"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// Failure types of WaitApp, stable for workflows to branch on.
+const (
+	// ErrDegraded: Argo CD reports the Application Degraded at our commit.
+	ErrDegraded = "Degraded"
+	// ErrHealthTimeout: the Application did not become Synced and Healthy at our commit in time.
+	ErrHealthTimeout = "HealthTimeout"
+)
+
+// refreshManager owns the refresh annotation idp sets.
+const refreshManager = "idp-refresh"
+
+// AppInput names one Application in one env.
+type AppInput struct {
+	Env string `json:"env"`
+	App string `json:"app"`
+}
+
+// RefreshApp asks Argo CD to compare the Application with Git now, through the refresh
+// annotation, instead of at its next reconciliation.
+func (a *Activities) RefreshApp(ctx context.Context, in AppInput) error {
+	k, ns, err := a.kubeFor(ctx, in.Env)
+	if err != nil {
+		return err
+	}
+	return refresh(ctx, k, ns, in.App)
+}
+
+func refresh(ctx context.Context, k kube, ns, name string) error {
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+		"metadata": map[string]any{"name": name, "namespace": ns,
+			"annotations": map[string]any{v1alpha1.AnnotationKeyRefresh: string(v1alpha1.RefreshTypeNormal)}}}}
+	_, err := k.Apply(ctx, obj, refreshManager)
+	return err
+}
+
+// WaitAppInput asks to wait until an Application runs a commit.
+type WaitAppInput struct {
+	Env    string `json:"env"`
+	App    string `json:"app"`
+	Commit string `json:"commit"`
+	// Since is when the commit was written: a status reconciled before it says nothing about it.
+	Since   time.Time     `json:"since"`
+	Timeout time.Duration `json:"timeout"`
+}
+
+// WaitAppOutput is the Application's state once Synced and Healthy at the commit.
+type WaitAppOutput struct {
+	Status AppStatus `json:"status"`
+	Images []string  `json:"images,omitempty"`
+}
+
+// WaitApp waits until the Application is Synced to exactly the commit and Healthy, with no
+// ComparisonError or InvalidSpecError and a status reconciled after Since. Degraded at the
+// commit fails at once with Argo CD's message; so does running out of time, with the state.
+func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutput, error) {
+	k, ns, err := a.kubeFor(ctx, in.Env)
+	if err != nil {
+		return WaitAppOutput{}, err
+	}
+	return waitApp(ctx, k, ns, in, func(st AppStatus) {
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, st)
+		}
+	})
+}
+
+func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress func(AppStatus)) (WaitAppOutput, error) {
+	deadline := time.Now().Add(in.Timeout)
+	b := backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
+	var last AppStatus
+	for {
+		obj, err := k.Get(ctx, gvkApp, ns, in.App)
+		if err != nil {
+			return WaitAppOutput{}, err
+		}
+		if obj != nil {
+			var app v1alpha1.Application
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &app); err != nil {
+				return WaitAppOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
+			}
+			last = Status(&app)
+			done, err := atCommit(&app, in)
+			if err != nil {
+				return WaitAppOutput{Status: last}, err
+			}
+			if done {
+				return WaitAppOutput{Status: last, Images: app.Status.Summary.Images}, nil
+			}
+			progress(last)
+		} else {
+			last = AppStatus{Name: in.App, Sync: "Unknown", Health: "Missing", Message: "Application not found"}
+		}
+		if time.Now().After(deadline) {
+			return WaitAppOutput{Status: last}, fail.New(ErrHealthTimeout, "%s in %s not Synced and Healthy at %s after %s: %s",
+				in.App, in.Env, short(in.Commit), in.Timeout, describe(last))
+		}
+		if err := b.wait(ctx); err != nil {
+			return WaitAppOutput{Status: last}, err
+		}
+	}
+}
+
+// atCommit says whether the Application is Synced and Healthy at the commit; Degraded at the
+// commit is an error.
+func atCommit(app *v1alpha1.Application, in WaitAppInput) (bool, error) {
+	st := app.Status
+	if st.Sync.Revision != in.Commit {
+		return false, nil
+	}
+	if st.ReconciledAt == nil || st.ReconciledAt.Time.Before(in.Since.Add(-time.Second)) {
+		return false, nil
+	}
+	for _, c := range st.Conditions {
+		if c.Type == v1alpha1.ApplicationConditionComparisonError || c.Type == v1alpha1.ApplicationConditionInvalidSpecError {
+			return false, nil
+		}
+	}
+	if st.Health.Status == "Degraded" {
+		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Env, short(in.Commit), Status(app).Message)
+	}
+	return st.Sync.Status == v1alpha1.SyncStatusCodeSynced && st.Health.Status == "Healthy", nil
+}
+
+func (a *Activities) kubeFor(ctx context.Context, envName string) (kube, string, error) {
+	env, err := a.Config.Env(envName)
+	if err != nil {
+		return nil, "", fail.Wrap(fail.Config, err, "idp.yaml")
+	}
+	rc, err := restConfig(ctx, env)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err := newKube(rc)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, env.ArgoCD.Namespace, nil
+}

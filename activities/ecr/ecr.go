@@ -1,0 +1,85 @@
+// Package ecr resolves release tags to image digests in the tooling account's ECR: the
+// digest is what every later promotion step and approval binds to.
+package ecr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// Activities hold the worker's configuration.
+type Activities struct {
+	Config *config.Config
+}
+
+// listAPI is the part of ECR tag resolution needs.
+type listAPI interface {
+	ListImages(context.Context, *ecr.ListImagesInput, ...func(*ecr.Options)) (*ecr.ListImagesOutput, error)
+}
+
+// ResolveInput names a service's image tag.
+type ResolveInput struct {
+	Service string `json:"service"`
+	Tag     string `json:"tag"`
+}
+
+// ResolveOutput is the tag's image, by name and by digest.
+type ResolveOutput struct {
+	Repository string `json:"repository"`
+	// Image is registry/repository:tag, as manifests pin it.
+	Image  string `json:"image"`
+	Digest string `json:"digest"`
+}
+
+// Registry is the tooling account's ECR registry host.
+func Registry(t config.Tooling) string {
+	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com", t.AWS.AccountID, t.AWS.Region)
+}
+
+// ResolveImage finds the tag's digest. A missing tag or repository fails at once: retrying
+// will not make CI push it.
+func (a *Activities) ResolveImage(ctx context.Context, in ResolveInput) (ResolveOutput, error) {
+	repo, ok := a.Config.Tooling.Repositories[in.Service]
+	if !ok {
+		return ResolveOutput{}, fail.New(fail.Config, "unknown service %q: tooling.repositories in idp.yaml lists the services", in.Service)
+	}
+	cfg, err := aws.LoadConfig(ctx, a.Config.Tooling.AWS)
+	if err != nil {
+		return ResolveOutput{}, err
+	}
+	digest, err := resolve(ctx, ecr.NewFromConfig(cfg), a.Config.Tooling.AWS.AccountID, repo, in.Tag)
+	if err != nil {
+		return ResolveOutput{}, err
+	}
+	return ResolveOutput{Repository: repo, Image: Registry(a.Config.Tooling) + "/" + repo + ":" + in.Tag, Digest: digest}, nil
+}
+
+func resolve(ctx context.Context, c listAPI, registry, repo, tag string) (string, error) {
+	p := ecr.NewListImagesPaginator(c, &ecr.ListImagesInput{RegistryId: &registry, RepositoryName: &repo,
+		Filter: &ecrtypes.ListImagesFilter{TagStatus: ecrtypes.TagStatusTagged}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		var nf *ecrtypes.RepositoryNotFoundException
+		if errors.As(err, &nf) {
+			return "", fail.New(fail.NotFound, "ECR repository %s does not exist in the tooling account", repo)
+		}
+		if err != nil {
+			return "", fmt.Errorf("listing images of %s: %w", repo, err)
+		}
+		for _, id := range page.ImageIds {
+			if awssdk.ToString(id.ImageTag) == tag {
+				return awssdk.ToString(id.ImageDigest), nil
+			}
+		}
+	}
+	return "", fail.New(fail.NotFound, "no image tagged %s in ECR repository %s: push it first (CI, or `bin/sandbox image push`)", tag, repo)
+}
