@@ -51,6 +51,8 @@ type gate struct {
 	req       *gateRequest
 	approvers []string // who approved the pending request
 	rejection *Decision
+	// abort, when set, ends a wait early with its error (a promotion superseded by a newer one).
+	abort func() error
 }
 
 // newGate registers the approve/reject updates and the signal fallback.
@@ -179,10 +181,19 @@ func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
 		Subject: req.Subject, What: req.What, MinApprovals: req.Policy.MinApprovals, FourEyes: req.Policy.FourEyes}
 	g.run.setStage(ctx, StageWaitingApproval)
 
+	aborted := func() error {
+		if g.abort == nil {
+			return nil
+		}
+		return g.abort()
+	}
 	done, err := workflow.AwaitWithTimeout(ctx, req.Policy.Expiry.Std(), func() bool {
-		return g.rejection != nil || len(g.approvers) >= req.Policy.MinApprovals
+		return g.rejection != nil || len(g.approvers) >= req.Policy.MinApprovals || aborted() != nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := aborted(); err != nil {
 		return err
 	}
 	if g.rejection != nil {

@@ -8,12 +8,15 @@ const TaskQueue = "idp"
 // Workflow type names.
 const (
 	BootstrapWorkflowName = "BootstrapEnvironment"
+	PromoteWorkflowName   = "Promote"
+	LockWorkflowName      = "Lock"
 )
 
 // Workflow ID prefixes: one bootstrap per env, one promotion per service and tag.
 const (
 	BootstrapIDPrefix = "bootstrap-"
 	PromoteIDPrefix   = "promote-"
+	LockIDPrefix      = "lock-"
 )
 
 // Update, signal and query names of the approval gate and the status document.
@@ -23,6 +26,12 @@ const (
 	ApproveSignal = "approve"
 	RejectSignal  = "reject"
 	StatusQuery   = "status"
+
+	// Lock protocol between promotions and the (service, env) lock workflows.
+	LockAcquireSignal = "lock-acquire"
+	LockReleaseSignal = "lock-release"
+	LockGrantedSignal = "lock-granted"
+	SupersedeSignal   = "supersede"
 )
 
 // Run kinds, as shown in status and in the IdpKind search attribute.

@@ -11,6 +11,10 @@ type Status struct {
 	Requester string `json:"requester,omitempty"`
 	Service   string `json:"service,omitempty"`
 	Version   string `json:"version,omitempty"`
+	// Digest is the image digest a promotion and its approvals are bound to.
+	Digest string `json:"digest,omitempty"`
+	// SupersededBy names the newer promotion this one stepped aside for.
+	SupersededBy string `json:"supersededBy,omitempty"`
 	// Commit is the platform repository commit the run works on.
 	Commit       string      `json:"commit,omitempty"`
 	Environments []EnvStatus `json:"environments"`
@@ -31,6 +35,8 @@ type EnvStatus struct {
 	State  string `json:"state"`
 	Image  string `json:"image,omitempty"`
 	Commit string `json:"commit,omitempty"`
+	// Previous is the image the env ran before this promotion (what a rollback restores).
+	Previous string `json:"previous,omitempty"`
 }
 
 // PlanSummary is what a terraform plan would do.

@@ -83,3 +83,12 @@ func resolve(ctx context.Context, c listAPI, registry, repo, tag string) (string
 	}
 	return "", fail.New(fail.NotFound, "no image tagged %s in ECR repository %s: push it first (CI, or `bin/sandbox image push`)", tag, repo)
 }
+
+// Digest resolves a tag of a tooling repository to its digest.
+func Digest(ctx context.Context, tooling config.Tooling, repo, tag string) (string, error) {
+	cfg, err := aws.LoadConfig(ctx, tooling.AWS)
+	if err != nil {
+		return "", err
+	}
+	return resolve(ctx, ecr.NewFromConfig(cfg), tooling.AWS.AccountID, repo, tag)
+}

@@ -5,7 +5,13 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/alexpermiakov/idp/activities/gitops"
 	"github.com/alexpermiakov/idp/internal/config"
@@ -51,4 +57,153 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 	return DescribeOutput{Commit: commit, AccountID: env.AWS.AccountID, StateBucket: env.StateBucket,
 		GitHubRole: env.GitHubRole, GrantPull: a.Config.Tooling.GrantPullEnabled(),
 		PlanApproval: env.Bootstrap.PlanApproval, ArgoCDTimeout: env.ArgoCD.Timeout.Std(), ArgoCDVersion: env.ArgoCD.Version}, nil
+}
+
+// PromotionInput names what is promoted and how far.
+type PromotionInput struct {
+	Service string `json:"service"`
+	Tag     string `json:"tag"`
+	// To is the last env; empty means as far as policy allows without a human.
+	To string `json:"to,omitempty"`
+}
+
+// PromotionEnv is one env of a promotion's path with the policy that applies there.
+type PromotionEnv struct {
+	Name          string          `json:"name"`
+	App           string          `json:"app"`
+	Approval      config.Approval `json:"approval"`
+	RequirePassed string          `json:"requirePassed,omitempty"`
+	Soak          time.Duration   `json:"soak"`
+	HealthTimeout time.Duration   `json:"healthTimeout"`
+	// Propose lands the change through a branch (a pull request on GitHub) merged after
+	// approval, instead of a direct commit.
+	Propose bool `json:"propose"`
+}
+
+// PromotionOutput is the promotion's path, entry env first.
+type PromotionOutput struct {
+	Envs []PromotionEnv `json:"envs"`
+}
+
+// PlanPromotion validates the tag against the entry patterns and returns the envs the
+// promotion goes through, each with its policy. Bad input fails at once.
+func (a *Activities) PlanPromotion(_ context.Context, in PromotionInput) (PromotionOutput, error) {
+	envs, err := PromotionPath(a.Config, in)
+	if err != nil {
+		return PromotionOutput{}, fail.Wrap(fail.Config, err, "promote")
+	}
+	return PromotionOutput{Envs: envs}, nil
+}
+
+// PromotionPath is the envs a promotion of in goes through: from the env whose entry pattern
+// the tag matches up to in.To, or, without To, up to the last env before one that needs a
+// person's approval. The CLI uses it to refuse bad input before anything starts.
+func PromotionPath(cfg *config.Config, in PromotionInput) ([]PromotionEnv, error) {
+	if _, ok := cfg.Tooling.Repositories[in.Service]; !ok {
+		return nil, fmt.Errorf("unknown service %q (tooling.repositories lists: %s)", in.Service, strings.Join(sortedKeys(cfg.Tooling.Repositories), ", "))
+	}
+	entry := -1
+	var patterns []string
+	for i, e := range cfg.Environments {
+		if e.Promotion.EntryPattern == "" {
+			continue
+		}
+		patterns = append(patterns, e.Name+": "+e.Promotion.EntryPattern)
+		if regexp.MustCompile(e.Promotion.EntryPattern).MatchString(in.Tag) {
+			entry = i
+			break
+		}
+	}
+	if entry < 0 {
+		return nil, fmt.Errorf("tag %q matches no environment's entry pattern (%s)", in.Tag, strings.Join(patterns, "; "))
+	}
+	last := len(cfg.Environments) - 1
+	if in.To != "" {
+		to := -1
+		for i, e := range cfg.Environments {
+			if e.Name == in.To {
+				to = i
+			}
+		}
+		switch {
+		case to < 0:
+			return nil, fmt.Errorf("unknown environment %q for --to (idp.yaml defines: %s)", in.To, strings.Join(cfg.EnvNames(), ", "))
+		case to < entry:
+			return nil, fmt.Errorf("--to %s comes before %s, where tag %s enters", in.To, cfg.Environments[entry].Name, in.Tag)
+		}
+		last = to
+	} else {
+		for i := entry; i <= last; i++ {
+			if cfg.Environments[i].Promotion.Approval.Required {
+				last = i - 1
+				break
+			}
+		}
+		if last < entry {
+			last = entry // the entry env itself needs approval: go there and wait
+		}
+	}
+	var out []PromotionEnv
+	for _, e := range cfg.Environments[entry : last+1] {
+		out = append(out, PromotionEnv{Name: e.Name, App: in.Service + "-" + e.Name, Approval: e.Promotion.Approval,
+			RequirePassed: e.Promotion.RequirePassed, Soak: e.Promotion.Soak.Std(), HealthTimeout: e.Promotion.HealthTimeout.Std(),
+			Propose: e.Promotion.Approval.Required})
+	}
+	return out, nil
+}
+
+// FreezeInput names an env.
+type FreezeInput struct {
+	Env string `json:"env"`
+}
+
+// FreezeOutput says whether the env is frozen now.
+type FreezeOutput struct {
+	Frozen bool `json:"frozen"`
+}
+
+// CheckFreeze reads the env's freeze from the worker's current idp.yaml, so a freeze declared
+// after a promotion started still stops it at the env's door.
+func (a *Activities) CheckFreeze(_ context.Context, in FreezeInput) (FreezeOutput, error) {
+	env, err := a.Config.Env(in.Env)
+	if err != nil {
+		return FreezeOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
+	}
+	return FreezeOutput{Frozen: env.Promotion.Freeze}, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Signaller starts-or-signals workflows for workflows, which cannot SignalWithStart
+// themselves.
+type Signaller struct {
+	Client client.Client
+}
+
+// SignalWithStartInput names a workflow to signal, starting it first when it is not running.
+type SignalWithStartInput struct {
+	WorkflowID   string `json:"workflowId"`
+	WorkflowType string `json:"workflowType"`
+	TaskQueue    string `json:"taskQueue"`
+	Signal       string `json:"signal"`
+	SignalArg    any    `json:"signalArg"`
+	StartArg     any    `json:"startArg"`
+}
+
+// SignalWithStart delivers a signal to a workflow, starting it if needed. Idempotent for the
+// receivers idp uses: a lock treats a repeated request from the same owner as one.
+func (s *Signaller) SignalWithStart(ctx context.Context, in SignalWithStartInput) error {
+	_, err := s.Client.SignalWithStartWorkflow(ctx, in.WorkflowID, in.Signal, in.SignalArg,
+		client.StartWorkflowOptions{ID: in.WorkflowID, TaskQueue: in.TaskQueue}, in.WorkflowType, in.StartArg)
+	if err != nil {
+		return fmt.Errorf("signal-with-start %s: %w", in.WorkflowID, err)
+	}
+	return nil
 }
