@@ -69,7 +69,7 @@ func stack(t *testing.T) *config.Config {
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, cfg)
+	workflows.Register(w, cfg, c)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return cfg

@@ -18,4 +18,3 @@ const (
 	ErrNotPassed  = "NotPassed"
 	ErrRolledBack = "RolledBack"
 )
-

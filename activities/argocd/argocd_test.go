@@ -381,8 +381,8 @@ func failIs(err error, typ string) bool { return fail.Is(err, typ) }
 func TestSplitImage(t *testing.T) {
 	for img, want := range map[string][2]string{
 		"864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.3": {"864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime", "v1.2.3"},
-		"localhost:5000/idp/version": {"localhost:5000/idp/version", ""},
-		"localhost:5000/idp/version:sha-abc1234": {"localhost:5000/idp/version", "sha-abc1234"},
+		"localhost:5000/idp/version":                                        {"localhost:5000/idp/version", ""},
+		"localhost:5000/idp/version:sha-abc1234":                            {"localhost:5000/idp/version", "sha-abc1234"},
 	} {
 		name, tag := splitImage(img)
 		require.Equal(t, want, [2]string{name, tag}, img)

@@ -37,6 +37,6 @@ func run(cfgPath string) error {
 	}
 	defer c.Close()
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, cfg)
+	workflows.Register(w, cfg, c)
 	return w.Run(worker.InterruptCh())
 }

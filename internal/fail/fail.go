@@ -27,6 +27,8 @@ const (
 	StalePlan = "StalePlan"
 	// PlanMismatch: the plan file is not the one people approved.
 	PlanMismatch = "PlanMismatch"
+	// Conflict: a change cannot be merged as it is (its base changed the same lines).
+	Conflict = "Conflict"
 	// Terraform: terraform itself failed in a way a retry will not fix.
 	Terraform = "TerraformError"
 )

@@ -1,0 +1,139 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// Activities write promotions into the platform repository through the configured provider.
+type Activities struct {
+	Config *config.Config
+	// NewProvider is replaced in tests; nil means NewProvider.
+	NewProvider func(config.Repository) (Provider, error)
+}
+
+// ManifestPath is where an env's Application for a service lives.
+func ManifestPath(env, service string) string {
+	return "argocd/applications/" + env + "/" + service + ".yaml"
+}
+
+func (a *Activities) provider() (Provider, error) {
+	newp := a.NewProvider
+	if newp == nil {
+		newp = NewProvider
+	}
+	p, err := newp(a.Config.Repository)
+	if err != nil {
+		return nil, fail.Wrap(fail.Config, err, "repository in idp.yaml")
+	}
+	return p, nil
+}
+
+// WriteImageInput asks to pin a service's image in one env.
+type WriteImageInput struct {
+	Env     string `json:"env"`
+	Service string `json:"service"`
+	Image   string `json:"image"`
+	Message string `json:"message"`
+	// Propose writes to branch Head and opens a pull request (GitHub) instead of committing to
+	// the platform branch; MergeProposal lands it after approval.
+	Propose bool   `json:"propose,omitempty"`
+	Head    string `json:"head,omitempty"`
+	Title   string `json:"title,omitempty"`
+	Body    string `json:"body,omitempty"`
+}
+
+// WriteImageOutput says what was written.
+type WriteImageOutput struct {
+	Commit   string    `json:"commit"`
+	Changed  bool      `json:"changed"`
+	Previous string    `json:"previous"`
+	Proposal *Proposal `json:"proposal,omitempty"`
+	// Written is when the commit was made, for "reconciled after our commit".
+	Written time.Time `json:"written"`
+}
+
+// WriteImage sets app.image in the env's manifest for the service, changing nothing else in
+// the file. Concurrent writers never lose each other's changes: the provider re-applies the
+// edit on a newer head when its push is rejected.
+func (a *Activities) WriteImage(ctx context.Context, in WriteImageInput) (WriteImageOutput, error) {
+	p, err := a.provider()
+	if err != nil {
+		return WriteImageOutput{}, err
+	}
+	var previous string
+	change := Change{Path: ManifestPath(in.Env, in.Service), Message: in.Message, Edit: func(old []byte) ([]byte, error) {
+		img, err := Image(old)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadManifest, err)
+		}
+		previous = img
+		out, err := SetImage(old, in.Image)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadManifest, err)
+		}
+		return out, nil
+	}}
+	out := WriteImageOutput{Written: time.Now().UTC()}
+	if in.Propose {
+		prop, err := p.Propose(ctx, a.Config.Repository.Branch, in.Head, change, in.Title, in.Body)
+		if err != nil {
+			return out, classify(err, "proposing %s", change.Path)
+		}
+		out.Commit, out.Changed, out.Previous, out.Proposal = prop.Commit, true, previous, &prop
+		return out, nil
+	}
+	res, err := p.Commit(ctx, a.Config.Repository.Branch, change)
+	if err != nil {
+		return out, classify(err, "committing %s", change.Path)
+	}
+	out.Commit, out.Changed, out.Previous = res.Commit, res.Changed, previous
+	return out, nil
+}
+
+// MergeInput names a proposal to land, with the body to record (the approvals) first.
+type MergeInput struct {
+	Proposal Proposal `json:"proposal"`
+	Body     string   `json:"body,omitempty"`
+}
+
+// MergeProposal records the final body on the pull request and merges it.
+func (a *Activities) MergeProposal(ctx context.Context, in MergeInput) (WriteImageOutput, error) {
+	p, err := a.provider()
+	if err != nil {
+		return WriteImageOutput{}, err
+	}
+	if in.Body != "" {
+		if err := p.UpdateProposal(ctx, in.Proposal, in.Body); err != nil {
+			return WriteImageOutput{}, classify(err, "updating proposal %s", in.Proposal.Head)
+		}
+	}
+	res, err := p.Merge(ctx, in.Proposal)
+	if err != nil {
+		return WriteImageOutput{}, classify(err, "merging %s", in.Proposal.Head)
+	}
+	return WriteImageOutput{Commit: res.Commit, Changed: true, Written: time.Now().UTC()}, nil
+}
+
+// errBadManifest marks a manifest the editor cannot change: a person must fix the file.
+var errBadManifest = errors.New("manifest")
+
+// classify makes what only a person can fix non-retryable.
+func classify(err error, format string, args ...any) error {
+	switch {
+	case errors.Is(err, ErrAuth):
+		return fail.Wrap(fail.AccessDenied, err, format, args...)
+	case errors.Is(err, ErrNotFound):
+		return fail.Wrap(fail.NotFound, err, format, args...)
+	case errors.Is(err, errBadManifest):
+		return fail.Wrap(fail.Config, err, format, args...)
+	case errors.Is(err, ErrNotMergeable):
+		return fail.Wrap(fail.Conflict, err, format, args...)
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/workflows"
+)
+
+type promoteOptions struct {
+	service   string
+	tag       string
+	to        string
+	supersede bool
+	wait      bool
+}
+
+func (o promoteOptions) validate() error {
+	var errs []error
+	if o.service == "" {
+		errs = append(errs, errors.New("--service is required (e.g. --service time-service)"))
+	}
+	if o.tag == "" {
+		errs = append(errs, errors.New("--tag is required (e.g. --tag sha-1a2b3c4 or --tag v1.2.3)"))
+	}
+	return errors.Join(errs...)
+}
+
+func newPromoteCmd(g *globals) *cobra.Command {
+	var o promoteOptions
+	cmd := &cobra.Command{
+		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--wait]",
+		Short: "Promote an image through the environments, verified by Argo CD",
+		Long: `promote starts promote-<service>-<tag>. The tag must match an environment's entry
+pattern (sha-* enters dev, vX.Y.Z enters staging); it is resolved to its digest, which every
+later step and approval binds to. Without --to, the promotion goes as far as policy allows
+without a person; with --to it goes there, waiting for approvals where policy asks.`,
+		Example: `  starter promote --service time-service --tag sha-1a2b3c4 --wait
+  starter promote --service time-service --tag v1.2.3 --to prod --as alice
+  starter promote --service time-service --tag v1.2.4 --to prod --supersede`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return badInput(err)
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			path, err := platform.PromotionPath(cfg, platform.PromotionInput{Service: o.service, Tag: o.tag, To: o.to})
+			if err != nil {
+				return badInput(err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id := workflows.PromoteIDPrefix + o.service + "-" + o.tag
+			who := g.identity()
+			names := make([]string, 0, len(path))
+			for _, e := range path {
+				names = append(names, e.Name)
+			}
+			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
+				ID:                                       id,
+				TaskQueue:                                workflows.TaskQueue,
+				WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
+				TypedSearchAttributes: temporal.NewSearchAttributes(
+					workflows.AttrKind.ValueSet(workflows.KindPromote),
+					workflows.AttrService.ValueSet(o.service),
+					workflows.AttrVersion.ValueSet(o.tag),
+					workflows.AttrEnvironment.ValueSet(path[0].Name),
+					workflows.AttrStage.ValueSet(workflows.StagePreparing)),
+				StaticSummary: fmt.Sprintf("promote %s %s to %s (by %s)", o.service, o.tag, names[len(names)-1], who),
+			}, workflows.PromoteWorkflowName, workflows.PromoteInput{Service: o.service, Tag: o.tag, To: o.to,
+				Requester: who, Supersede: o.supersede})
+			var started *serviceerror.WorkflowExecutionAlreadyStarted
+			if errors.As(err, &started) {
+				return badInput(fmt.Errorf("%s is already running: follow it with `starter watch %s`", id, id))
+			}
+			if err != nil {
+				return fmt.Errorf("starting %s: %w", id, err)
+			}
+			fmt.Fprintf(g.out, "started %s as %s: %s\n  %s\n", id, who, strings.Join(names, " → "), webURL(id, run.GetRunID()))
+			if !o.wait {
+				return nil
+			}
+			return follow(cmd.Context(), g, c, id, run.GetRunID())
+		},
+	}
+	cmd.Flags().StringVar(&o.service, "service", "", "service to promote (as in tooling.repositories)")
+	cmd.Flags().StringVar(&o.tag, "tag", "", "image tag to promote")
+	cmd.Flags().StringVar(&o.to, "to", "", "last environment (default: as far as policy allows without a person)")
+	cmd.Flags().BoolVar(&o.supersede, "supersede", false, "cancel an older promotion of this service still waiting for approval")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
+	return cmd
+}

@@ -1,0 +1,314 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/activities/argocd"
+	"github.com/alexpermiakov/idp/activities/ecr"
+	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+// promotion is one Promote run's state beyond the status document.
+type promotion struct {
+	*run
+	in           PromoteInput
+	image        ecr.ResolveOutput
+	supersededBy string
+	// passed lists envs where this digest ran Healthy in this run.
+	passed map[string]bool
+}
+
+// Promote takes one image, by digest, through the environments: for each, it waits for the
+// (service, env) lock, respects a freeze, passes the approval gate when policy asks, writes
+// the image into Git (a direct commit, or a branch merged after approval), has Argo CD sync
+// it and waits until it is Healthy at that commit, and soaks before going on. An image that
+// does not become healthy is rolled back and the promotion fails with Argo CD's message.
+func Promote(ctx workflow.Context, in PromoteInput) (Status, error) {
+	r, err := newRun(ctx, KindPromote, in.Requester)
+	if err != nil {
+		return Status{}, err
+	}
+	r.status.Service, r.status.Version = in.Service, in.Tag
+	p := &promotion{run: r, in: in, passed: map[string]bool{}}
+	g, err := newGate(ctx, r)
+	if err != nil {
+		return Status{}, err
+	}
+	g.abort = func() error {
+		if p.supersededBy != "" {
+			return fail.New(ErrSuperseded, "superseded by %s", p.supersededBy)
+		}
+		return nil
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SupersedeSignal)
+		for {
+			var req SupersedeRequest
+			ch.Receive(ctx, &req)
+			if r.status.Stage == StageWaitingApproval {
+				p.supersededBy = req.By
+			} else {
+				r.step(ctx, "%s asked to supersede this run; not waiting for an approval, so it goes on", req.By)
+			}
+		}
+	})
+	if err := p.promote(ctx, g); err != nil {
+		if p.supersededBy != "" {
+			r.status.SupersededBy = p.supersededBy
+		}
+		return *r.status, r.failed(ctx, err)
+	}
+	r.setStage(ctx, StageDone)
+	return *r.status, nil
+}
+
+func (p *promotion) promote(ctx workflow.Context, g *gate) error {
+	var (
+		pa *platform.Activities
+		ea *ecr.Activities
+	)
+	p.setStage(ctx, StagePreparing)
+	var path platform.PromotionOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("plan the promotion of "+p.in.Service+" "+p.in.Tag, time.Minute)),
+		pa.PlanPromotion, platform.PromotionInput{Service: p.in.Service, Tag: p.in.Tag, To: p.in.To}).Get(ctx, &path); err != nil {
+		return err
+	}
+	for _, e := range path.Envs {
+		p.env(e.Name)
+	}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+p.in.Tag+" in ECR", time.Minute)),
+		ea.ResolveImage, ecr.ResolveInput{Service: p.in.Service, Tag: p.in.Tag}).Get(ctx, &p.image); err != nil {
+		return err
+	}
+	p.status.Digest = p.image.Digest
+	p.step(ctx, "%s is %s", p.image.Image, p.image.Digest)
+	for _, e := range path.Envs {
+		if err := p.promoteEnv(ctx, g, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e platform.PromotionEnv) error {
+	var (
+		pa *platform.Activities
+		sa *platform.Signaller
+	)
+	es := p.env(e.Name)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrEnvironment.ValueSet(e.Name)); err != nil {
+		workflow.GetLogger(ctx).Warn("upserting IdpEnvironment", "error", err)
+	}
+
+	// One promotion per service per env at a time.
+	es.State = "waiting-lock"
+	p.publish(ctx)
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	lockID := LockIDPrefix + p.in.Service + "-" + e.Name
+	granted := workflow.GetSignalChannel(ctx, LockGrantedSignal)
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
+		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: LockWorkflowName, TaskQueue: TaskQueue,
+			Signal: LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
+			StartArg: LockInput{Key: p.in.Service + "/" + e.Name}}).Get(ctx, nil); err != nil {
+		return err
+	}
+	defer func() {
+		// Release even when the run is failing or cancelled.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
+	}()
+	for {
+		var grant LockGrant
+		granted.Receive(ctx, &grant)
+		if grant.Key == p.in.Service+"/"+e.Name {
+			break
+		}
+	}
+
+	var freeze platform.FreezeOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("freeze in "+e.Name+"?", time.Minute)),
+		pa.CheckFreeze, platform.FreezeInput{Env: e.Name}).Get(ctx, &freeze); err != nil {
+		return err
+	}
+	if freeze.Frozen {
+		es.State = "frozen"
+		return fail.New(ErrFrozen, "%s is frozen (promotion.freeze in idp.yaml): %s %s was not deployed there", e.Name, p.in.Service, p.in.Tag)
+	}
+	if r := e.RequirePassed; r != "" && !p.passed[r] {
+		if err := p.checkPassed(ctx, r); err != nil {
+			return err
+		}
+	}
+
+	current, err := p.deploy(ctx, g, e)
+	if err != nil {
+		if es.State != "rolled-back" {
+			es.State = "failed"
+		}
+		return err
+	}
+	p.passed[e.Name] = true
+	if e.Soak > 0 {
+		es.State = "soaking"
+		p.setStage(ctx, StageSoaking)
+		if err := workflow.Sleep(ctx, e.Soak); err != nil {
+			return err
+		}
+	}
+	es.State = "done"
+	p.step(ctx, "%s runs %s at %s (was %s)", e.Name, p.in.Tag, short(es.Commit), current)
+	return nil
+}
+
+// deploy writes the image, gets it approved where policy asks, and verifies it; it returns
+// the image it replaced.
+func (p *promotion) deploy(ctx workflow.Context, g *gate, e platform.PromotionEnv) (string, error) {
+	var ga *gitops.Activities
+	es := p.env(e.Name)
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	msg := fmt.Sprintf("promote %s %s to %s\n\nimage: %s\ndigest: %s\nworkflow: %s\nrequested-by: %s",
+		p.in.Service, p.in.Tag, e.Name, p.image.Image, p.image.Digest, id, p.in.Requester)
+	writeOpts := activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute)
+
+	var written gitops.WriteImageOutput
+	if e.Propose {
+		// The branch (pull request) comes first, so approvers see exactly what will land.
+		in := gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg, Propose: true,
+			Head:  "idp/" + p.in.Service + "-" + e.Name + "-" + p.in.Tag,
+			Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
+			Body:  p.proposalBody(e.Name)}
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage, in).Get(ctx, &written); err != nil {
+			return "", err
+		}
+		if written.Proposal != nil && written.Proposal.URL != "" {
+			p.step(ctx, "pull request for %s: %s", e.Name, written.Proposal.URL)
+		}
+	}
+	if e.Approval.Required {
+		es.State = "waiting-approval"
+		if err := g.wait(ctx, gateRequest{Env: e.Name, Subject: p.image.Digest, What: "image digest", Policy: e.Approval}); err != nil {
+			return "", err
+		}
+	}
+
+	p.setStage(ctx, StageDeploying)
+	es.State = "deploying"
+	if e.Propose && written.Proposal != nil && written.Proposal.Head == "" {
+		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.image.Image)
+	} else if e.Propose {
+		proposal := written.Proposal
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.MergeProposal,
+			gitops.MergeInput{Proposal: *proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written); err != nil {
+			return "", err
+		}
+		written.Previous = ""
+	} else {
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage,
+			gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written); err != nil {
+			return "", err
+		}
+	}
+	es.Image, es.Commit = p.image.Image, written.Commit
+	previous := written.Previous
+	if previous == "" {
+		previous = es.Previous
+	}
+	es.Previous = previous
+
+	verr := p.verify(ctx, e, written)
+	if verr == nil {
+		return previous, nil
+	}
+	if !fail.Is(verr, argocd.ErrDegraded) && !fail.Is(verr, argocd.ErrHealthTimeout) {
+		return "", verr
+	}
+	if previous == "" || previous == p.image.Image {
+		return "", verr
+	}
+	return "", p.rollback(ctx, e, previous, verr)
+}
+
+// verify asks Argo CD to refresh and waits until the app is Synced and Healthy at the commit.
+func (p *promotion) verify(ctx workflow.Context, e platform.PromotionEnv, written gitops.WriteImageOutput) error {
+	var ar *argocd.Activities
+	p.setStage(ctx, StageVerifying)
+	p.env(e.Name).State = "verifying"
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("refresh "+e.App, time.Minute)),
+		ar.RefreshApp, argocd.AppInput{Env: e.Name, App: e.App}).Get(ctx, nil); err != nil {
+		return err
+	}
+	opts := activityOptions("wait until "+e.App+" is Healthy at "+short(written.Commit), e.HealthTimeout+2*time.Minute)
+	opts.HeartbeatTimeout = time.Minute
+	opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout}
+	var out argocd.WaitAppOutput
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
+		Env: e.Name, App: e.App, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout}).Get(ctx, &out)
+}
+
+// rollback puts the previous image back with a new commit, waits until it is Healthy again,
+// and returns the failure that caused it.
+func (p *promotion) rollback(ctx workflow.Context, e platform.PromotionEnv, previous string, cause error) error {
+	var ga *gitops.Activities
+	es := p.env(e.Name)
+	p.setStage(ctx, StageRollingBack)
+	es.State = "rolling-back"
+	p.step(ctx, "%s %s is not healthy in %s: rolling back to %s", p.in.Service, p.in.Tag, e.Name, previous)
+	msg := fmt.Sprintf("roll back %s in %s to %s\n\n%s %s did not become healthy: %s\nworkflow: %s",
+		p.in.Service, e.Name, previous, p.in.Service, p.in.Tag, fail.Message(cause), workflow.GetInfo(ctx).WorkflowExecution.ID)
+	var written gitops.WriteImageOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
+		ga.WriteImage, gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Message: msg}).Get(ctx, &written); err != nil {
+		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
+	}
+	if err := p.verify(ctx, e, written); err != nil {
+		es.State = "failed"
+		return fail.New(ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
+			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
+	}
+	es.State, es.Image, es.Commit = "rolled-back", previous, written.Commit
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; rolled back to %s",
+		p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous), ErrRolledBack, cause)
+}
+
+// checkPassed makes sure the digest already ran Healthy in env, before this run.
+func (p *promotion) checkPassed(ctx workflow.Context, env string) error {
+	var ar *argocd.Activities
+	var out argocd.PassedOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("did "+short(p.image.Digest)+" pass "+env+"?", time.Minute)),
+		ar.Passed, argocd.PassedInput{Env: env, App: p.in.Service + "-" + env, Service: p.in.Service, Digest: p.image.Digest}).Get(ctx, &out); err != nil {
+		return err
+	}
+	if !out.Passed {
+		return fail.New(ErrNotPassed, "%s %s (%s) has not run Healthy in %s, which policy requires first: %s",
+			p.in.Service, p.in.Tag, short(p.image.Digest), env, out.Reason)
+	}
+	p.step(ctx, "%s ran Healthy in %s (%s)", short(p.image.Digest), env, out.Reason)
+	return nil
+}
+
+// proposalBody is the pull request's description: what lands and who approved it.
+func (p *promotion) proposalBody(env string) string {
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("Promotes **%s %s** to **%s**.\n\n- image: `%s`\n- digest: `%s`\n- workflow: `%s`\n- requested by: %s\n",
+		p.in.Service, p.in.Tag, env, p.image.Image, p.image.Digest, p.status.WorkflowID, p.in.Requester))
+	var approvals []string
+	for _, d := range p.status.Approvals {
+		if d.Env == env && d.Decision == "approve" {
+			approvals = append(approvals, fmt.Sprintf("- approved by %s at %s (digest `%s`)", d.Who, d.When.Format(time.RFC3339), d.Subject))
+		}
+	}
+	if len(approvals) > 0 {
+		b.WriteString("\nApprovals:\n" + strings.Join(approvals, "\n") + "\n")
+	} else {
+		b.WriteString("\nWaiting for approval: `starter approve " + p.status.WorkflowID + " --as USER`\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,264 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/alexpermiakov/idp/activities/argocd"
+	"github.com/alexpermiakov/idp/activities/ecr"
+	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+)
+
+const (
+	digest  = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	image   = "864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.3"
+	oldImg  = "864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.2"
+	promoID = "promote-time-service-v1.2.3"
+)
+
+var (
+	ga *gitops.Activities
+	ea *ecr.Activities
+	sa *platform.Signaller
+)
+
+type promoteSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+}
+
+func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
+
+func (s *promoteSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: promoID})
+	s.env.RegisterWorkflowWithOptions(Promote, workflowOptions(PromoteWorkflowName))
+	for _, a := range []any{pa, ar, ga, ea, sa} {
+		s.env.RegisterActivity(a)
+	}
+	// The lock grants at once; releases are accepted.
+	s.env.OnActivity(sa.SignalWithStart, mock.Anything, mock.Anything).Return(func(_ context.Context, in platform.SignalWithStartInput) error {
+		key := in.StartArg.(map[string]any)["key"].(string)
+		s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(LockGrantedSignal, LockGrant{Key: key}) }, time.Millisecond)
+		return nil
+	})
+	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", LockReleaseSignal, mock.Anything).Return(nil)
+	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(ecr.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
+	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
+}
+
+func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+
+func staging() platform.PromotionEnv {
+	return platform.PromotionEnv{Name: "staging", App: "time-service-staging", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
+		Approval: config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}}
+}
+
+func prod(min int) platform.PromotionEnv {
+	return platform.PromotionEnv{Name: "prod", App: "time-service-prod", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
+		Approval: config.Approval{Required: true, FourEyes: true, MinApprovals: min, Approvers: []string{"alice", "bob", "carol"}, Expiry: config.Duration(time.Hour)}}
+}
+
+// path mocks the promotion's path; no env is frozen unless frozen names it.
+func (s *promoteSuite) path(envs ...platform.PromotionEnv) {
+	s.pathFrozen("", envs...)
+}
+
+func (s *promoteSuite) pathFrozen(frozen string, envs ...platform.PromotionEnv) {
+	s.env.OnActivity(pa.PlanPromotion, mock.Anything, mock.Anything).Return(platform.PromotionOutput{Envs: envs}, nil).Once()
+	s.env.OnActivity(pa.CheckFreeze, mock.Anything, mock.Anything).Return(func(_ context.Context, in platform.FreezeInput) (platform.FreezeOutput, error) {
+		return platform.FreezeOutput{Frozen: in.Env == frozen}, nil
+	})
+}
+
+// direct mocks a direct commit of the image into env and Argo CD reporting it Healthy.
+func (s *promoteSuite) direct(env, commit string) {
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool {
+		return in.Env == env && !in.Propose && in.Image == image
+	})).Return(gitops.WriteImageOutput{Commit: commit, Changed: true, Previous: oldImg}, nil).Once()
+	s.healthy(env, commit)
+}
+
+func (s *promoteSuite) healthy(env, commit string) {
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
+		return in.Env == env && in.Commit == commit
+	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
+}
+
+// proposed mocks prod's branch, its merge after approval, and Argo CD reporting it Healthy.
+func (s *promoteSuite) proposed(commit string) {
+	prop := gitops.Proposal{Base: "main", Head: "idp/time-service-prod-v1.2.3", Commit: "branchsha", Number: 7, URL: "https://github.com/alexpermiakov/idp/pull/7"}
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool {
+		return in.Env == "prod" && in.Propose && in.Head == prop.Head
+	})).Return(gitops.WriteImageOutput{Commit: "branchsha", Changed: true, Previous: oldImg, Proposal: &prop}, nil).Once()
+	s.env.OnActivity(ga.MergeProposal, mock.Anything, mock.MatchedBy(func(in gitops.MergeInput) bool {
+		return in.Proposal.Number == 7
+	})).Return(gitops.WriteImageOutput{Commit: commit, Changed: true}, nil).Once()
+	s.healthy("prod", commit)
+}
+
+func (s *promoteSuite) start(to string) {
+	s.env.ExecuteWorkflow(PromoteWorkflowName, PromoteInput{Service: "time-service", Tag: "v1.2.3", To: to, Requester: "alice"})
+}
+
+func (s *promoteSuite) result() Status {
+	var st Status
+	s.Require().NoError(s.env.GetWorkflowResult(&st))
+	return st
+}
+
+func (s *promoteSuite) status() Status {
+	v, err := s.env.QueryWorkflow(StatusQuery)
+	s.Require().NoError(err)
+	var st Status
+	s.Require().NoError(v.Get(&st))
+	return st
+}
+
+func (s *promoteSuite) update(name string, arg any) *outcome {
+	o := &outcome{}
+	s.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+		OnAccept: func() { o.accepted = true }, OnReject: func(err error) { o.refused = err }, OnComplete: func(any, error) {},
+	}, arg)
+	return o
+}
+
+func (s *promoteSuite) TestDevOnly() {
+	dev := staging()
+	dev.Name, dev.App = "dev", "time-service-dev"
+	s.path(dev)
+	s.direct("dev", "c-dev")
+	s.start("")
+	st := s.result()
+	s.Equal(StageDone, st.Stage)
+	s.Equal(digest, st.Digest)
+	s.Equal([]EnvStatus{{Name: "dev", State: "done", Image: image, Commit: "c-dev", Previous: oldImg}}, st.Environments)
+}
+
+func (s *promoteSuite) TestStagingGoesByItself() {
+	s.path(staging())
+	s.direct("staging", "c-stg")
+	s.start("")
+	st := s.result()
+	s.Equal(StageDone, st.Stage)
+	s.Empty(st.Approvals)
+}
+
+func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
+	s.path(staging(), prod(2))
+	s.direct("staging", "c-stg")
+	s.proposed("c-prod")
+	var self, wrong, unlisted, bob, bobAgain, carol *outcome
+	s.env.RegisterDelayedCallback(func() {
+		st := s.status()
+		s.Equal(StageWaitingApproval, st.Stage)
+		s.Require().NotNil(st.PendingApproval)
+		s.Equal("prod", st.PendingApproval.Env)
+		s.Equal(digest, st.PendingApproval.Subject)
+		s.Equal("done", st.Environments[0].State, "staging went by itself")
+		self = s.update(ApproveUpdate, ApproveInput{Who: "alice", Subject: digest})
+		wrong = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: "sha256:2222"})
+		unlisted = s.update(ApproveUpdate, ApproveInput{Who: "mallory", Subject: digest})
+		bob = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: digest})
+	}, time.Hour/2)
+	s.env.RegisterDelayedCallback(func() {
+		bobAgain = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: digest})
+		carol = s.update(ApproveUpdate, ApproveInput{Who: "carol", Subject: digest, Comment: "release notes read"})
+	}, time.Hour/2+time.Minute)
+	s.start("prod")
+	for o, msg := range map[**outcome]string{&self: "four-eyes", &wrong: "is not the pending image digest", &unlisted: "mallory may not approve in prod", &bobAgain: "bob already approved"} {
+		s.Require().NotNil(*o)
+		s.False((*o).accepted)
+		s.ErrorContains((*o).refused, msg)
+	}
+	s.True(bob.accepted)
+	s.True(carol.accepted)
+	st := s.result()
+	s.Equal(StageDone, st.Stage)
+	s.Len(st.Approvals, 2)
+	s.Equal("c-prod", st.Environments[1].Commit)
+	s.Equal(image, st.Environments[1].Image)
+}
+
+func (s *promoteSuite) TestProdRejected() {
+	s.path(staging(), prod(1))
+	s.direct("staging", "c-stg")
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Propose })).
+		Return(gitops.WriteImageOutput{Commit: "branchsha", Proposal: &gitops.Proposal{Head: "h"}}, nil).Once()
+	s.env.RegisterDelayedCallback(func() {
+		s.update(RejectUpdate, RejectInput{Who: "carol", Subject: digest, Reason: "not during the sale"})
+	}, time.Hour/2)
+	s.start("prod")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, fail.Rejected))
+	s.ErrorContains(err, "not during the sale")
+}
+
+func (s *promoteSuite) TestProdApprovalExpires() {
+	s.path(staging(), prod(1))
+	s.direct("staging", "c-stg")
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Propose })).
+		Return(gitops.WriteImageOutput{Commit: "branchsha", Proposal: &gitops.Proposal{Head: "h"}}, nil).Once()
+	s.start("prod")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, fail.ApprovalExpired))
+}
+
+func (s *promoteSuite) TestDegradedIsRolledBack() {
+	s.path(staging())
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Image == image })).
+		Return(gitops.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.Commit == "c-bad" })).
+		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrDegraded, `time-service-staging in staging is Degraded at c-bad: Deployment "time-service" exceeded its progress deadline`)).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Image == oldImg })).
+		Return(gitops.WriteImageOutput{Commit: "c-revert", Changed: true, Previous: image}, nil).Once()
+	s.healthy("staging", "c-revert")
+	s.start("")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, ErrRolledBack), "%v", err)
+	s.ErrorContains(err, "did not become healthy in staging")
+	s.ErrorContains(err, "exceeded its progress deadline")
+	s.ErrorContains(err, "rolled back to "+oldImg)
+	st := s.status()
+	s.Equal(StageFailed, st.Stage)
+	s.Equal(EnvStatus{Name: "staging", State: "rolled-back", Image: oldImg, Commit: "c-revert", Previous: oldImg}, st.Environments[0])
+}
+
+func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
+	s.path(staging(), prod(1))
+	s.direct("staging", "c-stg")
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Propose })).
+		Return(gitops.WriteImageOutput{Commit: "branchsha", Proposal: &gitops.Proposal{Head: "h"}}, nil).Once()
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(SupersedeSignal, SupersedeRequest{By: "promote-time-service-v1.2.4"})
+	}, time.Hour/2)
+	s.start("prod")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, ErrSuperseded))
+	st := s.status()
+	s.Equal("promote-time-service-v1.2.4", st.SupersededBy)
+	s.Nil(st.PendingApproval)
+}
+
+func (s *promoteSuite) TestFreezeStopsAtTheDoor() {
+	s.pathFrozen("staging", staging())
+	s.start("")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, ErrFrozen))
+	s.ErrorContains(err, "staging is frozen")
+}
