@@ -19,7 +19,15 @@ build: ## bin/worker, bin/starter, bin/sandbox
 	$(GO) build -o $(BIN)/starter ./cmd/starter
 	$(GO) build -o $(BIN)/sandbox ./cmd/sandbox
 
-tools: $(BIN)/temporal ## pinned local binaries, built once
+HELM_VERSION := v3.19.5
+
+include tools/tools.mk
+
+tools: $(BIN)/temporal $(BIN)/helm kube-tools ## pinned local binaries, built once (kube-tools: tools/tools.mk)
+
+# Argo CD's repo-server renders Helm charts with the helm binary.
+$(BIN)/helm:
+	$(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 $(BIN)/temporal:
 	@mkdir -p $(BIN)

@@ -8,7 +8,6 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -90,7 +89,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 		}
 		if obj != nil {
 			var app v1alpha1.Application
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &app); err != nil {
+			if err := decodeApp(obj.Object, &app); err != nil {
 				return WaitAppOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
 			}
 			last = Status(&app)

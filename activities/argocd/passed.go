@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/alexpermiakov/idp/activities/ecr"
 	"github.com/alexpermiakov/idp/internal/fail"
@@ -46,7 +45,7 @@ func (a *Activities) Passed(ctx context.Context, in PassedInput) (PassedOutput, 
 		return PassedOutput{Reason: in.App + " does not exist in " + in.Env}, nil
 	}
 	var app v1alpha1.Application
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &app); err != nil {
+	if err := decodeApp(obj.Object, &app); err != nil {
 		return PassedOutput{}, err
 	}
 	st := Status(&app)

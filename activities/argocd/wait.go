@@ -2,6 +2,7 @@ package argocd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -118,7 +118,7 @@ func check(ctx context.Context, k kube, ns, root string) ([]AppStatus, []string,
 	seen := map[string]bool{}
 	for i := range items {
 		var app v1alpha1.Application
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(items[i].Object, &app); err != nil {
+		if err := decodeApp(items[i].Object, &app); err != nil {
 			return nil, nil, fmt.Errorf("decoding Application %s: %w", items[i].GetName(), err)
 		}
 		st := Status(&app)
@@ -209,4 +209,14 @@ func statefulSetReady(o *unstructured.Unstructured) bool {
 	}
 	ready, _, _ := unstructured.NestedInt64(o.Object, "status", "readyReplicas")
 	return ready >= want
+}
+
+// decodeApp converts an unstructured Application to Argo CD's type through JSON, as the API
+// server would; the reflection-based converter refuses some of its fields.
+func decodeApp(obj map[string]any, app *v1alpha1.Application) error {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, app)
 }

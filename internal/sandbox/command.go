@@ -83,6 +83,15 @@ func NewCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if push.Broken {
+				// Every env's kwok keeps this image's pods Running but never Ready.
+				suffix := "/" + cfg.Tooling.Repositories[push.Service] + ":" + push.Tag
+				for _, env := range cfg.Environments {
+					if err := markBroken(cmd.Context(), env.ArgoCD.Kubeconfig, suffix); err != nil {
+						return fmt.Errorf("marking %s broken in %s: %w", suffix, env.Name, err)
+					}
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s:%s %s\n", cfg.Tooling.Repositories[push.Service], push.Tag, digest)
 			return nil
 		},

@@ -44,7 +44,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("  workDir: %s", filepath.Join(s.opts.Dir, "work"))
 	w("  pluginCache: %s", filepath.Join(s.opts.Dir, "work", "plugin-cache"))
 	w("environments:")
-	for _, env := range []string{"dev", "staging", "prod"} {
+	for _, env := range Environments {
 		w("  - name: %s", env)
 		w("    aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs[env], s.Endpoints[env])
 		w("    stateBucket: terraform-state-alexidp-%s", env)
@@ -58,6 +58,11 @@ func (s *Stack) writeConfig() (string, error) {
 		for _, k := range sortedKeys(TerraformVars) {
 			w("      %s: %v", k, TerraformVars[k])
 		}
+		w("    argocd:")
+		w("      kubeconfig: %s", s.Kubeconfigs[env])
+		w("      # The copy inside the argo-cd Go module: no download.")
+		w("      installManifest: %s", s.argoManifest)
+		w("      timeout: 5m")
 		w("    bootstrap:")
 		if env == "dev" {
 			w("      planApproval: {required: false}")
@@ -97,5 +102,8 @@ func (s *Stack) writeEnv() error {
 		fmt.Fprintf(&b, "export IDP_SANDBOX_AWS_%s=%s\n", strings.ToUpper(a), s.Endpoints[a])
 	}
 	fmt.Fprintf(&b, "export IDP_SANDBOX_GIT=%s\n", s.RepoURL)
+	for _, env := range Environments {
+		fmt.Fprintf(&b, "export IDP_SANDBOX_KUBECONFIG_%s=%s\n", strings.ToUpper(env), s.Kubeconfigs[env])
+	}
 	return os.WriteFile(filepath.Join(s.opts.Dir, "env"), []byte(b.String()), 0o644)
 }

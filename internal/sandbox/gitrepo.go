@@ -13,6 +13,12 @@ import (
 // upstreamURL is the platform repository's real URL, which Argo CD Applications name.
 const upstreamURL = "https://github.com/alexpermiakov/idp.git"
 
+// sandboxValues are the sandbox's own settings in the platform content: a short rollout
+// deadline, so a broken image turns Degraded in seconds rather than ten minutes.
+var sandboxValues = map[string][2]string{
+	"helm-charts/standard-service/values.yaml": {"progressDeadlineSeconds: 600", "progressDeadlineSeconds: 30"},
+}
+
 // seededDirs are the parts of the checkout the platform repository holds.
 var seededDirs = []string{"infra", "argocd", "helm-charts"}
 
@@ -31,6 +37,19 @@ func SeedRepository(ctx context.Context, root, dir string) (string, error) {
 	for _, d := range seededDirs {
 		if err := copyContent(filepath.Join(root, d), filepath.Join(work, d), url); err != nil {
 			return "", fmt.Errorf("copying %s into the sandbox repository: %w", d, err)
+		}
+	}
+	for path, repl := range sandboxValues {
+		p := filepath.Join(work, path)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		if !strings.Contains(string(b), repl[0]) {
+			return "", fmt.Errorf("%s no longer has %q for the sandbox to shorten", path, repl[0])
+		}
+		if err := os.WriteFile(p, []byte(strings.Replace(string(b), repl[0], repl[1], 1)), 0o644); err != nil {
+			return "", err
 		}
 	}
 	steps := [][]string{

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -22,9 +23,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
-
-// kubeTools are the Kubernetes binaries the stack runs from its bin directory (`make kube-tools`).
-var kubeTools = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
 // Start-up deadlines: generous for a cold, busy 2-core machine, where the three control planes
 // start side by side.
@@ -174,19 +172,33 @@ func (k *kubePlane) start(dir, env, component string, extraEnv []string, bin str
 	return p, nil
 }
 
-func (k *kubePlane) addPorts(ports ...int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.ports = append(k.ports, ports...)
+// reservePort picks a free port for a component of the plane, never one it gave out before:
+// the environments pick theirs at the same time.
+func (k *kubePlane) reservePort() (int, error) {
+	for {
+		port, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		k.mu.Lock()
+		taken := slices.Contains(k.ports, port)
+		if !taken {
+			k.ports = append(k.ports, port)
+		}
+		k.mu.Unlock()
+		if !taken {
+			return port, nil
+		}
+	}
 }
 
 // startEtcd starts the etcd all control planes share and returns its client URL.
 func (k *kubePlane) startEtcd(ctx context.Context, dir, bin string) (string, error) {
-	clientPort, err := freePort()
+	clientPort, err := k.reservePort()
 	if err != nil {
 		return "", err
 	}
-	peerPort, err := freePort()
+	peerPort, err := k.reservePort()
 	if err != nil {
 		return "", err
 	}
@@ -207,7 +219,6 @@ func (k *kubePlane) startEtcd(ctx context.Context, dir, bin string) (string, err
 		return "", err
 	}
 	k.etcd = p
-	k.addPorts(clientPort, peerPort)
 	err = waitFor(ctx, "etcd", p, etcdTimeout, func(ctx context.Context) error {
 		return etcdHealthy(ctx, clientURL)
 	})
@@ -243,11 +254,10 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := k.reservePort()
 	if err != nil {
 		return err
 	}
-	k.addPorts(port)
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
 
 	apiserver, err := k.start(dir, env, "kube-apiserver", nil, bins.apiserver,
@@ -258,7 +268,6 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--secure-port="+strconv.Itoa(port),
 		"--tls-cert-file="+pki.ServingCert,
 		"--tls-private-key-file="+pki.ServingKey,
-		"--cert-dir="+filepath.Join(envDir, "pki"),
 		"--token-auth-file="+pki.TokenAuthFile,
 		"--authorization-mode=Node,RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -266,9 +275,12 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--service-account-signing-key-file="+pki.SAKey,
 		"--service-cluster-ip-range=10.96.0.0/12",
 		"--allow-privileged=true",
-		// With etcd 3.4, 1.34's WatchList breaks watches that start from the beginning:
-		// kwok would see pods only when its watch is retried, 25 s and more per pod.
-		"--feature-gates=WatchList=false",
+		// etcd 3.4.23 predates the watch progress notifications 1.34's watch cache relies on.
+		// WatchList breaks watches that start from the beginning (kwok would see pods only
+		// when its watch is retried, 25 s and more per pod); SizeBasedListCostEstimate has
+		// every resource wait 3 s a minute for the cache to catch up, in vain, and holds
+		// shutdown up until it is killed.
+		"--feature-gates=WatchList=false,SizeBasedListCostEstimate=false",
 		"--profiling=false",
 	)
 	if err != nil {
@@ -317,6 +329,9 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--use-service-account-credentials=false",
 		// No cloud and no pod network: the controllers that need them would only log errors.
 		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+		// The API server has WatchList off (above): without this, every informer first tries
+		// it, fails and logs an error before it falls back to LIST and WATCH.
+		"--feature-gates=WatchListClient=false",
 	)
 	if err != nil {
 		return err
@@ -325,6 +340,7 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--kubeconfig="+kubeconfig,
 		"--leader-elect=false",
 		"--secure-port=0",
+		"--feature-gates=WatchListClient=false",
 	)
 	if err != nil {
 		return err

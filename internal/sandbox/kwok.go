@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -49,25 +50,35 @@ var (
 // kwokNodeName is the fake node of an environment's cluster.
 func kwokNodeName(env string) string { return "kwok-" + env }
 
-// readAsset decodes the one object of an embedded YAML file.
+// readAsset decodes the one object of an embedded YAML file (numbers as int64, as the API
+// machinery expects them).
 func readAsset(name string) (*unstructured.Unstructured, error) {
 	b, err := kwokAssets.ReadFile("kwok/" + name)
 	if err != nil {
 		return nil, err
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	for {
-		obj := &unstructured.Unstructured{}
-		if err := dec.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("kwok/%s holds no object", name)
-			}
+		doc, err := docs.Read()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("kwok/%s holds no object", name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading kwok/%s: %w", name, err)
+		}
+		j, err := utilyaml.ToJSON(doc)
+		if err != nil {
 			return nil, fmt.Errorf("decoding kwok/%s: %w", name, err)
 		}
-		// A document of comments only (the license header before "---") decodes as empty.
-		if len(obj.Object) != 0 {
-			return obj, nil
+		// A document of comments only (the license header before "---") is null.
+		if string(bytes.TrimSpace(j)) == "null" {
+			continue
 		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(j); err != nil {
+			return nil, fmt.Errorf("decoding kwok/%s: %w", name, err)
+		}
+		return obj, nil
 	}
 }
 

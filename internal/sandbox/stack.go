@@ -11,10 +11,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -22,6 +24,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/workflows"
 )
 
@@ -41,6 +44,9 @@ type Options struct {
 	Log io.Writer
 }
 
+// Environments are the sandbox's environments, in promotion order.
+var Environments = []string{"dev", "staging", "prod"}
+
 // Accounts are the emulated AWS accounts: one emulator each, as separate as real accounts.
 var Accounts = []string{"dev", "staging", "prod", "tooling"}
 
@@ -50,14 +56,21 @@ var AccountIDs = map[string]string{"dev": "111111111111", "staging": "2222222222
 // Stack is a running local stack.
 type Stack struct {
 	opts  Options
+	mu    sync.Mutex // guards procs, which grow when Argo CD starts after a bootstrap
 	procs []*proc
 	// Endpoints maps an account name to its AWS endpoint.
 	Endpoints map[string]string
 	// RepoURL is the platform repository's URL.
 	RepoURL string
 	// Config is the path of the sandbox's idp.yaml.
-	Config  string
-	started time.Time
+	Config string
+	// Kubeconfigs maps an env to its cluster's kubeconfig.
+	Kubeconfigs map[string]string
+	kube        *kubePlane
+	// argoManifest is the official Argo CD install manifest the sandbox installs from.
+	argoManifest string
+	stop         context.CancelFunc
+	started      time.Time
 }
 
 // state is what `down` needs to find an earlier stack.
@@ -107,6 +120,14 @@ func (o Options) checkPrerequisites() error {
 			errs = append(errs, fmt.Errorf("%s/worker is missing: run `make build`", o.BinDir))
 		}
 	}
+	for _, b := range argoTools {
+		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
+			errs = append(errs, fmt.Errorf("%s/%s is missing: run `make kube-tools`", o.BinDir, b))
+		}
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		errs = append(errs, errors.New("redis-server is missing: apt-get install redis-server"))
+	}
 	for _, d := range []string{"infra", "argocd", "helm-charts"} {
 		if st, err := os.Stat(filepath.Join(o.Root, d)); err != nil || !st.IsDir() {
 			errs = append(errs, fmt.Errorf("%s has no %s/: run the sandbox from the idp checkout (or pass --root)", o.Root, d))
@@ -151,6 +172,10 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.logf("AWS emulators up: %s", strings.Join(s.endpointList(), ", "))
+	if s.kube, err = startKubernetes(ctx, opts.Dir, opts.BinDir, Environments, s.logf); err != nil {
+		return nil, err
+	}
+	s.Kubeconfigs = s.kube.Kubeconfigs
 	if err := createRepositories(ctx, s.Endpoints["tooling"]); err != nil {
 		return nil, err
 	}
@@ -158,6 +183,9 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.logf("platform repository: %s", s.RepoURL)
+	if s.argoManifest, err = argocd.ModuleManifest(); err != nil {
+		return nil, err
+	}
 	if s.Config, err = s.writeConfig(); err != nil {
 		return nil, err
 	}
@@ -186,6 +214,9 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.saveState(); err != nil {
 		return nil, err
 	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.watchArgoCD(watchCtx, s.Kubeconfigs)
 	s.logf("sandbox ready in %.1fs: source %s/env", time.Since(s.started).Seconds(), opts.Dir)
 	return s, nil
 }
@@ -217,7 +248,7 @@ func (s *Stack) startEmulators(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.procs = append(s.procs, p)
+		s.addProc(p)
 		started[acct] = p
 	}
 	for _, acct := range Accounts {
@@ -250,7 +281,7 @@ func (s *Stack) startTemporal() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.procs = append(s.procs, p)
+	s.addProc(p)
 	return p, nil
 }
 
@@ -261,7 +292,7 @@ func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
 	if err != nil {
 		return err
 	}
-	s.procs = append(s.procs, p)
+	s.addProc(p)
 	if err := waitFor(ctx, "worker", p, 30*time.Second, func(ctx context.Context) error {
 		return workerPolling(ctx, hostPort)
 	}); err != nil {
@@ -314,9 +345,28 @@ func httpOK(ctx context.Context, url string) error {
 	return nil
 }
 
+func (s *Stack) processes() []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*proc(nil), s.procs...)
+}
+
+// addProc records a process the stack must stop.
+func (s *Stack) addProc(p *proc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.procs = append(s.procs, p)
+}
+
 func (s *Stack) saveState() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st := state{PID: os.Getpid()}
-	for _, p := range s.procs {
+	procs := s.procs
+	if s.kube != nil {
+		procs = append(append([]*proc(nil), s.kube.procs...), procs...)
+	}
+	for _, p := range procs {
 		st.Procs = append(st.Procs, proc{Name: p.Name, PID: p.PID})
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -335,7 +385,7 @@ func (s *Stack) Wait(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			for _, p := range s.procs {
+			for _, p := range s.processes() {
 				if !p.alive() {
 					return fmt.Errorf("%s exited: see %s", p.Name, filepath.Join(s.opts.Dir, "logs", p.Name+".log"))
 				}
@@ -346,8 +396,15 @@ func (s *Stack) Wait(ctx context.Context) error {
 
 // Close stops every process in reverse start order and shuts the emulators down.
 func (s *Stack) Close() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop(10 * time.Second)
+	if s.stop != nil {
+		s.stop()
+	}
+	procs := s.processes()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].stop(10 * time.Second)
+	}
+	if s.kube != nil {
+		s.kube.Close()
 	}
 	_ = os.Remove(filepath.Join(s.opts.Dir, "state.json"))
 	s.logf("stopped")
@@ -407,3 +464,6 @@ func (nopLogger) Error(string, ...interface{}) {}
 
 // TemporalAddress is the dev server's host:port.
 func (s *Stack) TemporalAddress() string { return fmt.Sprintf("127.0.0.1:%d", s.opts.TemporalPort) }
+
+// Dir is the stack's state directory.
+func (s *Stack) Dir() string { return s.opts.Dir }

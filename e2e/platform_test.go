@@ -23,6 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -43,7 +47,7 @@ func freePort(t *testing.T) int {
 }
 
 // stack starts the sandbox without its worker and runs the worker in this process.
-func stack(t *testing.T) *config.Config {
+func stack(t *testing.T) (*config.Config, *sandbox.Stack) {
 	t.Helper()
 	if _, err := os.Stat("../bin/temporal"); err != nil {
 		t.Fatal("../bin/temporal is missing: run `make tools` (make test builds it first)")
@@ -72,7 +76,7 @@ func stack(t *testing.T) *config.Config {
 	workflows.Register(w, cfg, c)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-	return cfg
+	return cfg, s
 }
 
 // starter runs the CLI in-process and returns its exit code and output.
@@ -92,11 +96,21 @@ func status(t *testing.T, id string) workflows.Status {
 	return st
 }
 
-func TestBootstrap(t *testing.T) {
+// TestPlatform runs the DESIGN.md story in order on one stack: bootstraps first, then
+// promotions, which need the Argo CD the bootstraps install.
+func TestPlatform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end against the local stack; not part of -short")
 	}
-	cfg := stack(t)
+	cfg, s := stack(t)
+	bootstrap(t, cfg)
+	if t.Failed() {
+		return
+	}
+	promote(t, cfg, s)
+}
+
+func bootstrap(t *testing.T, cfg *config.Config) {
 
 	t.Run("dev without approval, then a rerun changes nothing", func(t *testing.T) {
 		code, out := starter(t, "bootstrap", "--env", "dev", "--wait", "--as", "alice")
@@ -105,6 +119,11 @@ func TestBootstrap(t *testing.T) {
 		st := status(t, "bootstrap-dev")
 		require.Equal(t, workflows.StageDone, st.Stage)
 		require.Positive(t, st.Plan.Add)
+		for _, app := range []string{"dev-apps", "time-service-dev", "version-service-dev"} {
+			_, sync, health := application(t, cfg, "dev", app)
+			require.Equal(t, []string{"Synced", "Healthy"}, []string{sync, health}, app)
+		}
+		require.False(t, argoInstalled(t, cfg, "staging"), "staging has no Argo CD until it is bootstrapped")
 
 		code, out = starter(t, "bootstrap", "--env", "dev", "--wait", "--as", "alice")
 		require.Equal(t, 0, code, out)
@@ -112,6 +131,22 @@ func TestBootstrap(t *testing.T) {
 		st = status(t, "bootstrap-dev")
 		require.Equal(t, 0, st.Plan.Add+st.Plan.Change+st.Plan.Destroy)
 		require.Contains(t, st.Steps, "GitHub OIDC provider and role arn:aws:iam::123456789012:role/GitHubActionsRole: no changes")
+		require.Contains(t, strings.Join(st.Steps, "\n"), "Argo CD v2.14.21 in dev: ", "install reported")
+		for _, step := range st.Steps {
+			if strings.HasPrefix(step, "Argo CD v2.14.21 in dev:") {
+				require.True(t, strings.HasSuffix(step, "no changes"), "a second install changes nothing: %s", step)
+			}
+		}
+	})
+
+	t.Run("prod waits for a second person too", func(t *testing.T) {
+		code, out := starter(t, "bootstrap", "--env", "prod", "--as", "carol")
+		require.Equal(t, 0, code, out)
+		require.Eventually(t, func() bool {
+			return status(t, "bootstrap-prod").Stage == workflows.StageWaitingApproval
+		}, 2*time.Minute, 500*time.Millisecond)
+		code, out = starter(t, "approve", "bootstrap-prod", "--as", "bob")
+		require.Equal(t, 0, code, out)
 	})
 
 	t.Run("staging waits for a second person", func(t *testing.T) {
@@ -241,4 +276,21 @@ func TestSandboxUpDown(t *testing.T) {
 			return err == nil
 		}, 10*time.Second, 100*time.Millisecond, "port %d still bound after down", p)
 	}
+}
+
+// argoInstalled reports whether env's cluster has the Argo CD namespace.
+func argoInstalled(t *testing.T, cfg *config.Config, env string) bool {
+	t.Helper()
+	e, err := cfg.Env(env)
+	require.NoError(t, err)
+	rc, err := clientcmd.BuildConfigFromFlags("", e.ArgoCD.Kubeconfig)
+	require.NoError(t, err)
+	cs, err := kubernetes.NewForConfig(rc)
+	require.NoError(t, err)
+	_, err = cs.CoreV1().Namespaces().Get(context.Background(), "argocd", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	require.NoError(t, err)
+	return true
 }

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/sandbox"
+	"github.com/alexpermiakov/idp/workflows"
+)
+
+var appsGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
+
+// application reads an Argo CD Application's sync revision and health in env's cluster.
+func application(t *testing.T, cfg *config.Config, env, name string) (revision, sync, health string) {
+	t.Helper()
+	e, err := cfg.Env(env)
+	require.NoError(t, err)
+	rc, err := clientcmd.BuildConfigFromFlags("", e.ArgoCD.Kubeconfig)
+	require.NoError(t, err)
+	dc, err := dynamic.NewForConfig(rc)
+	require.NoError(t, err)
+	app, err := dc.Resource(appsGVR).Namespace("argocd").Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	revision, _, _ = unstructuredString(app.Object, "status", "sync", "revision")
+	sync, _, _ = unstructuredString(app.Object, "status", "sync", "status")
+	health, _, _ = unstructuredString(app.Object, "status", "health", "status")
+	return revision, sync, health
+}
+
+func unstructuredString(m map[string]any, path ...string) (string, bool, error) {
+	for i, p := range path {
+		v, ok := m[p]
+		if !ok {
+			return "", false, nil
+		}
+		if i == len(path)-1 {
+			s, _ := v.(string)
+			return s, true, nil
+		}
+		if m, ok = v.(map[string]any); !ok {
+			return "", false, nil
+		}
+	}
+	return "", false, nil
+}
+
+// pinned is the image a manifest pins on the platform branch.
+func pinned(t *testing.T, cfg *config.Config, env, service string) string {
+	t.Helper()
+	bare := strings.TrimPrefix(cfg.Repository.URL, "file://")
+	out, err := exec.Command("git", "--git-dir", bare, "show", "main:"+gitops.ManifestPath(env, service)).Output()
+	require.NoError(t, err)
+	img, err := gitops.Image(out)
+	require.NoError(t, err)
+	return img
+}
+
+func sandboxCLI(t *testing.T, s *sandbox.Stack, args ...string) string {
+	t.Helper()
+	bin, _ := filepath.Abs("../bin/sandbox")
+	cmd := exec.Command(bin, append([]string{"--dir", s.Dir()}, args...)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "sandbox %v:\n%s", args, out)
+	return string(out)
+}
+
+func promote(t *testing.T, cfg *config.Config, s *sandbox.Stack) {
+	code, out := starter(t, "watch", "bootstrap-prod")
+	require.Equal(t, 0, code, out)
+
+	t.Run("a sha tag goes to dev", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "sha-1a2b3c4")
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--wait", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		st := status(t, "promote-time-service-sha-1a2b3c4")
+		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Len(t, st.Environments, 1)
+		dev := st.Environments[0]
+		require.Equal(t, "done", dev.State)
+		require.True(t, strings.HasSuffix(dev.Image, "/idp/localtime:sha-1a2b3c4"), dev.Image)
+		require.Equal(t, dev.Image, pinned(t, cfg, "dev", "time-service"))
+		rev, sync, health := application(t, cfg, "dev", "time-service-dev")
+		require.Equal(t, []string{dev.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+	})
+
+	t.Run("bad input starts nothing", func(t *testing.T) {
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "latest")
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "matches no environment's entry pattern")
+		code, out = starter(t, "promote", "--service", "time-service", "--tag", "v9.9.9", "--to", "dev")
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "comes before staging")
+		code, out = starter(t, "promote", "--service", "time-service", "--tag", "sha-deadbee", "--wait")
+		require.Equal(t, 1, code, "a tag missing from ECR fails the run at once: %s", out)
+		require.Contains(t, out, "no image tagged sha-deadbee")
+	})
+
+	t.Run("a release goes through staging and waits in prod for another person", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "v1.2.3", "--like", "sha-1a2b3c4")
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "v1.2.3", "--to", "prod", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		id := "promote-time-service-v1.2.3"
+		var st workflows.Status
+		require.Eventually(t, func() bool {
+			st = status(t, id)
+			return st.Stage == workflows.StageWaitingApproval || st.Stage == workflows.StageFailed
+		}, 3*time.Minute, time.Second)
+		require.Equal(t, workflows.StageWaitingApproval, st.Stage, st.Error)
+		require.Equal(t, "done", st.Environments[0].State, "staging went by itself")
+		require.Equal(t, "prod", st.PendingApproval.Env)
+		require.Equal(t, st.Digest, st.PendingApproval.Subject)
+
+		code, out = starter(t, "approve", id, "--as", "alice")
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "four-eyes")
+		code, out = starter(t, "approve", id, "--as", "bob", "--comment", "ship it")
+		require.Equal(t, 0, code, out)
+		code, out = starter(t, "watch", id)
+		require.Equal(t, 0, code, out)
+
+		st = status(t, id)
+		require.Equal(t, workflows.StageDone, st.Stage)
+		prod := st.Environments[1]
+		require.Equal(t, "prod", prod.Name)
+		require.True(t, strings.HasSuffix(prod.Image, ":v1.2.3"))
+		require.Equal(t, prod.Image, pinned(t, cfg, "prod", "time-service"))
+		require.Equal(t, "bob", st.Approvals[0].Who)
+		rev, sync, health := application(t, cfg, "prod", "time-service-prod")
+		require.Equal(t, []string{prod.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+	})
+
+	t.Run("a broken release is rolled back in staging", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "v1.2.4", "--broken")
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "v1.2.4", "--wait", "--as", "alice")
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, "did not become healthy in staging")
+		require.Contains(t, out, "rolled back to")
+		st := status(t, "promote-time-service-v1.2.4")
+		stg := st.Environments[0]
+		require.Equal(t, "rolled-back", stg.State)
+		require.True(t, strings.HasSuffix(stg.Image, ":v1.2.3"), stg.Image)
+		require.Equal(t, stg.Image, pinned(t, cfg, "staging", "time-service"))
+		rev, sync, health := application(t, cfg, "staging", "time-service-staging")
+		require.Equal(t, []string{stg.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+	})
+}
