@@ -3,6 +3,7 @@ package argocd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -118,7 +119,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 // commit is an error.
 func atCommit(app *v1alpha1.Application, in WaitAppInput) (bool, error) {
 	st := app.Status
-	if st.Sync.Revision != in.Commit {
+	if !slices.Contains(append([]string{st.Sync.Revision}, st.Sync.Revisions...), in.Commit) {
 		return false, nil
 	}
 	if st.ReconciledAt == nil || st.ReconciledAt.Time.Before(in.Since.Add(-time.Second)) {

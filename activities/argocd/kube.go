@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,7 +82,20 @@ func (k *dynamicKube) Apply(ctx context.Context, obj *unstructured.Unstructured,
 	if err != nil {
 		return false, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 	}
-	return before == nil || before.GetResourceVersion() != after.GetResourceVersion(), nil
+	return before == nil || !equality.Semantic.DeepEqual(content(before), content(after)), nil
+}
+
+// content is what an apply can change: the object without status and server bookkeeping,
+// which controllers rewrite all the time (Argo CD its Applications' status, for one).
+func content(o *unstructured.Unstructured) map[string]any {
+	c := o.DeepCopy().Object
+	delete(c, "status")
+	if md, ok := c["metadata"].(map[string]any); ok {
+		for _, k := range []string{"resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"} {
+			delete(md, k)
+		}
+	}
+	return c
 }
 
 func (k *dynamicKube) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {

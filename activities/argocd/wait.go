@@ -157,6 +157,10 @@ func hasItem(items []unstructured.Unstructured, name string) bool {
 func Status(app *v1alpha1.Application) AppStatus {
 	st := AppStatus{Name: app.Name, Sync: string(app.Status.Sync.Status), Health: string(app.Status.Health.Status),
 		Revision: app.Status.Sync.Revision}
+	if st.Revision == "" && len(app.Status.Sync.Revisions) > 0 {
+		// A multi-source Application reports one revision per source; they share the repository.
+		st.Revision = app.Status.Sync.Revisions[0]
+	}
 	if st.Sync == "" {
 		st.Sync = "Unknown"
 	}

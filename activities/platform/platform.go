@@ -117,7 +117,16 @@ func PromotionPath(cfg *config.Config, in PromotionInput) ([]PromotionEnv, error
 	if entry < 0 {
 		return nil, fmt.Errorf("tag %q matches no environment's entry pattern (%s)", in.Tag, strings.Join(patterns, "; "))
 	}
-	last := len(cfg.Environments) - 1
+	// A tag goes on only into envs that take it: those without an entry pattern of their own
+	// (prod takes what staging had), or whose pattern it matches.
+	last := entry
+	for last+1 < len(cfg.Environments) {
+		if p := cfg.Environments[last+1].Promotion.EntryPattern; p != "" && !regexp.MustCompile(p).MatchString(in.Tag) {
+			break
+		}
+		last++
+	}
+	reach := last
 	if in.To != "" {
 		to := -1
 		for i, e := range cfg.Environments {
@@ -130,6 +139,9 @@ func PromotionPath(cfg *config.Config, in PromotionInput) ([]PromotionEnv, error
 			return nil, fmt.Errorf("unknown environment %q for --to (idp.yaml defines: %s)", in.To, strings.Join(cfg.EnvNames(), ", "))
 		case to < entry:
 			return nil, fmt.Errorf("--to %s comes before %s, where tag %s enters", in.To, cfg.Environments[entry].Name, in.Tag)
+		case to > reach:
+			return nil, fmt.Errorf("tag %s cannot go to %s: %s only takes tags matching %s", in.Tag, in.To,
+				cfg.Environments[reach+1].Name, cfg.Environments[reach+1].Promotion.EntryPattern)
 		}
 		last = to
 	} else {

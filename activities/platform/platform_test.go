@@ -1,0 +1,55 @@
+package platform
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alexpermiakov/idp/internal/config"
+)
+
+func TestPromotionPath(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "..", "idp.yaml"))
+	require.NoError(t, err)
+	names := func(envs []PromotionEnv) []string {
+		var out []string
+		for _, e := range envs {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		tag, to string
+		want    []string
+		err     string
+	}{
+		{tag: "sha-1a2b3c4", want: []string{"dev"}},
+		{tag: "sha-1a2b3c4", to: "dev", want: []string{"dev"}},
+		{tag: "sha-1a2b3c4", to: "prod", err: "tag sha-1a2b3c4 cannot go to prod: staging only takes tags matching"},
+		{tag: "v1.2.3", want: []string{"staging"}},
+		{tag: "v1.2.3", to: "prod", want: []string{"staging", "prod"}},
+		{tag: "v1.2.3", to: "dev", err: "--to dev comes before staging"},
+		{tag: "v1.2.3", to: "qa", err: `unknown environment "qa"`},
+		{tag: "latest", err: `tag "latest" matches no environment's entry pattern`},
+		{tag: "sha-XYZ", err: "matches no environment's entry pattern"},
+	} {
+		t.Run(tc.tag+"→"+tc.to, func(t *testing.T) {
+			envs, err := PromotionPath(cfg, PromotionInput{Service: "time-service", Tag: tc.tag, To: tc.to})
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, names(envs))
+		})
+	}
+	envs, err := PromotionPath(cfg, PromotionInput{Service: "time-service", Tag: "v1.2.3", To: "prod"})
+	require.NoError(t, err)
+	require.False(t, envs[0].Propose, "staging commits directly")
+	require.True(t, envs[1].Propose, "prod lands through a pull request")
+	require.Equal(t, "staging", envs[1].RequirePassed)
+	require.Equal(t, "time-service-prod", envs[1].App)
+	_, err = PromotionPath(cfg, PromotionInput{Service: "billing", Tag: "v1.2.3"})
+	require.ErrorContains(t, err, `unknown service "billing"`)
+}
