@@ -204,26 +204,22 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e platform.PromotionEn
 	if e.Propose && written.Proposal != nil && written.Proposal.Head == "" {
 		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.image.Image)
 	} else if e.Propose {
-		proposal := written.Proposal
+		proposal, replaced := written.Proposal, written.Previous
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.MergeProposal,
 			gitops.MergeInput{Proposal: *proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written); err != nil {
 			return "", err
 		}
-		written.Previous = ""
+		written.Previous = replaced
 	} else {
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage,
 			gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written); err != nil {
 			return "", err
 		}
 	}
-	es.Image, es.Commit = p.image.Image, written.Commit
+	es.Image, es.Commit, es.Previous = p.image.Image, written.Commit, written.Previous
 	previous := written.Previous
-	if previous == "" {
-		previous = es.Previous
-	}
-	es.Previous = previous
 
-	verr := p.verify(ctx, e, written)
+	verr := p.verify(ctx, e, written, p.image.Image)
 	if verr == nil {
 		return previous, nil
 	}
@@ -236,21 +232,28 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e platform.PromotionEn
 	return "", p.rollback(ctx, e, previous, verr)
 }
 
-// verify asks Argo CD to refresh and waits until the app is Synced and Healthy at the commit.
-func (p *promotion) verify(ctx workflow.Context, e platform.PromotionEnv, written gitops.WriteImageOutput) error {
+// verify has Argo CD carry the commit into the cluster and waits until the app runs image,
+// Synced and Healthy at that commit: first the env's app-of-apps, which applies the app's new
+// definition, then the app itself.
+func (p *promotion) verify(ctx workflow.Context, e platform.PromotionEnv, written gitops.WriteImageOutput, image string) error {
 	var ar *argocd.Activities
 	p.setStage(ctx, StageVerifying)
 	p.env(e.Name).State = "verifying"
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("refresh "+e.App, time.Minute)),
-		ar.RefreshApp, argocd.AppInput{Env: e.Name, App: e.App}).Get(ctx, nil); err != nil {
-		return err
+	for _, app := range []struct{ name, image string }{{e.Root, ""}, {e.App, image}} {
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("refresh "+app.name, time.Minute)),
+			ar.RefreshApp, argocd.AppInput{Env: e.Name, App: app.name}).Get(ctx, nil); err != nil {
+			return err
+		}
+		opts := activityOptions("wait until "+app.name+" is Healthy at "+short(written.Commit), e.HealthTimeout+2*time.Minute)
+		opts.HeartbeatTimeout = time.Minute
+		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout}
+		var out argocd.WaitAppOutput
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
+			Env: e.Name, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image}).Get(ctx, &out); err != nil {
+			return err
+		}
 	}
-	opts := activityOptions("wait until "+e.App+" is Healthy at "+short(written.Commit), e.HealthTimeout+2*time.Minute)
-	opts.HeartbeatTimeout = time.Minute
-	opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout}
-	var out argocd.WaitAppOutput
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
-		Env: e.Name, App: e.App, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout}).Get(ctx, &out)
+	return nil
 }
 
 // rollback puts the previous image back with a new commit, waits until it is Healthy again,
@@ -268,7 +271,7 @@ func (p *promotion) rollback(ctx workflow.Context, e platform.PromotionEnv, prev
 		ga.WriteImage, gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Message: msg}).Get(ctx, &written); err != nil {
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
-	if err := p.verify(ctx, e, written); err != nil {
+	if err := p.verify(ctx, e, written, previous); err != nil {
 		es.State = "failed"
 		return fail.New(ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
 			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))

@@ -60,12 +60,12 @@ func (s *promoteSuite) SetupTest() {
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
 
 func staging() platform.PromotionEnv {
-	return platform.PromotionEnv{Name: "staging", App: "time-service-staging", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
+	return platform.PromotionEnv{Name: "staging", App: "time-service-staging", Root: "staging-apps", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
 		Approval: config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}}
 }
 
 func prod(min int) platform.PromotionEnv {
-	return platform.PromotionEnv{Name: "prod", App: "time-service-prod", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
+	return platform.PromotionEnv{Name: "prod", App: "time-service-prod", Root: "prod-apps", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
 		Approval: config.Approval{Required: true, FourEyes: true, MinApprovals: min, Approvers: []string{"alice", "bob", "carol"}, Expiry: config.Duration(time.Hour)}}
 }
 
@@ -89,9 +89,14 @@ func (s *promoteSuite) direct(env, commit string) {
 	s.healthy(env, commit)
 }
 
+// healthy mocks Argo CD reporting env's app-of-apps, then the app running the image, Healthy
+// at the commit.
 func (s *promoteSuite) healthy(env, commit string) {
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
-		return in.Env == env && in.Commit == commit
+		return in.Env == env && in.Commit == commit && in.App == env+"-apps" && in.Image == ""
+	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
+		return in.Env == env && in.Commit == commit && in.App == "time-service-"+env && in.Image != ""
 	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
 }
 
@@ -135,7 +140,7 @@ func (s *promoteSuite) update(name string, arg any) *outcome {
 
 func (s *promoteSuite) TestDevOnly() {
 	dev := staging()
-	dev.Name, dev.App = "dev", "time-service-dev"
+	dev.Name, dev.App, dev.Root = "dev", "time-service-dev", "dev-apps"
 	s.path(dev)
 	s.direct("dev", "c-dev")
 	s.start("")
@@ -220,7 +225,11 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	s.path(staging())
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Image == image })).
 		Return(gitops.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.Commit == "c-bad" })).
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.Commit == "c-bad" && in.App == "staging-apps" })).
+		Return(argocd.WaitAppOutput{}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
+		return in.Commit == "c-bad" && in.App == "time-service-staging" && in.Image == image
+	})).
 		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrDegraded, `time-service-staging in staging is Degraded at c-bad: Deployment "time-service" exceeded its progress deadline`)).Once()
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Image == oldImg })).
 		Return(gitops.WriteImageOutput{Commit: "c-revert", Changed: true, Previous: image}, nil).Once()

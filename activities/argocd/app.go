@@ -56,6 +56,8 @@ type WaitAppInput struct {
 	// Since is when the commit was written: a status reconciled before it says nothing about it.
 	Since   time.Time     `json:"since"`
 	Timeout time.Duration `json:"timeout"`
+	// Image, when set, must be among the images the Application runs.
+	Image string `json:"image,omitempty"`
 }
 
 // WaitAppOutput is the Application's state once Synced and Healthy at the commit.
@@ -129,6 +131,11 @@ func atCommit(app *v1alpha1.Application, in WaitAppInput) (bool, error) {
 		if c.Type == v1alpha1.ApplicationConditionComparisonError || c.Type == v1alpha1.ApplicationConditionInvalidSpecError {
 			return false, nil
 		}
+	}
+	if in.Image != "" && !slices.Contains(st.Summary.Images, in.Image) {
+		// Synced to the commit, but the Application's own definition (its Helm values) has
+		// not reached the cluster yet.
+		return false, nil
 	}
 	if st.Health.Status == "Degraded" {
 		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Env, short(in.Commit), Status(app).Message)

@@ -388,3 +388,15 @@ func TestSplitImage(t *testing.T) {
 		require.Equal(t, want, [2]string{name, tag}, img)
 	}
 }
+
+func TestWaitAppWantsTheImage(t *testing.T) {
+	k := newFakeKube()
+	seed(k, appAt("c0ffee", "Synced", "Healthy", time.Now()))
+	in := WaitAppInput{Env: "prod", App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
+		Timeout: 300 * time.Millisecond, Image: "registry/idp/localtime:v1.2.4"}
+	_, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+	require.True(t, failIs(err, ErrHealthTimeout), "Synced at the commit but still running the old image is not done: %v", err)
+	in.Image = "registry/idp/localtime:v1.2.3"
+	_, err = waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+	require.NoError(t, err)
+}

@@ -69,8 +69,10 @@ type PromotionInput struct {
 
 // PromotionEnv is one env of a promotion's path with the policy that applies there.
 type PromotionEnv struct {
-	Name          string          `json:"name"`
-	App           string          `json:"app"`
+	Name string `json:"name"`
+	App  string `json:"app"`
+	// Root is the env's app-of-apps, which carries App's definition from Git into the cluster.
+	Root          string          `json:"root"`
 	Approval      config.Approval `json:"approval"`
 	RequirePassed string          `json:"requirePassed,omitempty"`
 	Soak          time.Duration   `json:"soak"`
@@ -157,7 +159,7 @@ func PromotionPath(cfg *config.Config, in PromotionInput) ([]PromotionEnv, error
 	}
 	var out []PromotionEnv
 	for _, e := range cfg.Environments[entry : last+1] {
-		out = append(out, PromotionEnv{Name: e.Name, App: in.Service + "-" + e.Name, Approval: e.Promotion.Approval,
+		out = append(out, PromotionEnv{Name: e.Name, App: in.Service + "-" + e.Name, Root: e.ArgoCD.AppOfApps, Approval: e.Promotion.Approval,
 			RequirePassed: e.Promotion.RequirePassed, Soak: e.Promotion.Soak.Std(), HealthTimeout: e.Promotion.HealthTimeout.Std(),
 			Propose: e.Promotion.Approval.Required})
 	}

@@ -92,6 +92,15 @@ func (s *Stack) startArgoCD(env, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
+	// Each process also serves metrics, on a fixed default port: give each env its own.
+	repoMetrics, err := freePort()
+	if err != nil {
+		return err
+	}
+	ctrlMetrics, err := freePort()
+	if err != nil {
+		return err
+	}
 	redis, err := startProc(env+"-redis", filepath.Join(s.opts.Dir, "logs", env+"-redis.log"), os.Environ(),
 		"redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no",
 		"--dir", base)
@@ -112,14 +121,15 @@ func (s *Stack) startArgoCD(env, kubeconfig string) error {
 	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
 	repo, err := startProc(env+"-argocd-repo-server", filepath.Join(s.opts.Dir, "logs", env+"-argocd-repo-server.log"), procEnv,
 		filepath.Join(s.opts.BinDir, "argocd-repo-server"), "--disable-tls", "--address", "127.0.0.1",
-		"--port", strconv.Itoa(repoPort), "--redis", redisAddr, "--loglevel", "warn")
+		"--port", strconv.Itoa(repoPort), "--metrics-port", strconv.Itoa(repoMetrics), "--redis", redisAddr, "--loglevel", "warn")
 	if err != nil {
 		return err
 	}
 	s.addProc(repo)
 	ctrl, err := startProc(env+"-argocd-application-controller", filepath.Join(s.opts.Dir, "logs", env+"-argocd-application-controller.log"), procEnv,
 		filepath.Join(s.opts.BinDir, "argocd-application-controller"), "--kubeconfig", kubeconfig, "--namespace", "argocd",
-		"--repo-server", "127.0.0.1:"+strconv.Itoa(repoPort), "--repo-server-plaintext", "--redis", redisAddr, "--loglevel", "warn")
+		"--repo-server", "127.0.0.1:"+strconv.Itoa(repoPort), "--repo-server-plaintext", "--redis", redisAddr,
+		"--metrics-port", strconv.Itoa(ctrlMetrics), "--loglevel", "warn")
 	if err != nil {
 		return err
 	}
