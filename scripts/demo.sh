@@ -43,6 +43,32 @@ done
 step "a second bootstrap of dev changes nothing"
 bin/starter bootstrap --env dev --wait --as alice | tee /dev/stderr | grep -q "no changes"
 
+step "Argo CD in dev reports its applications Synced and Healthy"
+bin/starter status bootstrap-dev | grep "applications Synced and Healthy"
+
+step "CI pushes sha-1a2b3c4 of time-service; promote it to dev"
+bin/sandbox image push time-service sha-1a2b3c4
+bin/starter promote --service time-service --tag sha-1a2b3c4 --wait --as alice
+
+step "CI tags that image v1.2.3; promote it to prod: staging goes by itself, prod waits"
+bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4
+bin/starter promote --service time-service --tag v1.2.3 --to prod --as alice
+wait_stage promote-time-service-v1.2.3 waiting-approval
+bin/starter status promote-time-service-v1.2.3
+step "alice may not approve her own release (four-eyes, exit 2)"
+expect_exit 2 bin/starter approve promote-time-service-v1.2.3 --as alice
+step "bob approves exactly that digest; the prod branch is merged and Argo CD turns Healthy"
+bin/starter approve promote-time-service-v1.2.3 --as bob --comment "release notes read"
+bin/starter watch promote-time-service-v1.2.3
+bin/starter status promote-time-service-v1.2.3 -o json | grep -q '"stage": "done"'
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/prod/time-service.yaml | grep -q "localtime:v1.2.3"
+
+step "a broken v1.2.4 turns Degraded in staging and is rolled back to v1.2.3"
+bin/sandbox image push time-service v1.2.4 --broken
+expect_exit 1 bin/starter promote --service time-service --tag v1.2.4 --wait --as alice
+bin/starter status promote-time-service-v1.2.4 -o json | grep -q '"state": "rolled-back"'
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/staging/time-service.yaml | grep -q "localtime:v1.2.3"
+
 step "runs, as the Web UI lists them ($TEMPORAL_UI_URL)"
 bin/starter list
 echo

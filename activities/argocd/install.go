@@ -85,6 +85,13 @@ func (a *Activities) InstallArgoCD(ctx context.Context, in InstallInput) (Instal
 	if err != nil {
 		return InstallOutput{}, err
 	}
+	creds, err := repoCredentials(ctx, env, a.Config.Repository.URL)
+	if err != nil {
+		return InstallOutput{}, err
+	}
+	if creds != nil {
+		objs = append(objs, creds)
+	}
 	out, err := install(ctx, k, env, objs, apps)
 	out.Version = env.ArgoCD.Version
 	return out, err
