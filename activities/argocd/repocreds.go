@@ -54,4 +54,3 @@ func repoCredentials(ctx context.Context, env *config.Environment, repoURL strin
 		"stringData": map[string]any{"type": "git", "url": repoURL, "username": "x-access-token", "password": strings.TrimSpace(token)},
 	}}, nil
 }
-
