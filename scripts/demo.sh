@@ -41,10 +41,13 @@ for env in staging prod; do
 done
 
 step "a second bootstrap of dev changes nothing"
-bin/starter bootstrap --env dev --wait --as alice | tee /dev/stderr | grep -q "no changes"
+out=$(bin/starter bootstrap --env dev --wait --as alice)
+echo "$out"
+grep -q "no changes" <<<"$out"
 
 step "Argo CD in dev reports its applications Synced and Healthy"
-bin/starter status bootstrap-dev | grep "applications Synced and Healthy"
+out=$(bin/starter status bootstrap-dev)
+grep "applications Synced and Healthy" <<<"$out"
 
 step "CI pushes sha-1a2b3c4 of time-service; promote it to dev"
 bin/sandbox image push time-service sha-1a2b3c4
