@@ -27,7 +27,6 @@ import (
 )
 
 var (
-	gvkNamespace  = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 	gvkCRD        = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
 	gvkSecret     = schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
 	gvkDeployment = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
