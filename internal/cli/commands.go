@@ -50,38 +50,17 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 			if _, err := cfg.Env(o.env); err != nil {
 				return badInput(err)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			id := workflows.BootstrapIDPrefix + o.env
 			who := g.identity()
-			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-				ID:                       id,
-				TaskQueue:                workflows.TaskQueue,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				// Without this the SDK quietly hands back the running run.
-				WorkflowExecutionErrorWhenAlreadyStarted: true,
-				WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				TypedSearchAttributes: temporal.NewSearchAttributes(
-					workflows.AttrKind.ValueSet(workflows.KindBootstrap),
-					workflows.AttrEnvironment.ValueSet(o.env),
-					workflows.AttrStage.ValueSet(workflows.StagePreparing)),
-				StaticSummary: fmt.Sprintf("bootstrap %s (by %s)", o.env, who),
-			}, workflows.BootstrapWorkflowName, workflows.BootstrapInput{Env: o.env, Requester: who})
-			var started *serviceerror.WorkflowExecutionAlreadyStarted
-			if errors.As(err, &started) {
-				return badInput(fmt.Errorf("%s is already running: follow it with `starter watch %s` or approve it with `starter approve %s`", id, id, id))
-			}
-			if err != nil {
-				return fmt.Errorf("starting %s: %w", id, err)
-			}
-			fmt.Fprintf(g.out, "started %s as %s\n  %s\n", id, who, webURL(id, run.GetRunID()))
-			if !o.wait {
-				return nil
-			}
-			return follow(cmd.Context(), g, c, id, run.GetRunID())
+			return g.start(cmd.Context(), startRequest{
+				id:       workflows.BootstrapIDPrefix + o.env,
+				workflow: workflows.BootstrapWorkflowName,
+				input:    workflows.BootstrapInput{Env: o.env, Requester: who},
+				attrs: []temporal.SearchAttributeUpdate{workflows.AttrKind.ValueSet(workflows.KindBootstrap),
+					workflows.AttrEnvironment.ValueSet(o.env)},
+				summary: fmt.Sprintf("bootstrap %s (by %s)", o.env, who),
+				who:     who,
+				wait:    o.wait,
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.env, "env", "", "environment to bootstrap (as named in idp.yaml)")
@@ -336,4 +315,47 @@ func webURL(id, runID string) string {
 		base = "http://localhost:8233"
 	}
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s", strings.TrimRight(base, "/"), temporalx.Namespace(), id, runID)
+}
+
+// startRequest is one workflow start by the CLI.
+type startRequest struct {
+	id, workflow string
+	input        any
+	attrs        []temporal.SearchAttributeUpdate
+	summary, who string
+	// route is shown after the ID (a promotion's envs).
+	route string
+	wait  bool
+}
+
+// start starts a run, refusing (as bad input) a second one while the first runs, prints where
+// to watch it, and with wait follows it to its outcome.
+func (g *globals) start(ctx context.Context, r startRequest) error {
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       r.id,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without this the SDK quietly hands back the running run.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(append(r.attrs, workflows.AttrStage.ValueSet(workflows.StagePreparing))...),
+		StaticSummary:                            r.summary,
+	}, r.workflow, r.input)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return badInput(fmt.Errorf("%s is already running: follow it with `starter watch %s`, approve it with `starter approve %s`", r.id, r.id, r.id))
+	}
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", r.id, err)
+	}
+	fmt.Fprintf(g.out, "started %s as %s%s\n  %s\n", r.id, r.who, r.route, webURL(r.id, run.GetRunID()))
+	if !r.wait {
+		return nil
+	}
+	return follow(ctx, g, c, r.id, run.GetRunID())
 }

@@ -6,9 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alexpermiakov/idp/activities/platform"
@@ -59,44 +56,24 @@ without a person; with --to it goes there, waiting for approvals where policy as
 			if err != nil {
 				return badInput(err)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			id := workflows.PromoteIDPrefix + o.service + "-" + o.tag
 			who := g.identity()
 			names := make([]string, 0, len(path))
 			for _, e := range path {
 				names = append(names, e.Name)
 			}
-			run, err := c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-				ID:                                       id,
-				TaskQueue:                                workflows.TaskQueue,
-				WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				WorkflowExecutionErrorWhenAlreadyStarted: true,
-				TypedSearchAttributes: temporal.NewSearchAttributes(
-					workflows.AttrKind.ValueSet(workflows.KindPromote),
-					workflows.AttrService.ValueSet(o.service),
-					workflows.AttrVersion.ValueSet(o.tag),
-					workflows.AttrEnvironment.ValueSet(path[0].Name),
-					workflows.AttrStage.ValueSet(workflows.StagePreparing)),
-				StaticSummary: fmt.Sprintf("promote %s %s to %s (by %s)", o.service, o.tag, names[len(names)-1], who),
-			}, workflows.PromoteWorkflowName, workflows.PromoteInput{Service: o.service, Tag: o.tag, To: o.to,
-				Requester: who, Supersede: o.supersede})
-			var started *serviceerror.WorkflowExecutionAlreadyStarted
-			if errors.As(err, &started) {
-				return badInput(fmt.Errorf("%s is already running: follow it with `starter watch %s`", id, id))
-			}
-			if err != nil {
-				return fmt.Errorf("starting %s: %w", id, err)
-			}
-			fmt.Fprintf(g.out, "started %s as %s: %s\n  %s\n", id, who, strings.Join(names, " → "), webURL(id, run.GetRunID()))
-			if !o.wait {
-				return nil
-			}
-			return follow(cmd.Context(), g, c, id, run.GetRunID())
+			return g.start(cmd.Context(), startRequest{
+				id:       workflows.PromoteIDPrefix + o.service + "-" + o.tag,
+				workflow: workflows.PromoteWorkflowName,
+				input: workflows.PromoteInput{Service: o.service, Tag: o.tag, To: o.to,
+					Requester: who, Supersede: o.supersede},
+				attrs: []temporal.SearchAttributeUpdate{workflows.AttrKind.ValueSet(workflows.KindPromote),
+					workflows.AttrService.ValueSet(o.service), workflows.AttrVersion.ValueSet(o.tag),
+					workflows.AttrEnvironment.ValueSet(path[0].Name)},
+				summary: fmt.Sprintf("promote %s %s to %s (by %s)", o.service, o.tag, names[len(names)-1], who),
+				who:     who,
+				route:   ": " + strings.Join(names, " → "),
+				wait:    o.wait,
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.service, "service", "", "service to promote (as in tooling.repositories)")
