@@ -232,6 +232,9 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e platform.PromotionEn
 	return "", p.rollback(ctx, e, previous, verr)
 }
 
+// degradedFor is how long an app must stay Degraded at our commit before it counts as failed.
+const degradedFor = 15 * time.Second
+
 // verify has Argo CD carry the commit into the cluster and waits until the app runs image,
 // Synced and Healthy at that commit: first the env's app-of-apps, which applies the app's new
 // definition, then the app itself.
@@ -249,7 +252,8 @@ func (p *promotion) verify(ctx workflow.Context, e platform.PromotionEnv, writte
 		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout}
 		var out argocd.WaitAppOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
-			Env: e.Name, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image}).Get(ctx, &out); err != nil {
+			Env: e.Name, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image,
+			DegradedFor: degradedFor}).Get(ctx, &out); err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,9 @@ type WaitAppInput struct {
 	Timeout time.Duration `json:"timeout"`
 	// Image, when set, must be among the images the Application runs.
 	Image string `json:"image,omitempty"`
+	// DegradedFor is how long Degraded at the commit must last to count: right after a sync,
+	// a Deployment may still carry the condition of the rollout it replaces.
+	DegradedFor time.Duration `json:"degradedFor,omitempty"`
 }
 
 // WaitAppOutput is the Application's state once Synced and Healthy at the commit.
@@ -85,6 +88,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 	deadline := time.Now().Add(in.Timeout)
 	b := backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
 	var last AppStatus
+	var degradedSince time.Time
 	for {
 		obj, err := k.Get(ctx, gvkApp, ns, in.App)
 		if err != nil {
@@ -97,7 +101,13 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 			}
 			last = Status(&app)
 			done, err := atCommit(&app, in)
-			if err != nil {
+			switch {
+			case err != nil && degradedSince.IsZero():
+				degradedSince = time.Now()
+			case err == nil:
+				degradedSince = time.Time{}
+			}
+			if err != nil && time.Since(degradedSince) >= in.DegradedFor {
 				return WaitAppOutput{Status: last}, err
 			}
 			if done {

@@ -389,6 +389,17 @@ func TestSplitImage(t *testing.T) {
 	}
 }
 
+func TestWaitAppDegradedMustLast(t *testing.T) {
+	k := newFakeKube()
+	seed(k, appAt("c0ffee", "Synced", "Degraded", time.Now()))
+	in := WaitAppInput{Env: "staging", App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
+		Timeout: 5 * time.Second, DegradedFor: 600 * time.Millisecond}
+	start := time.Now()
+	_, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+	require.True(t, failIs(err, ErrDegraded), "%v", err)
+	require.GreaterOrEqual(t, time.Since(start), in.DegradedFor, "a Degraded that did not last is not a failure yet")
+}
+
 func TestWaitAppWantsTheImage(t *testing.T) {
 	k := newFakeKube()
 	seed(k, appAt("c0ffee", "Synced", "Healthy", time.Now()))
