@@ -85,11 +85,12 @@ func (k *dynamicKube) Apply(ctx context.Context, obj *unstructured.Unstructured,
 	return before == nil || !equality.Semantic.DeepEqual(content(before), content(after)), nil
 }
 
-// content is what an apply can change: the object without status and server bookkeeping,
-// which controllers rewrite all the time (Argo CD its Applications' status, for one).
+// content is what an apply can change: the object without status, operations and server
+// bookkeeping, which controllers rewrite all the time (Argo CD its Applications', for one).
 func content(o *unstructured.Unstructured) map[string]any {
 	c := o.DeepCopy().Object
 	delete(c, "status")
+	delete(c, "operation") // Argo CD's own record of a sync it runs on an Application
 	if md, ok := c["metadata"].(map[string]any); ok {
 		for _, k := range []string{"resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"} {
 			delete(md, k)
