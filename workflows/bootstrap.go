@@ -188,8 +188,10 @@ func changed(created bool, changes []string) string {
 	switch {
 	case created:
 		return "created"
+	case len(changes) > 5:
+		return fmt.Sprintf("converged (%d changed: %s, …)", len(changes), strings.Join(changes[:3], ", "))
 	case len(changes) > 0:
-		return fmt.Sprintf("converged (%v)", changes)
+		return fmt.Sprintf("converged (%s)", strings.Join(changes, ", "))
 	default:
 		return "no changes"
 	}
