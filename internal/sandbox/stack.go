@@ -58,6 +58,7 @@ type Stack struct {
 	opts  Options
 	mu    sync.Mutex // guards procs, which grow when Argo CD starts after a bootstrap
 	procs []*proc
+	logMu sync.Mutex
 	// Endpoints maps an account name to its AWS endpoint.
 	Endpoints map[string]string
 	// RepoURL is the platform repository's URL.
@@ -221,7 +222,10 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
+// logf writes a progress line; the envs' control planes start side by side and all log.
 func (s *Stack) logf(format string, args ...any) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	fmt.Fprintf(s.opts.Log, "sandbox: "+format+"\n", args...)
 }
 
