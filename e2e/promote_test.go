@@ -34,6 +34,9 @@ func application(t *testing.T, cfg *config.Config, env, name string) (revision, 
 	app, err := dc.Resource(appsGVR).Namespace("argocd").Get(context.Background(), name, metav1.GetOptions{})
 	require.NoError(t, err)
 	revision, _, _ = unstructuredString(app.Object, "status", "sync", "revision")
+	if revs, ok := app.Object["status"].(map[string]any)["sync"].(map[string]any)["revisions"].([]any); ok && revision == "" && len(revs) > 0 {
+		revision, _ = revs[0].(string) // a multi-source Application has one revision per source
+	}
 	sync, _, _ = unstructuredString(app.Object, "status", "sync", "status")
 	health, _, _ = unstructuredString(app.Object, "status", "health", "status")
 	return revision, sync, health
