@@ -32,6 +32,12 @@ func printStatus(w io.Writer, st workflows.Status) {
 	if st.Commit != "" {
 		fmt.Fprintf(w, "commit:       %s\n", st.Commit)
 	}
+	if st.Service != "" {
+		fmt.Fprintf(w, "release:      %s %s %s\n", st.Service, st.Version, st.Digest)
+	}
+	if st.SupersededBy != "" {
+		fmt.Fprintf(w, "superseded by %s\n", st.SupersededBy)
+	}
 	for _, e := range st.Environments {
 		fmt.Fprintf(w, "env %-10s %s %s %s\n", e.Name, e.State, e.Image, e.Commit)
 	}
