@@ -400,23 +400,15 @@ func (g *githubProvider) Commit(ctx context.Context, branch string, c Change) (C
 	// then turns out to be in place already, it was most likely ours.
 	uncertain := false
 	err = g.retry.do(ctx, func() error {
-		tip, err := g.branchHead(ctx, branch)
+		ed, err := g.editAtHead(ctx, branch, path, c.Edit)
 		if err != nil {
 			return err
 		}
-		old, blob, exists, err := g.readFile(ctx, path, tip)
-		if err != nil {
-			return err
-		}
-		updated, err := c.Edit(old)
-		if err != nil {
-			return fmt.Errorf("editing %s: %w", path, err)
-		}
-		if unchanged(old, exists, updated) {
-			res = CommitResult{Commit: tip, Changed: uncertain}
+		if ed.same {
+			res = CommitResult{Commit: ed.tip, Changed: uncertain}
 			return nil
 		}
-		sha, err := g.putFile(ctx, branch, path, blob, updated, c.Message)
+		sha, err := g.putFile(ctx, branch, path, ed.blob, ed.updated, c.Message)
 		if err != nil {
 			if st := ghStatus(err); st != http.StatusConflict && st != http.StatusUnprocessableEntity {
 				uncertain = true
@@ -443,19 +435,12 @@ func (g *githubProvider) Propose(ctx context.Context, base, head string, c Chang
 	}
 	var prop Proposal
 	err = g.retry.do(ctx, func() error {
-		baseTip, err := g.branchHead(ctx, base)
+		ed, err := g.editAtHead(ctx, base, path, c.Edit)
 		if err != nil {
 			return err
 		}
-		old, baseBlob, exists, err := g.readFile(ctx, path, baseTip)
-		if err != nil {
-			return err
-		}
-		updated, err := c.Edit(old)
-		if err != nil {
-			return fmt.Errorf("editing %s: %w", path, err)
-		}
-		if unchanged(old, exists, updated) {
+		baseTip, baseBlob, updated := ed.tip, ed.blob, ed.updated
+		if ed.same {
 			prop = Proposal{Base: base, Commit: baseTip}
 			return nil
 		}
@@ -496,6 +481,31 @@ func (g *githubProvider) Propose(ctx context.Context, base, head string, c Chang
 		return Proposal{}, fmt.Errorf("proposing %s on %s: %w", path, head, err)
 	}
 	return prop, nil
+}
+
+// edited is a file read at a branch's head with an edit applied to it.
+type edited struct {
+	tip, blob string
+	updated   []byte
+	// same is true when the edit changes nothing.
+	same bool
+}
+
+// editAtHead reads path at branch's current head and applies edit.
+func (g *githubProvider) editAtHead(ctx context.Context, branch, path string, edit Edit) (edited, error) {
+	tip, err := g.branchHead(ctx, branch)
+	if err != nil {
+		return edited{}, err
+	}
+	old, blob, exists, err := g.readFile(ctx, path, tip)
+	if err != nil {
+		return edited{}, err
+	}
+	updated, err := edit(old)
+	if err != nil {
+		return edited{}, fmt.Errorf("editing %s: %w", path, err)
+	}
+	return edited{tip: tip, blob: blob, updated: updated, same: unchanged(old, exists, updated)}, nil
 }
 
 // createBranch creates branch at sha; a branch that appeared meanwhile means another attempt
