@@ -55,15 +55,22 @@ func platform(t *testing.T, endpoint string) (*config.Config, string) {
 	return cfg, commit
 }
 
-func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
+// againstEmulator gives terraform activities for a platform on a fresh AWS emulator. Outside
+// -short it needs terraform and a provider mirror, and fails without them.
+func againstEmulator(t *testing.T) (*terraform.Activities, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs terraform against the AWS emulator; not part of -short")
 	}
 	requireTerraform(t)
 	srv := kumo.NewServer()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	cfg, commit := platform(t, srv.URL)
-	ta := &terraform.Activities{Config: cfg}
+	return &terraform.Activities{Config: cfg}, commit
+}
+
+func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
+	ta, commit := againstEmulator(t)
 	ctx := context.Background()
 
 	plan, err := ta.Plan(ctx, terraform.PlanInput{Env: "dev", Commit: commit, RunID: "r1"})
@@ -91,14 +98,7 @@ func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
 }
 
 func TestStalePlanIsRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs terraform against the AWS emulator; not part of -short")
-	}
-	requireTerraform(t)
-	srv := kumo.NewServer()
-	defer srv.Close()
-	cfg, commit := platform(t, srv.URL)
-	ta := &terraform.Activities{Config: cfg}
+	ta, commit := againstEmulator(t)
 	ctx := context.Background()
 
 	first, err := ta.Plan(ctx, terraform.PlanInput{Env: "staging", Commit: commit, RunID: "a"})
