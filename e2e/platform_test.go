@@ -31,10 +31,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/worker/setup"
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/cli"
 	"github.com/alexpermiakov/idp/internal/config"
-	"github.com/alexpermiakov/idp/internal/sandbox"
 	"github.com/alexpermiakov/idp/workflows"
 )
 
@@ -47,7 +48,7 @@ func freePort(t *testing.T) int {
 }
 
 // stack starts the sandbox without its worker and runs the worker in this process.
-func stack(t *testing.T) (*config.Config, *sandbox.Stack) {
+func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 	t.Helper()
 	if _, err := os.Stat("../bin/temporal"); err != nil {
 		t.Fatal("../bin/temporal is missing: run `make tools` (make test builds it first)")
@@ -57,7 +58,7 @@ func stack(t *testing.T) (*config.Config, *sandbox.Stack) {
 	}
 	ctx := context.Background()
 	var log bytes.Buffer
-	s, err := sandbox.Up(ctx, sandbox.Options{Dir: t.TempDir(), Root: "..", BinDir: "../bin",
+	s, err := stack.Up(ctx, stack.Options{Dir: t.TempDir(), Root: "..", BinDir: "../bin",
 		TemporalPort: freePort(t), UIPort: freePort(t), NoWorker: true, Log: &log})
 	require.NoError(t, err, "sandbox up:\n%s", log.String())
 	t.Cleanup(s.Close)
@@ -73,7 +74,7 @@ func stack(t *testing.T) (*config.Config, *sandbox.Stack) {
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, cfg, c)
+	setup.Register(w, cfg, c)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return cfg, s
@@ -102,7 +103,7 @@ func TestPlatform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end against the local stack; not part of -short")
 	}
-	cfg, s := stack(t)
+	cfg, s := startStack(t)
 	bootstrap(t, cfg)
 	if t.Failed() {
 		return
@@ -196,7 +197,7 @@ func bootstrap(t *testing.T, cfg *config.Config) {
 		ctx := context.Background()
 		env, err := cfg.Env("staging")
 		require.NoError(t, err)
-		awsCfg, err := aws.LoadConfig(ctx, env.AWS)
+		awsCfg, err := awsconf.Load(ctx, env.AWS)
 		require.NoError(t, err)
 		vpcs, err := ec2.NewFromConfig(awsCfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 		require.NoError(t, err)
@@ -210,7 +211,7 @@ func bootstrap(t *testing.T, cfg *config.Config) {
 		providers, err := ic.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 		require.NoError(t, err)
 		require.Len(t, providers.OpenIDConnectProviderList, 1)
-		_, err = aws.NewS3(awsCfg).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: awssdk.String(env.StateBucket)})
+		_, err = awsconf.S3(awsCfg).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: awssdk.String(env.StateBucket)})
 		require.NoError(t, err)
 	})
 

@@ -14,9 +14,10 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
 	"github.com/alexpermiakov/idp/internal/config"
-	"github.com/alexpermiakov/idp/internal/sandbox"
+	"github.com/alexpermiakov/idp/internal/manifest"
+	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows"
 )
 
@@ -63,14 +64,14 @@ func unstructuredString(m map[string]any, path ...string) (string, bool, error) 
 func pinned(t *testing.T, cfg *config.Config, env, service string) string {
 	t.Helper()
 	bare := strings.TrimPrefix(cfg.Repository.URL, "file://")
-	out, err := exec.Command("git", "--git-dir", bare, "show", "main:"+gitops.ManifestPath(env, service)).Output()
+	out, err := exec.Command("git", "--git-dir", bare, "show", "main:"+policy.ManifestPath(env, service)).Output()
 	require.NoError(t, err)
-	img, err := gitops.Image(out)
+	img, err := manifest.Image(out)
 	require.NoError(t, err)
 	return img
 }
 
-func sandboxCLI(t *testing.T, s *sandbox.Stack, args ...string) string {
+func sandboxCLI(t *testing.T, s *stack.Stack, args ...string) string {
 	t.Helper()
 	bin, _ := filepath.Abs("../bin/sandbox")
 	cmd := exec.Command(bin, append([]string{"--dir", s.Dir()}, args...)...)
@@ -79,7 +80,7 @@ func sandboxCLI(t *testing.T, s *sandbox.Stack, args ...string) string {
 	return string(out)
 }
 
-func promote(t *testing.T, cfg *config.Config, s *sandbox.Stack) {
+func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 	code, out := starter(t, "watch", "bootstrap-prod")
 	require.Equal(t, 0, code, out)
 

@@ -65,3 +65,18 @@ const (
 	StageDone            = "done"
 	StageFailed          = "failed"
 )
+
+// Definition is a workflow function with the type name it is registered under.
+type Definition struct {
+	Name string
+	Func any
+}
+
+// Definitions lists every idp workflow, for workers and replayers to register.
+func Definitions() []Definition {
+	return []Definition{
+		{Name: BootstrapWorkflowName, Func: BootstrapEnvironment},
+		{Name: PromoteWorkflowName, Func: Promote},
+		{Name: LockWorkflowName, Func: Lock},
+	}
+}

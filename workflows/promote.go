@@ -10,17 +10,18 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
-	"github.com/alexpermiakov/idp/activities/ecr"
-	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/git"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/policy"
 )
 
 // promotion is one Promote run's state beyond the status document.
 type promotion struct {
 	*run
 	in           PromoteInput
-	image        ecr.ResolveOutput
+	image        aws.ResolveOutput
 	supersededBy string
 	// passed lists envs where this digest ran Healthy in this run.
 	passed map[string]bool
@@ -73,19 +74,19 @@ func Promote(ctx workflow.Context, in PromoteInput) (Status, error) {
 func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 	var (
 		pa *platform.Activities
-		ea *ecr.Activities
+		ea *aws.Activities
 	)
 	p.setStage(ctx, StagePreparing)
 	var path platform.PromotionOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("plan the promotion of "+p.in.Service+" "+p.in.Tag, time.Minute)),
-		pa.PlanPromotion, platform.PromotionInput{Service: p.in.Service, Tag: p.in.Tag, To: p.in.To}).Get(ctx, &path); err != nil {
+		pa.PlanPromotion, policy.Input{Service: p.in.Service, Tag: p.in.Tag, To: p.in.To}).Get(ctx, &path); err != nil {
 		return err
 	}
 	for _, e := range path.Envs {
 		p.env(e.Name)
 	}
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+p.in.Tag+" in ECR", time.Minute)),
-		ea.ResolveImage, ecr.ResolveInput{Service: p.in.Service, Tag: p.in.Tag}).Get(ctx, &p.image); err != nil {
+		ea.ResolveImage, aws.ResolveInput{Service: p.in.Service, Tag: p.in.Tag}).Get(ctx, &p.image); err != nil {
 		return err
 	}
 	p.status.Digest = p.image.Digest
@@ -98,7 +99,7 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 	return nil
 }
 
-func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e platform.PromotionEnv) error {
+func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) error {
 	var (
 		pa *platform.Activities
 		sa *platform.Signaller
@@ -170,18 +171,18 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e platform.Promoti
 
 // deploy writes the image, gets it approved where policy asks, and verifies it; it returns
 // the image it replaced.
-func (p *promotion) deploy(ctx workflow.Context, g *gate, e platform.PromotionEnv) (string, error) {
-	var ga *gitops.Activities
+func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string, error) {
+	var ga *git.Activities
 	es := p.env(e.Name)
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	msg := fmt.Sprintf("promote %s %s to %s\n\nimage: %s\ndigest: %s\nworkflow: %s\nrequested-by: %s",
 		p.in.Service, p.in.Tag, e.Name, p.image.Image, p.image.Digest, id, p.in.Requester)
 	writeOpts := activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute)
 
-	var written gitops.WriteImageOutput
+	var written git.WriteImageOutput
 	if e.Propose {
 		// The branch (pull request) comes first, so approvers see exactly what will land.
-		in := gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg, Propose: true,
+		in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg, Propose: true,
 			Head:  "idp/" + p.in.Service + "-" + e.Name + "-" + p.in.Tag,
 			Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
 			Body:  p.proposalBody(e.Name)}
@@ -206,13 +207,13 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e platform.PromotionEn
 	} else if e.Propose {
 		proposal, replaced := written.Proposal, written.Previous
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.MergeProposal,
-			gitops.MergeInput{Proposal: *proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written); err != nil {
+			git.MergeInput{Proposal: *proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written); err != nil {
 			return "", err
 		}
 		written.Previous = replaced
 	} else {
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage,
-			gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written); err != nil {
+			git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written); err != nil {
 			return "", err
 		}
 	}
@@ -238,7 +239,7 @@ const degradedFor = 15 * time.Second
 // verify has Argo CD carry the commit into the cluster and waits until the app runs image,
 // Synced and Healthy at that commit: first the env's app-of-apps, which applies the app's new
 // definition, then the app itself.
-func (p *promotion) verify(ctx workflow.Context, e platform.PromotionEnv, written gitops.WriteImageOutput, image string) error {
+func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.WriteImageOutput, image string) error {
 	var ar *argocd.Activities
 	p.setStage(ctx, StageVerifying)
 	p.env(e.Name).State = "verifying"
@@ -262,17 +263,17 @@ func (p *promotion) verify(ctx workflow.Context, e platform.PromotionEnv, writte
 
 // rollback puts the previous image back with a new commit, waits until it is Healthy again,
 // and returns the failure that caused it.
-func (p *promotion) rollback(ctx workflow.Context, e platform.PromotionEnv, previous string, cause error) error {
-	var ga *gitops.Activities
+func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string, cause error) error {
+	var ga *git.Activities
 	es := p.env(e.Name)
 	p.setStage(ctx, StageRollingBack)
 	es.State = "rolling-back"
 	p.step(ctx, "%s %s is not healthy in %s: rolling back to %s", p.in.Service, p.in.Tag, e.Name, previous)
 	msg := fmt.Sprintf("roll back %s in %s to %s\n\n%s %s did not become healthy: %s\nworkflow: %s",
 		p.in.Service, e.Name, previous, p.in.Service, p.in.Tag, fail.Message(cause), workflow.GetInfo(ctx).WorkflowExecution.ID)
-	var written gitops.WriteImageOutput
+	var written git.WriteImageOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
-		ga.WriteImage, gitops.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Message: msg}).Get(ctx, &written); err != nil {
+		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Message: msg}).Get(ctx, &written); err != nil {
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
 	if err := p.verify(ctx, e, written, previous); err != nil {

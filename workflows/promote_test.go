@@ -11,11 +11,12 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
-	"github.com/alexpermiakov/idp/activities/ecr"
-	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/git"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/policy"
 )
 
 const (
@@ -26,8 +27,8 @@ const (
 )
 
 var (
-	ga *gitops.Activities
-	ea *ecr.Activities
+	ga *git.Activities
+	ea *aws.Activities
 	sa *platform.Signaller
 )
 
@@ -53,28 +54,28 @@ func (s *promoteSuite) SetupTest() {
 		return nil
 	})
 	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", LockReleaseSignal, mock.Anything).Return(nil)
-	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(ecr.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
+	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
 }
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
 
-func staging() platform.PromotionEnv {
-	return platform.PromotionEnv{Name: "staging", App: "time-service-staging", Root: "staging-apps", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
+func staging() policy.Env {
+	return policy.Env{Name: "staging", App: "time-service-staging", Root: "staging-apps", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
 		Approval: config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}}
 }
 
-func prod(min int) platform.PromotionEnv {
-	return platform.PromotionEnv{Name: "prod", App: "time-service-prod", Root: "prod-apps", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
+func prod(min int) policy.Env {
+	return policy.Env{Name: "prod", App: "time-service-prod", Root: "prod-apps", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
 		Approval: config.Approval{Required: true, FourEyes: true, MinApprovals: min, Approvers: []string{"alice", "bob", "carol"}, Expiry: config.Duration(time.Hour)}}
 }
 
 // path mocks the promotion's path; no env is frozen unless frozen names it.
-func (s *promoteSuite) path(envs ...platform.PromotionEnv) {
+func (s *promoteSuite) path(envs ...policy.Env) {
 	s.pathFrozen("", envs...)
 }
 
-func (s *promoteSuite) pathFrozen(frozen string, envs ...platform.PromotionEnv) {
+func (s *promoteSuite) pathFrozen(frozen string, envs ...policy.Env) {
 	s.env.OnActivity(pa.PlanPromotion, mock.Anything, mock.Anything).Return(platform.PromotionOutput{Envs: envs}, nil).Once()
 	s.env.OnActivity(pa.CheckFreeze, mock.Anything, mock.Anything).Return(func(_ context.Context, in platform.FreezeInput) (platform.FreezeOutput, error) {
 		return platform.FreezeOutput{Frozen: in.Env == frozen}, nil
@@ -83,9 +84,9 @@ func (s *promoteSuite) pathFrozen(frozen string, envs ...platform.PromotionEnv) 
 
 // direct mocks a direct commit of the image into env and Argo CD reporting it Healthy.
 func (s *promoteSuite) direct(env, commit string) {
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool {
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool {
 		return in.Env == env && !in.Propose && in.Image == image
-	})).Return(gitops.WriteImageOutput{Commit: commit, Changed: true, Previous: oldImg}, nil).Once()
+	})).Return(git.WriteImageOutput{Commit: commit, Changed: true, Previous: oldImg}, nil).Once()
 	s.healthy(env, commit)
 }
 
@@ -102,13 +103,13 @@ func (s *promoteSuite) healthy(env, commit string) {
 
 // proposed mocks prod's branch, its merge after approval, and Argo CD reporting it Healthy.
 func (s *promoteSuite) proposed(commit string) {
-	prop := gitops.Proposal{Base: "main", Head: "idp/time-service-prod-v1.2.3", Commit: "branchsha", Number: 7, URL: "https://github.com/alexpermiakov/idp/pull/7"}
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool {
+	prop := git.Proposal{Base: "main", Head: "idp/time-service-prod-v1.2.3", Commit: "branchsha", Number: 7, URL: "https://github.com/alexpermiakov/idp/pull/7"}
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool {
 		return in.Env == "prod" && in.Propose && in.Head == prop.Head
-	})).Return(gitops.WriteImageOutput{Commit: "branchsha", Changed: true, Previous: oldImg, Proposal: &prop}, nil).Once()
-	s.env.OnActivity(ga.MergeProposal, mock.Anything, mock.MatchedBy(func(in gitops.MergeInput) bool {
+	})).Return(git.WriteImageOutput{Commit: "branchsha", Changed: true, Previous: oldImg, Proposal: &prop}, nil).Once()
+	s.env.OnActivity(ga.MergeProposal, mock.Anything, mock.MatchedBy(func(in git.MergeInput) bool {
 		return in.Proposal.Number == 7
-	})).Return(gitops.WriteImageOutput{Commit: commit, Changed: true}, nil).Once()
+	})).Return(git.WriteImageOutput{Commit: commit, Changed: true}, nil).Once()
 	s.healthy("prod", commit)
 }
 
@@ -198,8 +199,8 @@ func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
 func (s *promoteSuite) TestProdRejected() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Propose })).
-		Return(gitops.WriteImageOutput{Commit: "branchsha", Proposal: &gitops.Proposal{Head: "h"}}, nil).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
+		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		s.update(RejectUpdate, RejectInput{Who: "carol", Subject: digest, Reason: "not during the sale"})
 	}, time.Hour/2)
@@ -213,8 +214,8 @@ func (s *promoteSuite) TestProdRejected() {
 func (s *promoteSuite) TestProdApprovalExpires() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Propose })).
-		Return(gitops.WriteImageOutput{Commit: "branchsha", Proposal: &gitops.Proposal{Head: "h"}}, nil).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
+		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.start("prod")
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
@@ -223,16 +224,16 @@ func (s *promoteSuite) TestProdApprovalExpires() {
 
 func (s *promoteSuite) TestDegradedIsRolledBack() {
 	s.path(staging())
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Image == image })).
-		Return(gitops.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == image })).
+		Return(git.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.Commit == "c-bad" && in.App == "staging-apps" })).
 		Return(argocd.WaitAppOutput{}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
 		return in.Commit == "c-bad" && in.App == "time-service-staging" && in.Image == image
 	})).
 		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrDegraded, `time-service-staging in staging is Degraded at c-bad: Deployment "time-service" exceeded its progress deadline`)).Once()
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Image == oldImg })).
-		Return(gitops.WriteImageOutput{Commit: "c-revert", Changed: true, Previous: image}, nil).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == oldImg })).
+		Return(git.WriteImageOutput{Commit: "c-revert", Changed: true, Previous: image}, nil).Once()
 	s.healthy("staging", "c-revert")
 	s.start("")
 	err := s.env.GetWorkflowError()
@@ -249,8 +250,8 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
-	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in gitops.WriteImageInput) bool { return in.Propose })).
-		Return(gitops.WriteImageOutput{Commit: "branchsha", Proposal: &gitops.Proposal{Head: "h"}}, nil).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
+		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(SupersedeSignal, SupersedeRequest{By: "promote-time-service-v1.2.4"})
 	}, time.Hour/2)

@@ -18,7 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/awsconf"
+	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -26,6 +27,10 @@ import (
 // Activities hold the worker's configuration.
 type Activities struct {
 	Config *config.Config
+	// Repo is the platform repository, read for the env's app-of-apps.
+	Repo checkout.Repo
+	// Digests resolves image tags to digests in the tooling registry (the Passed check).
+	Digests DigestResolver
 	// HTTPClient fetches install manifests from URLs; nil means http.DefaultClient.
 	HTTPClient *http.Client
 }
@@ -40,7 +45,7 @@ func restConfig(ctx context.Context, env *config.Environment) (*rest.Config, err
 		}
 		return rc, nil
 	}
-	awsCfg, err := aws.LoadConfig(ctx, env.AWS)
+	awsCfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return nil, err
 	}
@@ -93,4 +98,9 @@ func (b *backoff) wait(ctx context.Context) error {
 		b.next = b.max
 	}
 	return nil
+}
+
+// DigestResolver resolves a tag of a tooling repository to its image digest.
+type DigestResolver interface {
+	Digest(ctx context.Context, repo, tag string) (string, error)
 }

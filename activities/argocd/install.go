@@ -20,8 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/alexpermiakov/idp/activities/gitops"
-	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -63,7 +61,7 @@ func (a *Activities) InstallArgoCD(ctx context.Context, in InstallInput) (Instal
 	if err != nil {
 		return InstallOutput{}, fail.Wrap(fail.Config, err, "the Argo CD install manifest %s", env.ArgoCD.InstallManifest)
 	}
-	src, err := gitops.Checkout(ctx, a.Config.Repository.URL, in.Commit, terraform.WorkDir(a.Config.Terraform))
+	src, err := a.Repo.Checkout(ctx, in.Commit)
 	if err != nil {
 		return InstallOutput{}, err
 	}

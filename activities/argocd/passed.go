@@ -7,7 +7,6 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
-	"github.com/alexpermiakov/idp/activities/ecr"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -57,7 +56,7 @@ func (a *Activities) Passed(ctx context.Context, in PassedInput) (PassedOutput, 
 		if tag == "" || !strings.HasSuffix(name, "/"+repo) {
 			continue
 		}
-		digest, err := ecr.Digest(ctx, a.Config.Tooling, repo, tag)
+		digest, err := a.Digests.Digest(ctx, repo, tag)
 		if fail.Is(err, fail.NotFound) {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/sivchari/kumo"
 	"github.com/stretchr/testify/require"
 
-	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -22,7 +22,7 @@ func TestRepoCredentialsFromAWS(t *testing.T) {
 	ctx := context.Background()
 	env := &config.Environment{Name: "prod", AWS: config.AWS{AccountID: "316762121478", Region: "us-west-2", Endpoint: srv.URL},
 		ArgoCD: config.ArgoCD{Namespace: "argocd"}}
-	cfg, err := aws.LoadConfig(ctx, env.AWS)
+	cfg, err := awsconf.Load(ctx, env.AWS)
 	require.NoError(t, err)
 	_, err = secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: awssdk.String("idp/git"), SecretString: awssdk.String("ghs_secret\n")})
 	require.NoError(t, err)

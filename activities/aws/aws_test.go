@@ -18,6 +18,7 @@ import (
 	"github.com/sivchari/kumo"
 	"github.com/stretchr/testify/require"
 
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 )
 
@@ -46,9 +47,9 @@ func TestStateBackendAgainstEmulator(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, out.Created)
 
-	cfg, err := LoadConfig(ctx, a.Config.Environments[0].AWS)
+	cfg, err := awsconf.Load(ctx, a.Config.Environments[0].AWS)
 	require.NoError(t, err)
-	c := NewS3(cfg)
+	c := awsconf.S3(cfg)
 	bucket := "terraform-state-alexidp-dev"
 	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &bucket})
 	require.NoError(t, err)
@@ -84,7 +85,7 @@ func TestGitHubOIDCAgainstEmulator(t *testing.T) {
 	require.True(t, first.Created)
 	require.Contains(t, first.ProviderARN, "oidc-provider/token.actions.githubusercontent.com")
 
-	cfg, err := LoadConfig(ctx, a.Config.Environments[1].AWS)
+	cfg, err := awsconf.Load(ctx, a.Config.Environments[1].AWS)
 	require.NoError(t, err)
 	c := iam.NewFromConfig(cfg)
 	providers, err := c.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})

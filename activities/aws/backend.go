@@ -10,6 +10,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -23,15 +24,6 @@ type s3API interface {
 	PutBucketEncryption(context.Context, *s3.PutBucketEncryptionInput, ...func(*s3.Options)) (*s3.PutBucketEncryptionOutput, error)
 	GetPublicAccessBlock(context.Context, *s3.GetPublicAccessBlockInput, ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
 	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
-}
-
-// NewS3 returns an S3 client for cfg; path-style addressing when an endpoint is overridden.
-func NewS3(cfg aws.Config) *s3.Client {
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = o.BaseEndpoint != nil
-		// Emulators send no response checksums; do not log about each one.
-		o.DisableLogOutputChecksumValidationSkipped = true
-	})
 }
 
 // StateBackendInput names the environment whose state bucket to converge.
@@ -53,11 +45,11 @@ func (a *Activities) EnsureStateBackend(ctx context.Context, in StateBackendInpu
 	if err != nil {
 		return StateBackendOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
-	cfg, err := LoadConfig(ctx, env.AWS)
+	cfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return StateBackendOutput{}, err
 	}
-	return ensureBucket(ctx, NewS3(cfg), env.StateBucket, env.AWS.Region)
+	return ensureBucket(ctx, awsconf.S3(cfg), env.StateBucket, env.AWS.Region)
 }
 
 func ensureBucket(ctx context.Context, c s3API, bucket, region string) (StateBackendOutput, error) {

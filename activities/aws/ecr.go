@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -42,7 +43,7 @@ func (a *Activities) GrantECRPull(ctx context.Context, in GrantInput) (GrantOutp
 	if err != nil {
 		return GrantOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
-	cfg, err := LoadConfig(ctx, a.Config.Tooling.AWS)
+	cfg, err := awsconf.Load(ctx, a.Config.Tooling.AWS)
 	if err != nil {
 		return GrantOutput{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -64,7 +65,7 @@ func (a *Activities) EnsureGitHubOIDC(ctx context.Context, in OIDCInput) (OIDCOu
 	if err != nil {
 		return OIDCOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
-	cfg, err := LoadConfig(ctx, env.AWS)
+	cfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return OIDCOutput{}, err
 	}

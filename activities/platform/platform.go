@@ -6,21 +6,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"sort"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/policy"
 )
 
-// Activities hold the worker's configuration.
+// Activities hold the worker's configuration and its way to the platform repository.
 type Activities struct {
 	Config *config.Config
+	Repo   checkout.Repo
 }
 
 // DescribeInput names the environment a run is about.
@@ -47,8 +46,8 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 	if err != nil {
 		return DescribeOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
-	commit, err := gitops.ResolveCommit(ctx, a.Config.Repository.URL, a.Config.Repository.Branch)
-	if errors.Is(err, gitops.ErrUnknownBranch) {
+	commit, err := a.Repo.ResolveCommit(ctx, a.Config.Repository.Branch)
+	if errors.Is(err, checkout.ErrUnknownBranch) {
 		return DescribeOutput{}, fail.Wrap(fail.Config, err, "repository.branch in idp.yaml")
 	}
 	if err != nil {
@@ -59,111 +58,19 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 		PlanApproval: env.Bootstrap.PlanApproval, ArgoCDTimeout: env.ArgoCD.Timeout.Std(), ArgoCDVersion: env.ArgoCD.Version}, nil
 }
 
-// PromotionInput names what is promoted and how far.
-type PromotionInput struct {
-	Service string `json:"service"`
-	Tag     string `json:"tag"`
-	// To is the last env; empty means as far as policy allows without a human.
-	To string `json:"to,omitempty"`
-}
-
-// PromotionEnv is one env of a promotion's path with the policy that applies there.
-type PromotionEnv struct {
-	Name string `json:"name"`
-	App  string `json:"app"`
-	// Root is the env's app-of-apps, which carries App's definition from Git into the cluster.
-	Root          string          `json:"root"`
-	Approval      config.Approval `json:"approval"`
-	RequirePassed string          `json:"requirePassed,omitempty"`
-	Soak          time.Duration   `json:"soak"`
-	HealthTimeout time.Duration   `json:"healthTimeout"`
-	// Propose lands the change through a branch (a pull request on GitHub) merged after
-	// approval, instead of a direct commit.
-	Propose bool `json:"propose"`
-}
-
 // PromotionOutput is the promotion's path, entry env first.
 type PromotionOutput struct {
-	Envs []PromotionEnv `json:"envs"`
+	Envs []policy.Env `json:"envs"`
 }
 
 // PlanPromotion validates the tag against the entry patterns and returns the envs the
 // promotion goes through, each with its policy. Bad input fails at once.
-func (a *Activities) PlanPromotion(_ context.Context, in PromotionInput) (PromotionOutput, error) {
-	envs, err := PromotionPath(a.Config, in)
+func (a *Activities) PlanPromotion(_ context.Context, in policy.Input) (PromotionOutput, error) {
+	envs, err := policy.Path(a.Config, in)
 	if err != nil {
 		return PromotionOutput{}, fail.Wrap(fail.Config, err, "promote")
 	}
 	return PromotionOutput{Envs: envs}, nil
-}
-
-// PromotionPath is the envs a promotion of in goes through: from the env whose entry pattern
-// the tag matches up to in.To, or, without To, up to the last env before one that needs a
-// person's approval. The CLI uses it to refuse bad input before anything starts.
-func PromotionPath(cfg *config.Config, in PromotionInput) ([]PromotionEnv, error) {
-	if _, ok := cfg.Tooling.Repositories[in.Service]; !ok {
-		return nil, fmt.Errorf("unknown service %q (tooling.repositories lists: %s)", in.Service, strings.Join(sortedKeys(cfg.Tooling.Repositories), ", "))
-	}
-	entry := -1
-	var patterns []string
-	for i, e := range cfg.Environments {
-		if e.Promotion.EntryPattern == "" {
-			continue
-		}
-		patterns = append(patterns, e.Name+": "+e.Promotion.EntryPattern)
-		if regexp.MustCompile(e.Promotion.EntryPattern).MatchString(in.Tag) {
-			entry = i
-			break
-		}
-	}
-	if entry < 0 {
-		return nil, fmt.Errorf("tag %q matches no environment's entry pattern (%s)", in.Tag, strings.Join(patterns, "; "))
-	}
-	// A tag goes on only into envs that take it: those without an entry pattern of their own
-	// (prod takes what staging had), or whose pattern it matches.
-	last := entry
-	for last+1 < len(cfg.Environments) {
-		if p := cfg.Environments[last+1].Promotion.EntryPattern; p != "" && !regexp.MustCompile(p).MatchString(in.Tag) {
-			break
-		}
-		last++
-	}
-	reach := last
-	if in.To != "" {
-		to := -1
-		for i, e := range cfg.Environments {
-			if e.Name == in.To {
-				to = i
-			}
-		}
-		switch {
-		case to < 0:
-			return nil, fmt.Errorf("unknown environment %q for --to (idp.yaml defines: %s)", in.To, strings.Join(cfg.EnvNames(), ", "))
-		case to < entry:
-			return nil, fmt.Errorf("--to %s comes before %s, where tag %s enters", in.To, cfg.Environments[entry].Name, in.Tag)
-		case to > reach:
-			return nil, fmt.Errorf("tag %s cannot go to %s: %s only takes tags matching %s", in.Tag, in.To,
-				cfg.Environments[reach+1].Name, cfg.Environments[reach+1].Promotion.EntryPattern)
-		}
-		last = to
-	} else {
-		for i := entry; i <= last; i++ {
-			if cfg.Environments[i].Promotion.Approval.Required {
-				last = i - 1
-				break
-			}
-		}
-		if last < entry {
-			last = entry // the entry env itself needs approval: go there and wait
-		}
-	}
-	var out []PromotionEnv
-	for _, e := range cfg.Environments[entry : last+1] {
-		out = append(out, PromotionEnv{Name: e.Name, App: in.Service + "-" + e.Name, Root: e.ArgoCD.AppOfApps, Approval: e.Promotion.Approval,
-			RequirePassed: e.Promotion.RequirePassed, Soak: e.Promotion.Soak.Std(), HealthTimeout: e.Promotion.HealthTimeout.Std(),
-			Propose: e.Promotion.Approval.Required})
-	}
-	return out, nil
 }
 
 // FreezeInput names an env.
@@ -184,15 +91,6 @@ func (a *Activities) CheckFreeze(_ context.Context, in FreezeInput) (FreezeOutpu
 		return FreezeOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
 	return FreezeOutput{Frozen: env.Promotion.Freeze}, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Signaller starts-or-signals workflows for workflows, which cannot SignalWithStart

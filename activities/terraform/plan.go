@@ -21,7 +21,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 	"go.temporal.io/sdk/activity"
 
-	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -121,11 +121,11 @@ func summarize(p *tfjson.Plan) PlanOutput {
 }
 
 func putObject(ctx context.Context, env *config.Environment, key string, b []byte) error {
-	cfg, err := aws.LoadConfig(ctx, env.AWS)
+	cfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return err
 	}
-	_, err = aws.NewS3(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &env.StateBucket, Key: &key, Body: bytes.NewReader(b)})
+	_, err = awsconf.S3(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &env.StateBucket, Key: &key, Body: bytes.NewReader(b)})
 	if err != nil {
 		return fmt.Errorf("storing plan file s3://%s/%s: %w", env.StateBucket, key, err)
 	}
@@ -133,11 +133,11 @@ func putObject(ctx context.Context, env *config.Environment, key string, b []byt
 }
 
 func getObject(ctx context.Context, env *config.Environment, key string) ([]byte, error) {
-	cfg, err := aws.LoadConfig(ctx, env.AWS)
+	cfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := aws.NewS3(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: &env.StateBucket, Key: awssdk.String(key)})
+	obj, err := awsconf.S3(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: &env.StateBucket, Key: awssdk.String(key)})
 	if err != nil {
 		if strings.Contains(err.Error(), "NoSuchKey") {
 			return nil, fail.Wrap(fail.NotFound, err, "plan file s3://%s/%s is gone", env.StateBucket, key)

@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/aws"
-	"github.com/alexpermiakov/idp/activities/gitops"
 	"github.com/alexpermiakov/idp/activities/terraform"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
-	"github.com/alexpermiakov/idp/internal/sandbox"
 )
 
 // requireTerraform fails (never skips) when terraform or a provider mirror is missing.
@@ -33,14 +33,14 @@ func requireTerraform(t *testing.T) {
 func platform(t *testing.T, endpoint string) (*config.Config, string) {
 	t.Helper()
 	ctx := context.Background()
-	url, err := sandbox.SeedRepository(ctx, filepath.Join("..", ".."), t.TempDir())
+	url, err := stack.SeedRepository(ctx, filepath.Join("..", ".."), t.TempDir())
 	require.NoError(t, err)
-	commit, err := gitops.ResolveCommit(ctx, url, "main")
+	commit, err := checkout.Repo{URL: url}.ResolveCommit(ctx, "main")
 	require.NoError(t, err)
 	env := func(name string) config.Environment {
 		return config.Environment{Name: name, AWS: config.AWS{AccountID: "111111111111", Region: "us-west-2", Endpoint: endpoint},
 			StateBucket: "state-" + name, StateKey: "entry/terraform.tfstate", ClusterName: "idp-" + name,
-			TerraformVars: sandbox.TerraformVars}
+			TerraformVars: stack.TerraformVars}
 	}
 	cfg := &config.Config{
 		Repository:   config.Repository{URL: url, Branch: "main", GitHub: "alexpermiakov/idp"},
@@ -66,7 +66,7 @@ func againstEmulator(t *testing.T) (*terraform.Activities, string) {
 	srv := kumo.NewServer()
 	t.Cleanup(srv.Close)
 	cfg, commit := platform(t, srv.URL)
-	return &terraform.Activities{Config: cfg}, commit
+	return &terraform.Activities{Config: cfg, Repo: checkout.Repo{URL: cfg.Repository.URL, CacheDir: cfg.Terraform.Dir()}}, commit
 }
 
 func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {

@@ -17,15 +17,16 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	"github.com/alexpermiakov/idp/activities/aws"
-	"github.com/alexpermiakov/idp/activities/gitops"
+	"github.com/alexpermiakov/idp/internal/awsconf"
+	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
-// Activities hold the worker's configuration.
+// Activities hold the worker's configuration and its way to the platform repository.
 type Activities struct {
 	Config *config.Config
+	Repo   checkout.Repo
 }
 
 // knownMirrors are where images and packages put a provider filesystem mirror.
@@ -49,17 +50,6 @@ func ProviderMirror(cfg config.Terraform) string {
 	return ""
 }
 
-// WorkDir is where idp keeps checkouts and terraform working directories.
-func WorkDir(cfg config.Terraform) string {
-	if cfg.WorkDir != "" {
-		return expandHome(cfg.WorkDir)
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "idp")
-	}
-	return filepath.Join(os.TempDir(), "idp")
-}
-
 func expandHome(p string) string {
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -73,7 +63,7 @@ func expandHome(p string) string {
 func WriteCLIConfig(cfg config.Terraform, dir string) (string, error) {
 	cache := expandHome(cfg.PluginCache)
 	if cache == "" {
-		cache = filepath.Join(WorkDir(cfg), "plugin-cache")
+		cache = filepath.Join(cfg.Dir(), "plugin-cache")
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", fmt.Errorf("creating plugin cache: %w", err)
@@ -105,8 +95,8 @@ func (a *Activities) open(ctx context.Context, envName, commit string) (*workspa
 	if err != nil {
 		return nil, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
-	root := WorkDir(a.Config.Terraform)
-	src, err := gitops.Checkout(ctx, a.Config.Repository.URL, commit, root)
+	root := a.Config.Terraform.Dir()
+	src, err := a.Repo.Checkout(ctx, commit)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +176,7 @@ func processEnv(ctx context.Context, env *config.Environment, rc string) (map[st
 	if ca := os.Getenv("AWS_CA_BUNDLE"); ca != "" {
 		out["AWS_CA_BUNDLE"] = ca
 	}
-	cfg, err := aws.LoadConfig(ctx, env.AWS)
+	cfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return nil, err
 	}

@@ -8,13 +8,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/alexpermiakov/idp/internal/sandbox"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := sandbox.NewCommand().ExecuteContext(ctx); err != nil {
+	if err := stack.NewCommand().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		stop()
 		os.Exit(1)

@@ -11,6 +11,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/temporalx"
 	"github.com/alexpermiakov/idp/workflows"
@@ -37,6 +38,6 @@ func run(cfgPath string) error {
 	}
 	defer c.Close()
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, cfg, c)
+	setup.Register(w, cfg, c)
 	return w.Run(worker.InterruptCh())
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows"
 )
 
@@ -52,7 +52,7 @@ without a person; with --to it goes there, waiting for approvals where policy as
 			if err != nil {
 				return err
 			}
-			path, err := platform.PromotionPath(cfg, platform.PromotionInput{Service: o.service, Tag: o.tag, To: o.to})
+			path, err := policy.Path(cfg, policy.Input{Service: o.service, Tag: o.tag, To: o.to})
 			if err != nil {
 				return badInput(err)
 			}

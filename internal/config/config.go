@@ -422,3 +422,24 @@ func validateApproval(p string, a Approval, bad func(string, string, ...any)) {
 		seen[who] = true
 	}
 }
+
+// Dir is where idp keeps checkouts and terraform working directories: WorkDir, else the
+// user's cache directory.
+func (t Terraform) Dir() string {
+	if t.WorkDir != "" {
+		return expandHome(t.WorkDir)
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "idp")
+	}
+	return filepath.Join(os.TempDir(), "idp")
+}
+
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}

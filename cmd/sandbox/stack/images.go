@@ -1,4 +1,4 @@
-package sandbox
+package stack
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
-	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 )
 
@@ -32,7 +32,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func ecrClient(ctx context.Context, endpoint string) (*ecr.Client, error) {
-	cfg, err := aws.LoadConfig(ctx, config.AWS{AccountID: AccountIDs["tooling"], Region: "us-west-2", Endpoint: endpoint})
+	cfg, err := awsconf.Load(ctx, config.AWS{AccountID: AccountIDs["tooling"], Region: "us-west-2", Endpoint: endpoint})
 	if err != nil {
 		return nil, err
 	}

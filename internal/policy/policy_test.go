@@ -1,4 +1,4 @@
-package platform
+package policy
 
 import (
 	"path/filepath"
@@ -9,10 +9,10 @@ import (
 	"github.com/alexpermiakov/idp/internal/config"
 )
 
-func TestPromotionPath(t *testing.T) {
+func TestPath(t *testing.T) {
 	cfg, err := config.Load(filepath.Join("..", "..", "idp.yaml"))
 	require.NoError(t, err)
-	names := func(envs []PromotionEnv) []string {
+	names := func(envs []Env) []string {
 		var out []string
 		for _, e := range envs {
 			out = append(out, e.Name)
@@ -35,7 +35,7 @@ func TestPromotionPath(t *testing.T) {
 		{tag: "sha-XYZ", err: "matches no environment's entry pattern"},
 	} {
 		t.Run(tc.tag+"→"+tc.to, func(t *testing.T) {
-			envs, err := PromotionPath(cfg, PromotionInput{Service: "time-service", Tag: tc.tag, To: tc.to})
+			envs, err := Path(cfg, Input{Service: "time-service", Tag: tc.tag, To: tc.to})
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				return
@@ -44,12 +44,12 @@ func TestPromotionPath(t *testing.T) {
 			require.Equal(t, tc.want, names(envs))
 		})
 	}
-	envs, err := PromotionPath(cfg, PromotionInput{Service: "time-service", Tag: "v1.2.3", To: "prod"})
+	envs, err := Path(cfg, Input{Service: "time-service", Tag: "v1.2.3", To: "prod"})
 	require.NoError(t, err)
 	require.False(t, envs[0].Propose, "staging commits directly")
 	require.True(t, envs[1].Propose, "prod lands through a pull request")
 	require.Equal(t, "staging", envs[1].RequirePassed)
 	require.Equal(t, "time-service-prod", envs[1].App)
-	_, err = PromotionPath(cfg, PromotionInput{Service: "billing", Tag: "v1.2.3"})
+	_, err = Path(cfg, Input{Service: "billing", Tag: "v1.2.3"})
 	require.ErrorContains(t, err, `unknown service "billing"`)
 }

@@ -1,4 +1,6 @@
-package gitops
+// Package manifest edits one value, app.image, in the manifests idp promotes: an Argo CD
+// Application with Helm values, or a Helm values file. It is pure: bytes in, bytes out.
+package manifest
 
 // This file edits the image of a service in a manifest without re-marshalling it: reviewers
 // of a promotion commit or PR must see a one-line diff, and comments, key order and quoting
@@ -19,21 +21,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// manifestNoImage is returned when no location holds app.image.
-const manifestNoImage = "no app.image found (looked in spec.source(s)[].helm.values, helm.valuesObject, and top-level app.image)"
+// noImage is returned when no location holds app.image.
+const noImage = "no app.image found (looked in spec.source(s)[].helm.values, helm.valuesObject, and top-level app.image)"
 
-// errManifestMismatch means the text of a manifest and what yaml.v3 parsed from it did not
+// errMismatch means the text of a manifest and what yaml.v3 parsed from it did not
 // line up, or an edit would have changed more than the image. SetImage refuses the edit; the
 // cause is a gap in this file (the fuzz test looks for them) rather than in the manifest.
-var errManifestMismatch = errors.New("cannot edit the manifest in place")
+var errMismatch = errors.New("cannot edit the manifest in place")
 
-// manifestMismatch returns an error wrapping errManifestMismatch.
-func manifestMismatch(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errManifestMismatch}, args...)...)
+// mismatch returns an error wrapping errMismatch.
+func mismatch(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errMismatch}, args...)...)
 }
 
-// manifestSite is the one place of a manifest that holds app.image.
-type manifestSite struct {
+// location is the one place of a manifest that holds app.image.
+type location struct {
 	path  string     // for messages, e.g. "spec.sources[0].helm.values"
 	image *yaml.Node // the app.image scalar; a node of inner when values is set
 	// values is the helm.values string holding the image, inner that string parsed; both are
@@ -43,7 +45,7 @@ type manifestSite struct {
 }
 
 // name says where the image is, for messages.
-func (s manifestSite) name() string {
+func (s location) name() string {
 	if s.values != nil {
 		return "app.image in " + s.path
 	}
@@ -54,7 +56,7 @@ func (s manifestSite) name() string {
 // spec.source(s)[].helm.values (a YAML string) or helm.valuesObject, or a Helm values file
 // with a top-level app.image. Exactly one of those places must hold it.
 func Image(doc []byte) (string, error) {
-	_, site, err := manifestFind(doc)
+	_, site, err := findImage(doc)
 	if err != nil {
 		return "", err
 	}
@@ -69,17 +71,17 @@ func Image(doc []byte) (string, error) {
 // when the edit cannot be made as one in-place token replacement, e.g. a multi-line image or
 // helm.values written as a folded (>) block.
 func SetImage(doc []byte, image string) ([]byte, error) {
-	if err := manifestCheckImage(image); err != nil {
+	if err := checkImage(image); err != nil {
 		return nil, err
 	}
-	root, site, err := manifestFind(doc)
+	root, site, err := findImage(doc)
 	if err != nil {
 		return nil, err
 	}
 	if site.image.Value == image {
 		return bytes.Clone(doc), nil
 	}
-	start, end, tok, err := manifestPlan(doc, site, image)
+	start, end, tok, err := planSplice(doc, site, image)
 	if err != nil {
 		return nil, fmt.Errorf("editing %s: %w", site.name(), err)
 	}
@@ -87,15 +89,15 @@ func SetImage(doc []byte, image string) ([]byte, error) {
 	out = append(out, doc[:start]...)
 	out = append(out, tok...)
 	out = append(out, doc[end:]...)
-	if err := manifestVerify(root, site, out, image); err != nil {
+	if err := verify(root, site, out, image); err != nil {
 		return nil, fmt.Errorf("editing %s: %w", site.name(), err)
 	}
 	return out, nil
 }
 
-// manifestCheckImage refuses values that could not be an image reference and would need
+// checkImage refuses values that could not be an image reference and would need
 // multi-line or escaped YAML to write.
-func manifestCheckImage(image string) error {
+func checkImage(image string) error {
 	if image == "" {
 		return errors.New("image must not be empty")
 	}
@@ -110,43 +112,43 @@ func manifestCheckImage(image string) error {
 	return nil
 }
 
-// manifestFind parses doc and returns its root and the one place holding app.image.
-func manifestFind(doc []byte) (*yaml.Node, manifestSite, error) {
-	root, err := manifestParse(doc, "manifest")
+// findImage parses doc and returns its root and the one place holding app.image.
+func findImage(doc []byte) (*yaml.Node, location, error) {
+	root, err := parse(doc, "manifest")
 	if err != nil {
-		return nil, manifestSite{}, err
+		return nil, location{}, err
 	}
 	if root == nil {
-		return nil, manifestSite{}, errors.New("manifest holds no YAML document")
+		return nil, location{}, errors.New("manifest holds no YAML document")
 	}
-	sites, err := manifestSites(root.Content[0])
+	sites, err := findLocations(root.Content[0])
 	if err != nil {
-		return nil, manifestSite{}, err
+		return nil, location{}, err
 	}
 	switch len(sites) {
 	case 0:
-		return nil, manifestSite{}, errors.New(manifestNoImage)
+		return nil, location{}, errors.New(noImage)
 	case 1:
 	default:
 		paths := make([]string, len(sites))
 		for i, s := range sites {
 			paths[i] = s.path
 		}
-		return nil, manifestSite{}, fmt.Errorf("app.image found in more than one place: %s", strings.Join(paths, ", "))
+		return nil, location{}, fmt.Errorf("app.image found in more than one place: %s", strings.Join(paths, ", "))
 	}
 	site := sites[0]
 	if site.image.Kind != yaml.ScalarNode {
-		return nil, manifestSite{}, fmt.Errorf("%s is not a string", site.name())
+		return nil, location{}, fmt.Errorf("%s is not a string", site.name())
 	}
 	if tag := site.image.ShortTag(); tag != "!!str" {
-		return nil, manifestSite{}, fmt.Errorf("%s is %s %q, not a string", site.name(), tag, site.image.Value)
+		return nil, location{}, fmt.Errorf("%s is %s %q, not a string", site.name(), tag, site.image.Value)
 	}
 	return root, site, nil
 }
 
-// manifestParse parses data, which must hold at most one YAML document, and returns its
+// parse parses data, which must hold at most one YAML document, and returns its
 // document node, or nil when data holds no document at all.
-func manifestParse(data []byte, what string) (root *yaml.Node, err error) {
+func parse(data []byte, what string) (root *yaml.Node, err error) {
 	// The input comes from a repository anyone with write access can change; a parser panic
 	// on odd input must become an error, not take the worker down.
 	defer func() {
@@ -173,28 +175,28 @@ func manifestParse(data []byte, what string) (root *yaml.Node, err error) {
 	return &first, nil
 }
 
-// manifestSites returns every place of the document's top node that holds app.image.
-func manifestSites(top *yaml.Node) ([]manifestSite, error) {
-	var sites []manifestSite
-	img, err := manifestAppImage(top, "")
+// findLocations returns every place of the document's top node that holds app.image.
+func findLocations(top *yaml.Node) ([]location, error) {
+	var sites []location
+	img, err := appImage(top, "")
 	if err != nil {
 		return nil, err
 	}
 	if img != nil {
-		sites = append(sites, manifestSite{path: "app.image", image: img})
+		sites = append(sites, location{path: "app.image", image: img})
 	}
-	spec, err := manifestGet(top, "spec", "spec")
+	spec, err := mapGet(top, "spec", "spec")
 	if err != nil {
 		return nil, err
 	}
-	source, err := manifestGet(spec, "source", "spec.source")
+	source, err := mapGet(spec, "source", "spec.source")
 	if err != nil {
 		return nil, err
 	}
-	if sites, err = manifestHelmSites(sites, source, "spec.source"); err != nil {
+	if sites, err = helmLocations(sites, source, "spec.source"); err != nil {
 		return nil, err
 	}
-	sources, err := manifestGet(spec, "sources", "spec.sources")
+	sources, err := mapGet(spec, "sources", "spec.sources")
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +206,7 @@ func manifestSites(top *yaml.Node) ([]manifestSite, error) {
 			if src.Kind == yaml.AliasNode {
 				return nil, fmt.Errorf("%s is a YAML alias, which idp does not follow", path)
 			}
-			if sites, err = manifestHelmSites(sites, src, path); err != nil {
+			if sites, err = helmLocations(sites, src, path); err != nil {
 				return nil, err
 			}
 		}
@@ -212,22 +214,22 @@ func manifestSites(top *yaml.Node) ([]manifestSite, error) {
 	return sites, nil
 }
 
-// manifestHelmSites appends to sites the places of source's helm section holding app.image.
-func manifestHelmSites(sites []manifestSite, source *yaml.Node, path string) ([]manifestSite, error) {
+// helmLocations appends to sites the places of source's helm section holding app.image.
+func helmLocations(sites []location, source *yaml.Node, path string) ([]location, error) {
 	path += ".helm"
-	helm, err := manifestGet(source, "helm", path)
+	helm, err := mapGet(source, "helm", path)
 	if err != nil || helm == nil {
 		return sites, err
 	}
 	// Argo CD gives helm.parameters precedence over values: editing values would not change
 	// what is deployed.
-	params, err := manifestGet(helm, "parameters", path+".parameters")
+	params, err := mapGet(helm, "parameters", path+".parameters")
 	if err != nil {
 		return nil, err
 	}
 	if params != nil && params.Kind == yaml.SequenceNode {
 		for i, p := range params.Content {
-			name, err := manifestGet(p, "name", fmt.Sprintf("%s.parameters[%d].name", path, i))
+			name, err := mapGet(p, "name", fmt.Sprintf("%s.parameters[%d].name", path, i))
 			if err != nil {
 				return nil, err
 			}
@@ -237,51 +239,51 @@ func manifestHelmSites(sites []manifestSite, source *yaml.Node, path string) ([]
 		}
 	}
 
-	values, err := manifestGet(helm, "values", path+".values")
+	values, err := mapGet(helm, "values", path+".values")
 	if err != nil {
 		return nil, err
 	}
 	if values != nil && values.Kind == yaml.ScalarNode && values.ShortTag() == "!!str" {
-		inner, err := manifestParse([]byte(values.Value), path+".values")
+		inner, err := parse([]byte(values.Value), path+".values")
 		if err != nil {
 			return nil, err
 		}
 		if inner != nil {
-			img, err := manifestAppImage(inner.Content[0], path+".values: ")
+			img, err := appImage(inner.Content[0], path+".values: ")
 			if err != nil {
 				return nil, err
 			}
 			if img != nil {
-				sites = append(sites, manifestSite{path: path + ".values", image: img, values: values, inner: inner})
+				sites = append(sites, location{path: path + ".values", image: img, values: values, inner: inner})
 			}
 		}
 	}
 
-	obj, err := manifestGet(helm, "valuesObject", path+".valuesObject")
+	obj, err := mapGet(helm, "valuesObject", path+".valuesObject")
 	if err != nil {
 		return nil, err
 	}
-	img, err := manifestAppImage(obj, path+".valuesObject.")
+	img, err := appImage(obj, path+".valuesObject.")
 	if err != nil {
 		return nil, err
 	}
 	if img != nil {
-		sites = append(sites, manifestSite{path: path + ".valuesObject.app.image", image: img})
+		sites = append(sites, location{path: path + ".valuesObject.app.image", image: img})
 	}
 	return sites, nil
 }
 
-// manifestAppImage returns the value of app.image in the mapping m, or nil.
-func manifestAppImage(m *yaml.Node, prefix string) (*yaml.Node, error) {
-	app, err := manifestGet(m, "app", prefix+"app")
+// appImage returns the value of app.image in the mapping m, or nil.
+func appImage(m *yaml.Node, prefix string) (*yaml.Node, error) {
+	app, err := mapGet(m, "app", prefix+"app")
 	if err != nil {
 		return nil, err
 	}
-	return manifestGet(app, "image", prefix+"app.image")
+	return mapGet(app, "image", prefix+"app.image")
 }
 
-// manifestGet returns the value of key in m, or nil when m is not a mapping or lacks key.
-func manifestGet(m *yaml.Node, key, path string) (*yaml.Node, error) {
+// mapGet returns the value of key in m, or nil when m is not a mapping or lacks key.
+func mapGet(m *yaml.Node, key, path string) (*yaml.Node, error) {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil, nil
 	}
@@ -302,32 +304,32 @@ func manifestGet(m *yaml.Node, key, path string) (*yaml.Node, error) {
 	return found, nil
 }
 
-// manifestPlan returns the byte range of doc that holds the app.image token and what to put
+// planSplice returns the byte range of doc that holds the app.image token and what to put
 // there instead to make the image image.
-func manifestPlan(doc []byte, site manifestSite, image string) (start, end int, tok string, err error) {
+func planSplice(doc []byte, site location, image string) (start, end int, tok string, err error) {
 	if site.values == nil {
-		start, end, style, err := manifestToken(doc, site.image)
+		start, end, style, err := tokenAt(doc, site.image)
 		if err != nil {
 			return 0, 0, "", err
 		}
-		return start, end, manifestEncode(image, style), nil
+		return start, end, encode(image, style), nil
 	}
 	inner := []byte(site.values.Value)
-	a, b, style, err := manifestToken(inner, site.image)
+	a, b, style, err := tokenAt(inner, site.image)
 	if err != nil {
 		return 0, 0, "", fmt.Errorf("in the values string: %w", err)
 	}
-	return manifestOuter(doc, site.values, inner, a, b, manifestEncode(image, style))
+	return outerSplice(doc, site.values, inner, a, b, encode(image, style))
 }
 
-// manifestToken returns the byte range of the single-line scalar n in text, and its style.
-func manifestToken(text []byte, n *yaml.Node) (start, end int, style yaml.Style, err error) {
+// tokenAt returns the byte range of the single-line scalar n in text, and its style.
+func tokenAt(text []byte, n *yaml.Node) (start, end int, style yaml.Style, err error) {
 	style = n.Style &^ yaml.TaggedStyle
 	if style == 0 && n.Value == "" {
 		// Only a tag makes an empty plain value a string; there is no token to replace.
 		return 0, 0, 0, errors.New("app.image is an empty plain value (!!str with nothing after it); write a value first")
 	}
-	off, err := manifestNodeOffset(text, n)
+	off, err := nodeOffset(text, n)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -339,11 +341,11 @@ func manifestToken(text []byte, n *yaml.Node) (start, end int, style yaml.Style,
 			if strings.ContainsAny(n.Value, " \n") {
 				return 0, 0, 0, errors.New("app.image must be written on one line")
 			}
-			return 0, 0, 0, manifestMismatch("plain value not found where the parser put it")
+			return 0, 0, 0, mismatch("plain value not found where the parser put it")
 		}
 		return off, off + len(n.Value), style, nil
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		_, _, end, err := manifestUnquote(text, off)
+		_, _, end, err := unquote(text, off)
 		if err != nil {
 			return 0, 0, 0, err
 		}
@@ -353,35 +355,35 @@ func manifestToken(text []byte, n *yaml.Node) (start, end int, style yaml.Style,
 	}
 }
 
-// manifestOuter maps the range [a, b) of the helm.values string to the bytes of doc that
+// outerSplice maps the range [a, b) of the helm.values string to the bytes of doc that
 // hold it and encodes tok for the way that string is written.
-func manifestOuter(doc []byte, values *yaml.Node, inner []byte, a, b int, tok string) (start, end int, out string, err error) {
-	off, err := manifestNodeOffset(doc, values)
+func outerSplice(doc []byte, values *yaml.Node, inner []byte, a, b int, tok string) (start, end int, out string, err error) {
+	off, err := nodeOffset(doc, values)
 	if err != nil {
 		return 0, 0, "", err
 	}
 	switch values.Style &^ yaml.TaggedStyle {
 	case yaml.LiteralStyle:
 		if off >= len(doc) || doc[off] != '|' {
-			return 0, 0, "", manifestMismatch("literal block indicator not found where the parser put it")
+			return 0, 0, "", mismatch("literal block indicator not found where the parser put it")
 		}
 		// Inner line k is doc line header+k with the block's indentation in front, whatever
 		// that indentation is (auto-detected or |N): take it from the raw line.
-		innerStarts := manifestLineStarts(inner)
-		k := manifestLineOf(innerStarts, a)
-		if manifestLineOf(innerStarts, b) != k {
-			return 0, 0, "", manifestMismatch("app.image spans lines of the values string")
+		innerStarts := lineStarts(inner)
+		k := lineOf(innerStarts, a)
+		if lineOf(innerStarts, b) != k {
+			return 0, 0, "", mismatch("app.image spans lines of the values string")
 		}
-		innerLine := inner[innerStarts[k]:manifestLineEnd(inner, innerStarts, k)]
-		docStarts := manifestLineStarts(doc)
-		l := manifestLineOf(docStarts, off) + 1 + k
+		innerLine := inner[innerStarts[k]:lineEnd(inner, innerStarts, k)]
+		docStarts := lineStarts(doc)
+		l := lineOf(docStarts, off) + 1 + k
 		if l >= len(docStarts) {
-			return 0, 0, "", manifestMismatch("cannot find the values block's lines")
+			return 0, 0, "", mismatch("cannot find the values block's lines")
 		}
-		docLine := doc[docStarts[l]:manifestLineEnd(doc, docStarts, l)]
+		docLine := doc[docStarts[l]:lineEnd(doc, docStarts, l)]
 		indent := len(docLine) - len(innerLine)
 		if indent < 0 || !bytes.Equal(docLine[indent:], innerLine) || strings.Trim(string(docLine[:indent]), " ") != "" {
-			return 0, 0, "", manifestMismatch("cannot match the values block's lines with its content")
+			return 0, 0, "", mismatch("cannot match the values block's lines with its content")
 		}
 		base := docStarts[l] + indent - innerStarts[k]
 		return base + a, base + b, tok, nil
@@ -391,25 +393,25 @@ func manifestOuter(doc []byte, values *yaml.Node, inner []byte, a, b int, tok st
 		}
 		return off + a, off + b, tok, nil
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		decoded, at, _, err := manifestUnquote(doc, off)
+		decoded, at, _, err := unquote(doc, off)
 		if err != nil {
 			return 0, 0, "", fmt.Errorf("helm.values: %w", err)
 		}
 		if string(decoded) != values.Value || at[a] < 0 || at[b] < 0 {
-			return 0, 0, "", manifestMismatch("cannot map the image inside the quoted helm.values string")
+			return 0, 0, "", mismatch("cannot map the image inside the quoted helm.values string")
 		}
 		if doc[off] == '\'' {
 			return at[a], at[b], strings.ReplaceAll(tok, "'", "''"), nil
 		}
-		return at[a], at[b], manifestEscapeDouble(tok), nil
+		return at[a], at[b], escapeDouble(tok), nil
 	default:
 		return 0, 0, "", errors.New("helm.values written as a folded (>) block cannot be edited in place; use a literal (|) block")
 	}
 }
 
-// manifestNodeOffset returns the byte offset in text where n's own token starts.
-func manifestNodeOffset(text []byte, n *yaml.Node) (int, error) {
-	off, err := manifestOffset(text, n.Line, n.Column)
+// nodeOffset returns the byte offset in text where n's own token starts.
+func nodeOffset(text []byte, n *yaml.Node) (int, error) {
+	off, err := offsetOf(text, n.Line, n.Column)
 	if err != nil {
 		return 0, err
 	}
@@ -420,13 +422,13 @@ func manifestNodeOffset(text []byte, n *yaml.Node) (int, error) {
 	for off < len(text) {
 		switch c := text[off]; {
 		case c == '&' || c == '!':
-			for off < len(text) && text[off] != ' ' && text[off] != '\t' && manifestBreak(text, off) == 0 {
+			for off < len(text) && text[off] != ' ' && text[off] != '\t' && lineBreak(text, off) == 0 {
 				off++
 			}
 		case c == ' ' || c == '\t':
 			off++
-		case manifestBreak(text, off) > 0:
-			off += manifestBreak(text, off)
+		case lineBreak(text, off) > 0:
+			off += lineBreak(text, off)
 		default:
 			if c == '#' {
 				return 0, errors.New("cannot edit a value separated from its tag or anchor by a comment")
@@ -434,23 +436,23 @@ func manifestNodeOffset(text []byte, n *yaml.Node) (int, error) {
 			return off, nil
 		}
 	}
-	return 0, manifestMismatch("value not found after its tag or anchor")
+	return 0, mismatch("value not found after its tag or anchor")
 }
 
-// manifestOffset converts yaml.v3's 1-based line and column (counted in characters) to a
+// offsetOf converts yaml.v3's 1-based line and column (counted in characters) to a
 // byte offset in text.
-func manifestOffset(text []byte, line, col int) (int, error) {
-	starts := manifestLineStarts(text)
+func offsetOf(text []byte, line, col int) (int, error) {
+	starts := lineStarts(text)
 	if line < 1 || line > len(starts) || col < 1 {
-		return 0, manifestMismatch("position %d:%d is outside the document", line, col)
+		return 0, mismatch("position %d:%d is outside the document", line, col)
 	}
 	off := starts[line-1]
 	if line == 1 && bytes.HasPrefix(text, []byte("\ufeff")) {
 		off = 3 // yaml.v3 drops a leading byte order mark before counting
 	}
 	for c := 1; c < col; c++ {
-		if off >= len(text) || manifestBreak(text, off) > 0 {
-			return 0, manifestMismatch("position %d:%d is outside the document", line, col)
+		if off >= len(text) || lineBreak(text, off) > 0 {
+			return 0, mismatch("position %d:%d is outside the document", line, col)
 		}
 		_, w := utf8.DecodeRune(text[off:])
 		off += w
@@ -458,9 +460,9 @@ func manifestOffset(text []byte, line, col int) (int, error) {
 	return off, nil
 }
 
-// manifestBreak returns the length of the line break at text[i], or 0. These are the breaks
+// lineBreak returns the length of the line break at text[i], or 0. These are the breaks
 // yaml.v3 counts lines by: CRLF, CR, LF, NEL, LS and PS.
-func manifestBreak(text []byte, i int) int {
+func lineBreak(text []byte, i int) int {
 	switch {
 	case i >= len(text):
 		return 0
@@ -476,11 +478,11 @@ func manifestBreak(text []byte, i int) int {
 	return 0
 }
 
-// manifestLineStarts returns the byte offset of the start of each line of text.
-func manifestLineStarts(text []byte) []int {
+// lineStarts returns the byte offset of the start of each line of text.
+func lineStarts(text []byte) []int {
 	starts := []int{0}
 	for i := 0; i < len(text); {
-		if w := manifestBreak(text, i); w > 0 {
+		if w := lineBreak(text, i); w > 0 {
 			i += w
 			starts = append(starts, i)
 		} else {
@@ -490,8 +492,8 @@ func manifestLineStarts(text []byte) []int {
 	return starts
 }
 
-// manifestLineOf returns the index of the line holding byte offset off.
-func manifestLineOf(starts []int, off int) int {
+// lineOf returns the index of the line holding byte offset off.
+func lineOf(starts []int, off int) int {
 	k := 0
 	for k+1 < len(starts) && starts[k+1] <= off {
 		k++
@@ -499,31 +501,31 @@ func manifestLineOf(starts []int, off int) int {
 	return k
 }
 
-// manifestLineEnd returns the offset of the end of line k of text, before its line break.
-func manifestLineEnd(text []byte, starts []int, k int) int {
+// lineEnd returns the offset of the end of line k of text, before its line break.
+func lineEnd(text []byte, starts []int, k int) int {
 	end := len(text)
 	if k+1 < len(starts) {
 		end = starts[k+1]
 	}
 	for i := starts[k]; i < end; i++ {
-		if manifestBreak(text, i) > 0 {
+		if lineBreak(text, i) > 0 {
 			return i
 		}
 	}
 	return end
 }
 
-// manifestUnquote reads the single- or double-quoted one-line scalar starting at text[off]
+// unquote reads the single- or double-quoted one-line scalar starting at text[off]
 // and returns its value, the offset in text where each byte of the value starts (-1 inside
 // a multi-byte character or an escape, the closing quote for the end of the value), and the
 // offset just past the closing quote.
-func manifestUnquote(text []byte, off int) (value []byte, at []int, end int, err error) {
+func unquote(text []byte, off int) (value []byte, at []int, end int, err error) {
 	if off >= len(text) || (text[off] != '\'' && text[off] != '"') {
-		return nil, nil, 0, manifestMismatch("quoted value not found where the parser put it")
+		return nil, nil, 0, mismatch("quoted value not found where the parser put it")
 	}
 	q := text[off]
 	for i := off + 1; i < len(text); {
-		if manifestBreak(text, i) > 0 {
+		if lineBreak(text, i) > 0 {
 			return nil, nil, 0, errors.New("a quoted value must be written on one line")
 		}
 		start, c := i, text[i]
@@ -534,7 +536,7 @@ func manifestUnquote(text []byte, off int) (value []byte, at []int, end int, err
 		case c == q:
 			return value, append(at, i), i + 1, nil
 		case c == '\\' && q == '"':
-			if r, i, err = manifestEscape(text, i); err != nil {
+			if r, i, err = unescape(text, i); err != nil {
 				return nil, nil, 0, err
 			}
 		default:
@@ -554,59 +556,59 @@ func manifestUnquote(text []byte, off int) (value []byte, at []int, end int, err
 			at = append(at, -1)
 		}
 	}
-	return nil, nil, 0, manifestMismatch("quoted value is not closed")
+	return nil, nil, 0, mismatch("quoted value is not closed")
 }
 
-// manifestEscapes are YAML's one-character escapes in double-quoted scalars.
-var manifestEscapes = map[byte]rune{
+// escapes are YAML's one-character escapes in double-quoted scalars.
+var escapes = map[byte]rune{
 	'0': 0, 'a': '\a', 'b': '\b', 't': '\t', '\t': '\t', 'n': '\n', 'v': '\v', 'f': '\f',
 	'r': '\r', 'e': 0x1b, ' ': ' ', '"': '"', '/': '/', '\\': '\\', 'N': 0x85, '_': 0xa0,
 	'L': 0x2028, 'P': 0x2029,
 }
 
-// manifestEscape decodes the escape sequence at text[i] (a backslash) and returns the
+// unescape decodes the escape sequence at text[i] (a backslash) and returns the
 // character and the offset after the sequence.
-func manifestEscape(text []byte, i int) (rune, int, error) {
-	if i+1 >= len(text) || manifestBreak(text, i+1) > 0 {
+func unescape(text []byte, i int) (rune, int, error) {
+	if i+1 >= len(text) || lineBreak(text, i+1) > 0 {
 		return 0, 0, errors.New("a quoted value must be written on one line")
 	}
 	e := text[i+1]
-	if r, ok := manifestEscapes[e]; ok {
+	if r, ok := escapes[e]; ok {
 		return r, i + 2, nil
 	}
 	digits := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
 	if digits == 0 || i+2+digits > len(text) {
-		return 0, 0, manifestMismatch("unknown escape \\%c", e)
+		return 0, 0, mismatch("unknown escape \\%c", e)
 	}
 	v, err := strconv.ParseUint(string(text[i+2:i+2+digits]), 16, 32)
 	if err != nil || v > utf8.MaxRune {
-		return 0, 0, manifestMismatch("bad escape %q", text[i:i+2+digits])
+		return 0, 0, mismatch("bad escape %q", text[i:i+2+digits])
 	}
 	return rune(v), i + 2 + digits, nil
 }
 
-// manifestEncode writes image as a scalar token of the given style.
-func manifestEncode(image string, style yaml.Style) string {
+// encode writes image as a scalar token of the given style.
+func encode(image string, style yaml.Style) string {
 	switch {
 	case style == yaml.SingleQuotedStyle:
 		return "'" + strings.ReplaceAll(image, "'", "''") + "'"
-	case style == 0 && manifestPlainSafe(image):
+	case style == 0 && plainSafe(image):
 		return image
 	default:
-		return `"` + manifestEscapeDouble(image) + `"`
+		return `"` + escapeDouble(image) + `"`
 	}
 }
 
-// manifestEscapeDouble escapes s for the inside of a double-quoted scalar. s holds only
-// printable characters (manifestCheckImage), so only quotes and backslashes need it.
-func manifestEscapeDouble(s string) string {
+// escapeDouble escapes s for the inside of a double-quoted scalar. s holds only
+// printable characters (checkImage), so only quotes and backslashes need it.
+func escapeDouble(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
 
-// manifestPlainSafe reports whether image reads back as the same string when written plain,
+// plainSafe reports whether image reads back as the same string when written plain,
 // in block or flow context, by YAML 1.2 (yaml.v3) and YAML 1.1 (Helm's parser) alike. It is
 // conservative: anything that looks like a number, bool, null or timestamp gets quoted.
-func manifestPlainSafe(image string) bool {
+func plainSafe(image string) bool {
 	if image == "" || strings.HasSuffix(image, ":") {
 		return false
 	}
@@ -629,29 +631,29 @@ func manifestPlainSafe(image string) bool {
 	return true
 }
 
-// manifestVerify parses the edited manifest and checks that it differs from the original,
+// verify parses the edited manifest and checks that it differs from the original,
 // whose root is root, in nothing but the value of app.image, which now is image.
-func manifestVerify(root *yaml.Node, site manifestSite, out []byte, image string) error {
-	root2, site2, err := manifestFind(out)
+func verify(root *yaml.Node, site location, out []byte, image string) error {
+	root2, site2, err := findImage(out)
 	if err != nil {
-		return manifestMismatch("the edited manifest would not read back: %w", err)
+		return mismatch("the edited manifest would not read back: %w", err)
 	}
 	if site2.path != site.path || site2.image.Value != image {
-		return manifestMismatch("the edited manifest would read back as %q in %s", site2.image.Value, site2.path)
+		return mismatch("the edited manifest would read back as %q in %s", site2.image.Value, site2.path)
 	}
-	same := manifestSame(root, root2, site.image, true)
+	same := sameTree(root, root2, site.image, true)
 	if site.values != nil {
-		same = manifestSame(root, root2, site.values, false) && manifestSame(site.inner, site2.inner, site.image, true)
+		same = sameTree(root, root2, site.values, false) && sameTree(site.inner, site2.inner, site.image, true)
 	}
 	if !same {
-		return manifestMismatch("the edit would change more than app.image")
+		return mismatch("the edit would change more than app.image")
 	}
 	return nil
 }
 
-// manifestSame reports whether the trees a and b are equal, positions aside, except for the
+// sameTree reports whether the trees a and b are equal, positions aside, except for the
 // value of the node skip of a (and its style when skipStyle).
-func manifestSame(a, b, skip *yaml.Node, skipStyle bool) bool {
+func sameTree(a, b, skip *yaml.Node, skipStyle bool) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
@@ -666,7 +668,7 @@ func manifestSame(a, b, skip *yaml.Node, skipStyle bool) bool {
 		return false
 	}
 	for i := range a.Content {
-		if !manifestSame(a.Content[i], b.Content[i], skip, skipStyle) {
+		if !sameTree(a.Content[i], b.Content[i], skip, skipStyle) {
 			return false
 		}
 	}

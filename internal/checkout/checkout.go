@@ -1,6 +1,7 @@
-// Package gitops owns idp's access to the platform Git repository: resolving the branch to a
-// commit, and checkouts of exactly that commit for the activities that read the repository.
-package gitops
+// Package checkout gives activities the platform repository at one commit: it resolves a
+// branch to a commit and keeps read-only checkouts of exact commits in a cache directory.
+// Credentials are handed in by the worker, never read from the environment here.
+package checkout
 
 import (
 	"context"
@@ -18,24 +19,30 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
-// auth returns credentials for url from the worker's environment, never from workflow data:
-// $IDP_GIT_TOKEN or $GITHUB_TOKEN for https remotes, nothing for local and file remotes.
-func auth(url string) transport.AuthMethod {
-	if !strings.HasPrefix(url, "https://") {
+// Repo is the platform repository as one worker reaches it.
+type Repo struct {
+	// URL is the remote (https://, ssh, file:// or a local path).
+	URL string
+	// Auth is the worker's credential for URL; nil for local and file remotes.
+	Auth transport.AuthMethod
+	// CacheDir holds the checkouts, one directory per commit.
+	CacheDir string
+}
+
+// TokenAuth is the credential for a token (a GitHub or GitLab access token) on an https
+// remote; for any other remote, or without a token, it is nil.
+func TokenAuth(url, token string) transport.AuthMethod {
+	if !strings.HasPrefix(url, "https://") || token == "" {
 		return nil
 	}
-	for _, name := range []string{"IDP_GIT_TOKEN", "GITHUB_TOKEN"} {
-		if tok := os.Getenv(name); tok != "" {
-			return &http.BasicAuth{Username: "x-access-token", Password: tok}
-		}
-	}
-	return nil
+	return &http.BasicAuth{Username: "x-access-token", Password: token}
 }
 
 // ResolveCommit returns the commit the branch of the remote points at now.
-func ResolveCommit(ctx context.Context, url, branch string) (string, error) {
+func (r Repo) ResolveCommit(ctx context.Context, branch string) (string, error) {
+	url := r.URL
 	rem := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth(url)})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.Auth})
 	if err != nil {
 		return "", fmt.Errorf("listing refs of %s: %w", url, err)
 	}
@@ -54,14 +61,15 @@ var ErrUnknownBranch = errors.New("branch not found")
 // ErrUnknownCommit means the remote does not have the commit asked for.
 var ErrUnknownCommit = errors.New("commit not found in the repository")
 
-// Checkout returns a directory holding the repository's tree at commit, under cacheDir.
+// Checkout returns a directory holding the repository's tree at commit, under CacheDir.
 // Checkouts are keyed by commit and reused; a half-written one is never returned, because
 // the directory only gets its final name once the checkout is complete.
-func Checkout(ctx context.Context, url, commit, cacheDir string) (string, error) {
+func (r Repo) Checkout(ctx context.Context, commit string) (string, error) {
+	url := r.URL
 	if len(commit) != 40 {
 		return "", fmt.Errorf("checkout needs a full commit hash, got %q", commit)
 	}
-	dir := filepath.Join(cacheDir, "checkouts", commit)
+	dir := filepath.Join(r.CacheDir, "checkouts", commit)
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
 		return dir, nil
 	}
@@ -80,7 +88,7 @@ func Checkout(ctx context.Context, url, commit, cacheDir string) (string, error)
 	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
 		return "", err
 	}
-	err = repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth(url),
+	err = repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: r.Auth,
 		RefSpecs: []gitconfig.RefSpec{"+refs/heads/*:refs/remotes/origin/*"}, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return "", fmt.Errorf("fetching %s: %w", url, err)

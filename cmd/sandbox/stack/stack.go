@@ -1,7 +1,7 @@
 // Package sandbox runs idp's local stack: the Temporal dev server with its Web UI, one AWS
 // emulator per account, terraform against them, a local Git repository holding the platform
 // content, and the worker. Everything it starts, it stops.
-package sandbox
+package stack
 
 import (
 	"context"

@@ -1,32 +1,25 @@
-// Package aws owns idp's calls into AWS accounts: the Terraform state backend, the GitHub
-// OIDC trust, and cross-account ECR pull access. The same code talks to AWS or to an
-// emulator; only the account's endpoint in idp.yaml differs.
-package aws
+// Package awsconf builds aws-sdk-go-v2 configuration for one AWS account as idp.yaml
+// describes it: region, endpoint override (an emulator) and the role to assume.
+package awsconf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/alexpermiakov/idp/internal/config"
 )
 
-// Activities hold the worker's configuration; clients are built per call for the account
-// the activity works in.
-type Activities struct {
-	Config *config.Config
-}
-
-// LoadConfig returns SDK configuration for one account: its region, its endpoint override,
-// and the role to assume when idp.yaml names one. Against an endpoint override (an
-// emulator) it uses static dummy credentials, so real credentials never leave for it.
-func LoadConfig(ctx context.Context, acct config.AWS) (aws.Config, error) {
+// Load returns SDK configuration for one account: its region, its endpoint override, and the
+// role to assume when idp.yaml names one. Against an endpoint override (an emulator) it uses
+// static dummy credentials, so real credentials never leave for it.
+func Load(ctx context.Context, acct config.AWS) (aws.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(acct.Region)}
 	if acct.Endpoint != "" {
 		opts = append(opts,
@@ -46,4 +39,11 @@ func LoadConfig(ctx context.Context, acct config.AWS) (aws.Config, error) {
 	return cfg, nil
 }
 
-func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+// S3 returns an S3 client for cfg; path-style addressing when an endpoint is overridden.
+func S3(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = o.BaseEndpoint != nil
+		// Emulators send no response checksums; do not log about each one.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+}

@@ -1,4 +1,4 @@
-package gitops
+package manifest
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ const (
 
 func manifestFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("testdata", "manifest", name))
+	doc, err := os.ReadFile(filepath.Join("testdata", name))
 	require.NoError(t, err)
 	return doc
 }
@@ -240,7 +240,7 @@ func TestSetImageErrors(t *testing.T) {
 			}
 			out, err := SetImage(doc, image)
 			require.ErrorContains(t, err, setErr)
-			require.NotErrorIs(t, err, errManifestMismatch)
+			require.NotErrorIs(t, err, errMismatch)
 			require.Nil(t, out)
 		})
 	}
@@ -352,7 +352,7 @@ func manifestCheckSetImage(t *testing.T, doc []byte, image string) {
 	out, err := SetImage(doc, image)
 	if err != nil {
 		// Refusing a manifest is fine; losing track of the image's text is a bug.
-		require.NotErrorIs(t, err, errManifestMismatch)
+		require.NotErrorIs(t, err, errMismatch)
 		return
 	}
 	require.NoError(t, oldErr, "SetImage succeeded where Image failed")
@@ -379,7 +379,7 @@ func manifestCheckSetImage(t *testing.T, doc []byte, image string) {
 		require.Contains(t, string(ol[changed[0]]), image)
 	}
 
-	if manifestCheckImage(old) != nil {
+	if checkImage(old) != nil {
 		return // the old value could not be written back by SetImage
 	}
 	back, err := SetImage(out, old)
@@ -390,13 +390,13 @@ func manifestCheckSetImage(t *testing.T, doc []byte, image string) {
 	// The round trip gives doc back byte for byte unless the old value was not written the
 	// way SetImage writes it in the style the edit left (escapes like \x41, or a plain value
 	// the edit had to quote).
-	_, site, err := manifestFind(doc)
+	_, site, err := findImage(doc)
 	require.NoError(t, err)
-	start, end, _, err := manifestPlan(doc, site, old)
+	start, end, _, err := planSplice(doc, site, old)
 	require.NoError(t, err)
-	_, site2, err := manifestFind(out)
+	_, site2, err := findImage(out)
 	require.NoError(t, err)
-	_, _, tok, err := manifestPlan(out, site2, old)
+	_, _, tok, err := planSplice(out, site2, old)
 	require.NoError(t, err)
 	if string(doc[start:end]) == tok {
 		require.Equal(t, string(doc), string(back), "round trip")

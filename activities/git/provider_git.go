@@ -1,4 +1,4 @@
-package gitops
+package git
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/alexpermiakov/idp/internal/checkout"
 )
 
 // gitProvider writes with plain Git pushes to any remote go-git speaks (https with a token,
@@ -32,17 +34,17 @@ type gitProvider struct {
 }
 
 func newGitProvider(url string) *gitProvider {
-	return &gitProvider{url: url, auth: auth(url), retry: defaultRetry, now: time.Now}
+	return &gitProvider{url: url, auth: checkout.TokenAuth(url, tokenFromEnv()), retry: defaultRetry, now: time.Now}
 }
 
 // gitSession is one operation's in-memory clone.
 type gitSession struct {
 	p    *gitProvider
-	repo *git.Repository
+	repo *gogit.Repository
 }
 
 func (p *gitProvider) session() (*gitSession, error) {
-	repo, err := git.Init(memory.NewStorage(), nil)
+	repo, err := gogit.Init(memory.NewStorage(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,7 @@ func (s *gitSession) remoteHeads(ctx context.Context, branches ...string) (map[s
 	if err != nil {
 		return nil, err
 	}
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.p.auth})
+	refs, err := rem.ListContext(ctx, &gogit.ListOptions{Auth: s.p.auth})
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return nil, s.p.wrap(err, "listing refs of %s", redactURL(s.p.url))
 	}
@@ -105,8 +107,8 @@ func (s *gitSession) fetch(ctx context.Context, branches ...string) (map[string]
 		}
 	}
 	if len(specs) > 0 {
-		err := s.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Tags: git.NoTags, Force: true})
-		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		err := s.repo.FetchContext(ctx, &gogit.FetchOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Tags: gogit.NoTags, Force: true})
+		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 			return nil, s.p.wrap(err, "fetching %s from %s", strings.Join(branches, ", "), redactURL(s.p.url))
 		}
 	}
@@ -162,8 +164,8 @@ func (s *gitSession) push(ctx context.Context, force bool, refs map[string]plumb
 		names = append(names, b)
 	}
 	sort.Strings(names)
-	err := s.repo.PushContext(ctx, &git.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Atomic: len(specs) > 1})
-	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+	err := s.repo.PushContext(ctx, &gogit.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Atomic: len(specs) > 1})
+	if err == nil || errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	pushErr := s.p.wrap(err, "pushing %s to %s", strings.Join(names, ", "), redactURL(s.p.url))

@@ -1,4 +1,4 @@
-package gitops
+package git
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/manifest"
 )
 
 // Activities write promotions into the platform repository through the configured provider.
@@ -68,12 +69,12 @@ func (a *Activities) WriteImage(ctx context.Context, in WriteImageInput) (WriteI
 	}
 	var previous string
 	change := Change{Path: ManifestPath(in.Env, in.Service), Message: in.Message, Edit: func(old []byte) ([]byte, error) {
-		img, err := Image(old)
+		img, err := manifest.Image(old)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errBadManifest, err)
 		}
 		previous = img
-		out, err := SetImage(old, in.Image)
+		out, err := manifest.SetImage(old, in.Image)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errBadManifest, err)
 		}

@@ -1,6 +1,7 @@
-// Package ecr resolves release tags to image digests in the tooling account's ECR: the
-// digest is what every later promotion step and approval binds to.
-package ecr
+package aws
+
+// Resolving release tags to image digests in the tooling account's ECR: the digest is what
+// every later promotion step and approval binds to.
 
 import (
 	"context"
@@ -11,15 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
-	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
-
-// Activities hold the worker's configuration.
-type Activities struct {
-	Config *config.Config
-}
 
 // listAPI is the part of ECR tag resolution needs.
 type listAPI interface {
@@ -52,7 +48,7 @@ func (a *Activities) ResolveImage(ctx context.Context, in ResolveInput) (Resolve
 	if !ok {
 		return ResolveOutput{}, fail.New(fail.Config, "unknown service %q: tooling.repositories in idp.yaml lists the services", in.Service)
 	}
-	cfg, err := aws.LoadConfig(ctx, a.Config.Tooling.AWS)
+	cfg, err := awsconf.Load(ctx, a.Config.Tooling.AWS)
 	if err != nil {
 		return ResolveOutput{}, err
 	}
@@ -84,11 +80,17 @@ func resolve(ctx context.Context, c listAPI, registry, repo, tag string) (string
 	return "", fail.New(fail.NotFound, "no image tagged %s in ECR repository %s: push it first (CI, or `bin/sandbox image push`)", tag, repo)
 }
 
+// ImageDigests resolves tags of the tooling account's repositories to digests, for activities
+// of other systems that must compare what runs with what was approved.
+type ImageDigests struct {
+	Tooling config.AWS
+}
+
 // Digest resolves a tag of a tooling repository to its digest.
-func Digest(ctx context.Context, tooling config.Tooling, repo, tag string) (string, error) {
-	cfg, err := aws.LoadConfig(ctx, tooling.AWS)
+func (d ImageDigests) Digest(ctx context.Context, repo, tag string) (string, error) {
+	cfg, err := awsconf.Load(ctx, d.Tooling)
 	if err != nil {
 		return "", err
 	}
-	return resolve(ctx, ecr.NewFromConfig(cfg), tooling.AWS.AccountID, repo, tag)
+	return resolve(ctx, ecr.NewFromConfig(cfg), d.Tooling.AccountID, repo, tag)
 }

@@ -1,4 +1,4 @@
-package gitops
+package git
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/stretchr/testify/require"
@@ -77,7 +77,7 @@ func provGitProvider(bare string) *gitProvider {
 // provHead returns the commit branch points at in the bare repository.
 func provHead(t *testing.T, bare, branch string) *object.Commit {
 	t.Helper()
-	repo, err := git.PlainOpen(bare)
+	repo, err := gogit.PlainOpen(bare)
 	require.NoError(t, err)
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	require.NoError(t, err, "branch %s", branch)

@@ -1,4 +1,4 @@
-package gitops
+package git
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 )
 
@@ -92,6 +93,8 @@ var (
 	// ErrNotMergeable means a proposal cannot be merged as it stands: its base changed the
 	// same file differently, or the pull request was closed without merging.
 	ErrNotMergeable = errors.New("proposal cannot be merged")
+	// ErrUnknownBranch means the remote has no such branch.
+	ErrUnknownBranch = checkout.ErrUnknownBranch
 )
 
 // NewProvider returns the provider cfg.Provider names: "git" (plain pushes to cfg.URL) or
@@ -241,4 +244,14 @@ func redactURL(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// tokenFromEnv is $IDP_GIT_TOKEN, else $GITHUB_TOKEN.
+func tokenFromEnv() string {
+	for _, name := range []string{"IDP_GIT_TOKEN", "GITHUB_TOKEN"} {
+		if tok := os.Getenv(name); tok != "" {
+			return tok
+		}
+	}
+	return ""
 }

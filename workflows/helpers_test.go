@@ -1,0 +1,7 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+func workflowOptions(name string) workflow.RegisterOptions {
+	return workflow.RegisterOptions{Name: name}
+}
