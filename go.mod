@@ -18,7 +18,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/go-git/go-git/v5 v5.19.3
 	github.com/golang-jwt/jwt/v4 v4.5.2
-	github.com/google/go-github/v74 v74.0.0
+	github.com/google/go-github/v62 v62.0.0
 	github.com/hashicorp/terraform-exec v0.26.0
 	github.com/hashicorp/terraform-json v0.29.0
 	github.com/sivchari/kumo v0.33.1

@@ -36,7 +36,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/cli"
 	"github.com/alexpermiakov/idp/internal/config"
-	"github.com/alexpermiakov/idp/workflows"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 func freePort(t *testing.T) int {
@@ -73,7 +73,7 @@ func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 	c, err := client.Dial(client.Options{HostPort: s.TemporalAddress(), Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, api.TaskQueue, worker.Options{})
 	setup.Register(w, cfg, c)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -88,11 +88,11 @@ func starter(t *testing.T, args ...string) (int, string) {
 	return code, out.String() + errOut.String()
 }
 
-func status(t *testing.T, id string) workflows.Status {
+func status(t *testing.T, id string) api.Status {
 	t.Helper()
 	code, out := starter(t, "status", id, "-o", "json")
 	require.Equal(t, 0, code, out)
-	var st workflows.Status
+	var st api.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
 	return st
 }
@@ -118,7 +118,7 @@ func bootstrap(t *testing.T, cfg *config.Config) {
 		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "bootstrap-dev: done")
 		st := status(t, "bootstrap-dev")
-		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Equal(t, api.StageDone, st.Stage)
 		require.Positive(t, st.Plan.Add)
 		for _, app := range []string{"dev-apps", "time-service-dev", "version-service-dev"} {
 			_, sync, health := application(t, cfg, "dev", app)
@@ -144,7 +144,7 @@ func bootstrap(t *testing.T, cfg *config.Config) {
 		code, out := starter(t, "bootstrap", "--env", "prod", "--as", "carol")
 		require.Equal(t, 0, code, out)
 		require.Eventually(t, func() bool {
-			return status(t, "bootstrap-prod").Stage == workflows.StageWaitingApproval
+			return status(t, "bootstrap-prod").Stage == api.StageWaitingApproval
 		}, 2*time.Minute, 500*time.Millisecond)
 		code, out = starter(t, "approve", "bootstrap-prod", "--as", "bob")
 		require.Equal(t, 0, code, out)
@@ -157,10 +157,10 @@ func bootstrap(t *testing.T, cfg *config.Config) {
 		require.Equal(t, 2, code, "a second start while one runs is bad input: %s", out)
 		require.Contains(t, out, "already running")
 
-		var st workflows.Status
+		var st api.Status
 		require.Eventually(t, func() bool {
 			st = status(t, "bootstrap-staging")
-			return st.Stage == workflows.StageWaitingApproval
+			return st.Stage == api.StageWaitingApproval
 		}, 2*time.Minute, 500*time.Millisecond)
 		require.NotNil(t, st.PendingApproval)
 		require.Equal(t, st.Plan.SHA256, st.PendingApproval.Subject)
@@ -179,7 +179,7 @@ func bootstrap(t *testing.T, cfg *config.Config) {
 		require.Equal(t, 0, code, out)
 
 		st = status(t, "bootstrap-staging")
-		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Equal(t, api.StageDone, st.Stage)
 		require.Len(t, st.Approvals, 1)
 		require.Equal(t, "bob", st.Approvals[0].Who)
 		require.Equal(t, "checked the VPC", st.Approvals[0].Comment)

@@ -18,7 +18,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/manifest"
 	"github.com/alexpermiakov/idp/internal/policy"
-	"github.com/alexpermiakov/idp/workflows"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 var appsGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
@@ -89,7 +89,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--wait", "--as", "alice")
 		require.Equal(t, 0, code, out)
 		st := status(t, "promote-time-service-sha-1a2b3c4")
-		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Equal(t, api.StageDone, st.Stage)
 		require.Len(t, st.Environments, 1)
 		dev := st.Environments[0]
 		require.Equal(t, "done", dev.State)
@@ -116,12 +116,12 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		code, out := starter(t, "promote", "--service", "time-service", "--tag", "v1.2.3", "--to", "prod", "--as", "alice")
 		require.Equal(t, 0, code, out)
 		id := "promote-time-service-v1.2.3"
-		var st workflows.Status
+		var st api.Status
 		require.Eventually(t, func() bool {
 			st = status(t, id)
-			return st.Stage == workflows.StageWaitingApproval || st.Stage == workflows.StageFailed
+			return st.Stage == api.StageWaitingApproval || st.Stage == api.StageFailed
 		}, 3*time.Minute, time.Second)
-		require.Equal(t, workflows.StageWaitingApproval, st.Stage, st.Error)
+		require.Equal(t, api.StageWaitingApproval, st.Stage, st.Error)
 		require.Equal(t, "done", st.Environments[0].State, "staging went by itself")
 		require.Equal(t, "prod", st.PendingApproval.Env)
 		require.Equal(t, st.Digest, st.PendingApproval.Subject)
@@ -135,7 +135,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, 0, code, out)
 
 		st = status(t, id)
-		require.Equal(t, workflows.StageDone, st.Stage)
+		require.Equal(t, api.StageDone, st.Stage)
 		prod := st.Environments[1]
 		require.Equal(t, "prod", prod.Name)
 		require.True(t, strings.HasSuffix(prod.Image, ":v1.2.3"))

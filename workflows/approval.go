@@ -10,31 +10,8 @@ import (
 
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
-
-// ApproveInput is the payload of the approve update and signal.
-type ApproveInput struct {
-	Who string `json:"who"`
-	// Subject must be the pending plan sha256 or image digest: an approval binds to exactly
-	// what the approver saw.
-	Subject string `json:"subject"`
-	Comment string `json:"comment,omitempty"`
-}
-
-// RejectInput is the payload of the reject update and signal.
-type RejectInput struct {
-	Who     string `json:"who"`
-	Subject string `json:"subject"`
-	Reason  string `json:"reason"`
-}
-
-// DecisionResult is what the approve and reject updates return.
-type DecisionResult struct {
-	// Received approvals for the pending subject, including this one; Needed to open the gate.
-	Received int    `json:"received"`
-	Needed   int    `json:"needed"`
-	Message  string `json:"message"`
-}
 
 // gateRequest is one approval a workflow waits for.
 type gateRequest struct {
@@ -50,7 +27,7 @@ type gate struct {
 	run       *run
 	req       *gateRequest
 	approvers []string // who approved the pending request
-	rejection *Decision
+	rejection *api.Decision
 	// abort, when set, ends a wait early with its error (a promotion superseded by a newer one).
 	abort func() error
 }
@@ -58,33 +35,33 @@ type gate struct {
 // newGate registers the approve/reject updates and the signal fallback.
 func newGate(ctx workflow.Context, r *run) (*gate, error) {
 	g := &gate{run: r}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, ApproveUpdate, g.approve,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, api.ApproveUpdate, g.approve,
 		workflow.UpdateHandlerOptions{Validator: g.validateApprove}); err != nil {
-		return nil, fmt.Errorf("registering %s update: %w", ApproveUpdate, err)
+		return nil, fmt.Errorf("registering %s update: %w", api.ApproveUpdate, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, RejectUpdate, g.reject,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, api.RejectUpdate, g.reject,
 		workflow.UpdateHandlerOptions{Validator: g.validateReject}); err != nil {
-		return nil, fmt.Errorf("registering %s update: %w", RejectUpdate, err)
+		return nil, fmt.Errorf("registering %s update: %w", api.RejectUpdate, err)
 	}
-	approveCh := workflow.GetSignalChannel(ctx, ApproveSignal)
-	rejectCh := workflow.GetSignalChannel(ctx, RejectSignal)
+	approveCh := workflow.GetSignalChannel(ctx, api.ApproveSignal)
+	rejectCh := workflow.GetSignalChannel(ctx, api.RejectSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(ctx)
 			sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
-				var in ApproveInput
+				var in api.ApproveInput
 				c.Receive(ctx, &in)
 				if err := g.validateApprove(ctx, in); err != nil {
-					g.ignore(ctx, in.Who, ApproveSignal, err)
+					g.ignore(ctx, in.Who, api.ApproveSignal, err)
 					return
 				}
 				_, _ = g.approve(ctx, in)
 			})
 			sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
-				var in RejectInput
+				var in api.RejectInput
 				c.Receive(ctx, &in)
 				if err := g.validateReject(ctx, in); err != nil {
-					g.ignore(ctx, in.Who, RejectSignal, err)
+					g.ignore(ctx, in.Who, api.RejectSignal, err)
 					return
 				}
 				_, _ = g.reject(ctx, in)
@@ -124,34 +101,34 @@ func (g *gate) check(who, subject string) error {
 	return nil
 }
 
-func (g *gate) validateApprove(_ workflow.Context, in ApproveInput) error {
+func (g *gate) validateApprove(_ workflow.Context, in api.ApproveInput) error {
 	return g.check(in.Who, in.Subject)
 }
 
-func (g *gate) validateReject(_ workflow.Context, in RejectInput) error {
+func (g *gate) validateReject(_ workflow.Context, in api.RejectInput) error {
 	if strings.TrimSpace(in.Reason) == "" {
 		return errors.New("a rejection needs a reason (--reason)")
 	}
 	return g.check(in.Who, in.Subject)
 }
 
-func (g *gate) approve(ctx workflow.Context, in ApproveInput) (DecisionResult, error) {
+func (g *gate) approve(ctx workflow.Context, in api.ApproveInput) (api.DecisionResult, error) {
 	g.approvers = append(g.approvers, normalize(in.Who))
 	g.record(ctx, in.Who, "approve", in.Comment)
-	res := DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals}
+	res := api.DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals}
 	res.Message = fmt.Sprintf("approval %d of %d recorded for %s", res.Received, res.Needed, g.req.Env)
 	return res, nil
 }
 
-func (g *gate) reject(ctx workflow.Context, in RejectInput) (DecisionResult, error) {
+func (g *gate) reject(ctx workflow.Context, in api.RejectInput) (api.DecisionResult, error) {
 	d := g.record(ctx, in.Who, "reject", in.Reason)
 	g.rejection = &d
-	return DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals,
+	return api.DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals,
 		Message: fmt.Sprintf("rejected by %s: %s", in.Who, in.Reason)}, nil
 }
 
-func (g *gate) record(ctx workflow.Context, who, decision, comment string) Decision {
-	d := Decision{Who: who, When: workflow.Now(ctx).UTC(), Decision: decision, Env: g.req.Env,
+func (g *gate) record(ctx workflow.Context, who, decision, comment string) api.Decision {
+	d := api.Decision{Who: who, When: workflow.Now(ctx).UTC(), Decision: decision, Env: g.req.Env,
 		Subject: g.req.Subject, Comment: comment}
 	st := g.run.status
 	st.Approvals = append(st.Approvals, d)
@@ -163,7 +140,7 @@ func (g *gate) record(ctx workflow.Context, who, decision, comment string) Decis
 
 func (g *gate) ignore(ctx workflow.Context, who, signal string, err error) {
 	st := g.run.status
-	st.IgnoredSignals = append(st.IgnoredSignals, IgnoredSignal{Who: who, When: workflow.Now(ctx).UTC(),
+	st.IgnoredSignals = append(st.IgnoredSignals, api.IgnoredSignal{Who: who, When: workflow.Now(ctx).UTC(),
 		Signal: signal, Reason: err.Error()})
 	workflow.GetLogger(ctx).Warn("ignored approval signal", "who", who, "signal", signal, "reason", err.Error())
 }
@@ -177,9 +154,9 @@ func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
 	if approvers == nil {
 		approvers = []string{}
 	}
-	g.run.status.PendingApproval = &PendingApproval{Env: req.Env, Approvers: approvers, ExpiresAt: expires,
+	g.run.status.PendingApproval = &api.PendingApproval{Env: req.Env, Approvers: approvers, ExpiresAt: expires,
 		Subject: req.Subject, What: req.What, MinApprovals: req.Policy.MinApprovals, FourEyes: req.Policy.FourEyes}
-	g.run.setStage(ctx, StageWaitingApproval)
+	g.run.setStage(ctx, api.StageWaitingApproval)
 
 	aborted := func() error {
 		if g.abort == nil {

@@ -13,14 +13,8 @@ import (
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
-
-// BootstrapInput starts BootstrapEnvironment.
-type BootstrapInput struct {
-	Env string `json:"env"`
-	// Requester is who started the run; four-eyes keeps them from approving its plan.
-	Requester string `json:"requester"`
-}
 
 // maxPlanRounds bounds how often a stale plan is re-planned and re-approved in one run.
 const maxPlanRounds = 3
@@ -28,32 +22,32 @@ const maxPlanRounds = 3
 // BootstrapEnvironment brings one environment's AWS account to the state infra/ describes:
 // state backend, GitHub OIDC trust, terraform plan → approval → apply, ECR pull access.
 // Rerunning it on a healthy environment changes nothing.
-func BootstrapEnvironment(ctx workflow.Context, in BootstrapInput) (Status, error) {
-	r, err := newRun(ctx, KindBootstrap, in.Requester)
+func BootstrapEnvironment(ctx workflow.Context, in api.BootstrapInput) (api.Status, error) {
+	r, err := newRun(ctx, api.KindBootstrap, in.Requester)
 	if err != nil {
-		return Status{}, err
+		return api.Status{}, err
 	}
 	g, err := newGate(ctx, r)
 	if err != nil {
-		return Status{}, err
+		return api.Status{}, err
 	}
 	if err := bootstrap(ctx, r, g, in); err != nil {
-		r.env(in.Env).State = "failed"
+		r.env(in.Env).State = api.EnvFailed
 		return *r.status, r.failed(ctx, err)
 	}
-	r.env(in.Env).State = "done"
-	r.setStage(ctx, StageDone)
+	r.env(in.Env).State = api.EnvDone
+	r.setStage(ctx, api.StageDone)
 	return *r.status, nil
 }
 
-func bootstrap(ctx workflow.Context, r *run, g *gate, in BootstrapInput) error {
+func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) error {
 	var (
 		pa *platform.Activities
 		aa *aws.Activities
 	)
 	env := r.env(in.Env)
-	env.State = "bootstrapping"
-	r.setStage(ctx, StagePreparing)
+	env.State = api.EnvBootstrapping
+	r.setStage(ctx, api.StagePreparing)
 
 	// Configuration problems fail fast: no retries for what only a person can fix.
 	var desc platform.DescribeOutput
@@ -67,14 +61,14 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in BootstrapInput) error {
 
 	var backend aws.StateBackendOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("state bucket "+desc.StateBucket, 2*time.Minute)),
-		aa.EnsureStateBackend, aws.StateBackendInput{Env: in.Env}).Get(ctx, &backend); err != nil {
+		aa.EnsureStateBackend, aws.StateBackendInput{Snapshot: desc.Snapshot}).Get(ctx, &backend); err != nil {
 		return err
 	}
 	r.step(ctx, "state backend %s: %s", backend.Bucket, changed(backend.Created, backend.Changed))
 
 	var oidc aws.OIDCOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("GitHub OIDC and "+desc.GitHubRole, 2*time.Minute)),
-		aa.EnsureGitHubOIDC, aws.OIDCInput{Env: in.Env}).Get(ctx, &oidc); err != nil {
+		aa.EnsureGitHubOIDC, aws.OIDCInput{Snapshot: desc.Snapshot}).Get(ctx, &oidc); err != nil {
 		return err
 	}
 	r.step(ctx, "GitHub OIDC provider and role %s: %s", oidc.RoleARN, changed(oidc.Created, oidc.Restored))
@@ -92,7 +86,7 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in BootstrapInput) error {
 	if desc.GrantPull {
 		var grant aws.GrantOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ECR pull for "+in.Env, 2*time.Minute)),
-			aa.GrantECRPull, aws.GrantInput{Env: in.Env}).Get(ctx, &grant); err != nil {
+			aa.GrantECRPull, aws.GrantInput{Snapshot: desc.Snapshot}).Get(ctx, &grant); err != nil {
 			return err
 		}
 		r.step(ctx, "ECR pull for account %s: %s", desc.AccountID, changed(false, grant.Changed))
@@ -104,7 +98,7 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in BootstrapInput) error {
 
 // planAndApply plans, gets the plan approved when policy asks, and applies exactly that plan.
 // A plan that went stale before its apply is planned and approved again, never applied blind.
-func planAndApply(ctx workflow.Context, r *run, g *gate, in BootstrapInput, desc platform.DescribeOutput) error {
+func planAndApply(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput, desc platform.DescribeOutput) error {
 	var ta *terraform.Activities
 	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:             "terraform plan of infra/entry in " + in.Env,
@@ -119,14 +113,14 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in BootstrapInput, desc
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3},
 	})
 	for round := 1; ; round++ {
-		r.setStage(ctx, StagePlanning)
+		r.setStage(ctx, api.StagePlanning)
 		var plan terraform.PlanOutput
-		if err := workflow.ExecuteActivity(planCtx, ta.Plan, terraform.PlanInput{Env: in.Env, Commit: desc.Commit,
+		if err := workflow.ExecuteActivity(planCtx, ta.Plan, terraform.PlanInput{Snapshot: desc.Snapshot, Commit: desc.Commit,
 			RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID}).Get(ctx, &plan); err != nil {
 			return err
 		}
-		r.status.Plan = &PlanSummary{SHA256: plan.SHA256, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy,
-			Adds: plan.Adds, Changes: plan.Changes, Destroys: plan.Destroys}
+		summary := api.PlanSummary(plan.Summary)
+		r.status.Plan = &summary
 		if !plan.HasChanges() {
 			r.step(ctx, "terraform plan %s: no changes", short(plan.SHA256))
 			return nil
@@ -140,9 +134,9 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in BootstrapInput, desc
 			r.step(ctx, "plan %s approved", short(plan.SHA256))
 		}
 
-		r.setStage(ctx, StageApplying)
+		r.setStage(ctx, api.StageApplying)
 		var applied terraform.ApplyOutput
-		err := workflow.ExecuteActivity(applyCtx, ta.Apply, terraform.ApplyInput{Env: in.Env, Commit: desc.Commit,
+		err := workflow.ExecuteActivity(applyCtx, ta.Apply, terraform.ApplyInput{Snapshot: desc.Snapshot, Commit: desc.Commit,
 			PlanKey: plan.Key, SHA256: plan.SHA256, Total: plan.Add + plan.Change + plan.Destroy}).Get(ctx, &applied)
 		if fail.Is(err, fail.StalePlan) && round < maxPlanRounds {
 			r.step(ctx, "plan %s went stale before apply: planning again", short(plan.SHA256))
@@ -158,22 +152,22 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in BootstrapInput, desc
 
 // installArgoCD installs Argo CD with the env's app-of-apps and waits until Argo CD reports
 // every Application Synced and Healthy. The wait polls inside the activity, not with timers.
-func installArgoCD(ctx workflow.Context, r *run, in BootstrapInput, desc platform.DescribeOutput) error {
+func installArgoCD(ctx workflow.Context, r *run, in api.BootstrapInput, desc platform.DescribeOutput) error {
 	var ar *argocd.Activities
-	r.setStage(ctx, StageDeploying)
+	r.setStage(ctx, api.StageDeploying)
 	var inst argocd.InstallOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("install Argo CD "+desc.ArgoCDVersion+" in "+in.Env, 10*time.Minute)),
-		ar.InstallArgoCD, argocd.InstallInput{Env: in.Env, Commit: desc.Commit}).Get(ctx, &inst); err != nil {
+		ar.InstallArgoCD, argocd.InstallInput{Snapshot: desc.Snapshot, Commit: desc.Commit}).Get(ctx, &inst); err != nil {
 		return err
 	}
 	r.step(ctx, "Argo CD %s in %s: %d objects applied, %s", inst.Version, in.Env, inst.Objects, changed(false, inst.Changed))
 
-	r.setStage(ctx, StageVerifying)
+	r.setStage(ctx, api.StageVerifying)
 	opts := activityOptions("wait until Argo CD in "+in.Env+" is Synced and Healthy", desc.ArgoCDTimeout+5*time.Minute)
 	opts.HeartbeatTimeout = 2 * time.Minute
 	var healthy argocd.WaitOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitArgoCD,
-		argocd.WaitInput{Env: in.Env}).Get(ctx, &healthy); err != nil {
+		argocd.WaitInput{Snapshot: desc.Snapshot}).Get(ctx, &healthy); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(healthy.Apps))

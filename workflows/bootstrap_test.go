@@ -17,6 +17,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 const (
@@ -32,6 +33,9 @@ var (
 	ar *argocd.Activities
 )
 
+// stagingSnapshot is the env snapshot Describe takes and every later activity receives.
+var stagingSnapshot = config.Snapshot{Env: config.Environment{Name: "staging", StateBucket: "state-staging"}}
+
 type bootstrapSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
@@ -42,7 +46,7 @@ func TestBootstrap(t *testing.T) { suite.Run(t, new(bootstrapSuite)) }
 
 func (s *bootstrapSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(BootstrapWorkflowName))
+	s.env.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(api.BootstrapWorkflowName))
 	s.env.RegisterActivity(pa)
 	s.env.RegisterActivity(aa)
 	s.env.RegisterActivity(ta)
@@ -57,12 +61,12 @@ func approvalPolicy(min int, approvers ...string) config.Approval {
 
 // mockUpToPlan mocks the steps before the plan and the plan itself.
 func (s *bootstrapSuite) mockUpToPlan(policy config.Approval, plans ...terraform.PlanOutput) {
-	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "staging"}).Return(platform.DescribeOutput{
+	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "staging"}).Return(platform.DescribeOutput{Snapshot: stagingSnapshot,
 		Commit: commit, AccountID: "470879558261", StateBucket: "state-staging", GitHubRole: "GitHubActionsRole",
 		GrantPull: true, PlanApproval: policy}, nil).Once()
-	s.env.OnActivity(aa.EnsureStateBackend, mock.Anything, aws.StateBackendInput{Env: "staging"}).
+	s.env.OnActivity(aa.EnsureStateBackend, mock.Anything, aws.StateBackendInput{Snapshot: stagingSnapshot}).
 		Return(aws.StateBackendOutput{Bucket: "state-staging", Created: true}, nil).Once()
-	s.env.OnActivity(aa.EnsureGitHubOIDC, mock.Anything, aws.OIDCInput{Env: "staging"}).
+	s.env.OnActivity(aa.EnsureGitHubOIDC, mock.Anything, aws.OIDCInput{Snapshot: stagingSnapshot}).
 		Return(aws.OIDCOutput{RoleARN: "arn:aws:iam::470879558261:role/GitHubActionsRole", Restored: []string{"trust policy of GitHubActionsRole"}}, nil).Once()
 	for _, p := range plans {
 		s.env.OnActivity(ta.Plan, mock.Anything, mock.Anything).Return(p, nil).Once()
@@ -70,38 +74,38 @@ func (s *bootstrapSuite) mockUpToPlan(policy config.Approval, plans ...terraform
 }
 
 func plan(sha string) terraform.PlanOutput {
-	return terraform.PlanOutput{Key: "idp/plans/staging/" + sha + ".tfplan", SHA256: sha, Add: 2, Change: 1,
-		Adds: []string{"module.vpc.aws_vpc.this", "module.eks.aws_eks_cluster.this"}, Changes: []string{"aws_iam_role.x"}}
+	return terraform.PlanOutput{Key: "idp/plans/staging/" + sha + ".tfplan", Summary: terraform.Summary{SHA256: sha, Add: 2, Change: 1,
+		Adds: []string{"module.vpc.aws_vpc.this", "module.eks.aws_eks_cluster.this"}, Changes: []string{"aws_iam_role.x"}}}
 }
 
 func (s *bootstrapSuite) mockArgoCD() {
-	s.env.OnActivity(ar.InstallArgoCD, mock.Anything, argocd.InstallInput{Env: "staging", Commit: commit}).
+	s.env.OnActivity(ar.InstallArgoCD, mock.Anything, argocd.InstallInput{Snapshot: stagingSnapshot, Commit: commit}).
 		Return(argocd.InstallOutput{Version: "v2.14.21", Objects: 60}, nil).Once()
-	s.env.OnActivity(ar.WaitArgoCD, mock.Anything, argocd.WaitInput{Env: "staging"}).
+	s.env.OnActivity(ar.WaitArgoCD, mock.Anything, argocd.WaitInput{Snapshot: stagingSnapshot}).
 		Return(argocd.WaitOutput{Apps: []argocd.AppStatus{{Name: "staging-apps", Sync: "Synced", Health: "Healthy"}}}, nil).Once()
 }
 
 func (s *bootstrapSuite) mockApplyAndGrant(sha string) {
 	s.mockArgoCD()
-	s.env.OnActivity(ta.Apply, mock.Anything, terraform.ApplyInput{Env: "staging", Commit: commit,
+	s.env.OnActivity(ta.Apply, mock.Anything, terraform.ApplyInput{Snapshot: stagingSnapshot, Commit: commit,
 		PlanKey: "idp/plans/staging/" + sha + ".tfplan", SHA256: sha, Total: 3}).Return(terraform.ApplyOutput{Done: 3, Total: 3}, nil).Once()
-	s.env.OnActivity(aa.GrantECRPull, mock.Anything, aws.GrantInput{Env: "staging"}).Return(aws.GrantOutput{Changed: []string{"idp/localtime"}}, nil).Once()
+	s.env.OnActivity(aa.GrantECRPull, mock.Anything, aws.GrantInput{Snapshot: stagingSnapshot}).Return(aws.GrantOutput{Changed: []string{"idp/localtime"}}, nil).Once()
 }
 
 func (s *bootstrapSuite) start(requester string) {
-	s.env.ExecuteWorkflow(BootstrapWorkflowName, BootstrapInput{Env: "staging", Requester: requester})
+	s.env.ExecuteWorkflow(api.BootstrapWorkflowName, api.BootstrapInput{Env: "staging", Requester: requester})
 }
 
-func (s *bootstrapSuite) result() Status {
-	var st Status
+func (s *bootstrapSuite) result() api.Status {
+	var st api.Status
 	s.NoError(s.env.GetWorkflowResult(&st))
 	return st
 }
 
-func (s *bootstrapSuite) status() Status {
-	v, err := s.env.QueryWorkflow(StatusQuery)
+func (s *bootstrapSuite) status() api.Status {
+	v, err := s.env.QueryWorkflow(api.StatusQuery)
 	s.Require().NoError(err)
-	var st Status
+	var st api.Status
 	s.Require().NoError(v.Get(&st))
 	return st
 }
@@ -142,9 +146,9 @@ func (s *bootstrapSuite) TestNoApprovalNeeded() {
 	s.start("alice")
 	s.True(s.env.IsWorkflowCompleted())
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Equal(commit, st.Commit)
-	s.Equal([]EnvStatus{{Name: "staging", State: "done", Commit: commit}}, st.Environments)
+	s.Equal([]api.EnvStatus{{Name: "staging", State: "done", Commit: commit}}, st.Environments)
 	s.Empty(st.Approvals)
 	s.Contains(st.Steps, "terraform apply: 3 of 3 resource actions done")
 }
@@ -155,17 +159,17 @@ func (s *bootstrapSuite) TestPlanApprovedBySecondPerson() {
 	s.mockApplyAndGrant(planSHA)
 	s.env.RegisterDelayedCallback(func() {
 		st := s.status()
-		s.Equal(StageWaitingApproval, st.Stage)
+		s.Equal(api.StageWaitingApproval, st.Stage)
 		s.Require().NotNil(st.PendingApproval)
 		s.Equal(planSHA, st.PendingApproval.Subject)
 		s.Equal([]string{"alice", "bob"}, st.PendingApproval.Approvers)
 		s.Equal(2, st.Plan.Add)
-		ok = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: planSHA, Comment: "looks right"})
+		ok = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: planSHA, Comment: "looks right"})
 	}, time.Minute)
 	s.start("alice")
 	s.accepted(ok)
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Require().Len(st.Approvals, 1)
 	s.Equal("bob", st.Approvals[0].Who)
 	s.Equal("approve", st.Approvals[0].Decision)
@@ -178,23 +182,23 @@ func (s *bootstrapSuite) TestValidatorRefusesBeforeRecording() {
 	s.mockApplyAndGrant(planSHA)
 	var self, selfSpaced, unlisted, wrongSHA, noSHA, noReason, bob, bobAgain, carol *outcome
 	s.env.RegisterDelayedCallback(func() {
-		self = s.update(ApproveUpdate, ApproveInput{Who: "alice", Subject: planSHA})
-		selfSpaced = s.update(ApproveUpdate, ApproveInput{Who: "ALICE ", Subject: planSHA})
-		unlisted = s.update(ApproveUpdate, ApproveInput{Who: "mallory", Subject: planSHA})
-		wrongSHA = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: newSHA})
-		noSHA = s.update(ApproveUpdate, ApproveInput{Who: "bob"})
-		noReason = s.update(RejectUpdate, RejectInput{Who: "bob", Subject: planSHA})
-		bob = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: planSHA})
+		self = s.update(api.ApproveUpdate, api.ApproveInput{Who: "alice", Subject: planSHA})
+		selfSpaced = s.update(api.ApproveUpdate, api.ApproveInput{Who: "ALICE ", Subject: planSHA})
+		unlisted = s.update(api.ApproveUpdate, api.ApproveInput{Who: "mallory", Subject: planSHA})
+		wrongSHA = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: newSHA})
+		noSHA = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob"})
+		noReason = s.update(api.RejectUpdate, api.RejectInput{Who: "bob", Subject: planSHA})
+		bob = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: planSHA})
 	}, time.Minute)
 	s.env.RegisterDelayedCallback(func() {
 		st := s.status()
 		s.Len(st.Approvals, 1, "refused updates record nothing")
 		s.Equal(1, st.PendingApproval.Received)
-		s.Equal(StageWaitingApproval, st.Stage, "one approval of two keeps the gate closed")
-		bobAgain = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: planSHA})
+		s.Equal(api.StageWaitingApproval, st.Stage, "one approval of two keeps the gate closed")
+		bobAgain = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: planSHA})
 	}, 2*time.Minute)
 	s.env.RegisterDelayedCallback(func() {
-		carol = s.update(ApproveUpdate, ApproveInput{Who: "carol", Subject: planSHA})
+		carol = s.update(api.ApproveUpdate, api.ApproveInput{Who: "carol", Subject: planSHA})
 	}, 3*time.Minute)
 	s.start("alice")
 	s.refused(self, "four-eyes: alice started this run")
@@ -207,7 +211,7 @@ func (s *bootstrapSuite) TestValidatorRefusesBeforeRecording() {
 	s.refused(bobAgain, "bob already approved")
 	s.accepted(carol)
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Len(st.Approvals, 2)
 }
 
@@ -218,18 +222,18 @@ func (s *bootstrapSuite) TestNoApprovalPendingRefused() {
 	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).Return(aws.GrantOutput{}, nil).Once()
 	var early *outcome
 	s.env.RegisterDelayedCallback(func() {
-		early = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: planSHA})
+		early = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: planSHA})
 	}, 10*time.Second)
 	s.start("alice")
 	s.refused(early, "no approval is pending")
-	s.Equal(StageDone, s.result().Stage)
+	s.Equal(api.StageDone, s.result().Stage)
 }
 
 func (s *bootstrapSuite) TestPlanRejected() {
 	s.mockUpToPlan(approvalPolicy(1), plan(planSHA))
 	var rej *outcome
 	s.env.RegisterDelayedCallback(func() {
-		rej = s.update(RejectUpdate, RejectInput{Who: "carol", Subject: planSHA, Reason: "destroys the NAT gateway"})
+		rej = s.update(api.RejectUpdate, api.RejectInput{Who: "carol", Subject: planSHA, Reason: "destroys the NAT gateway"})
 	}, time.Minute)
 	s.start("alice")
 	s.accepted(rej)
@@ -239,7 +243,7 @@ func (s *bootstrapSuite) TestPlanRejected() {
 	s.ErrorContains(err, "carol rejected the terraform plan")
 	s.ErrorContains(err, "destroys the NAT gateway")
 	st := s.status()
-	s.Equal(StageFailed, st.Stage)
+	s.Equal(api.StageFailed, st.Stage)
 	s.Equal("reject", st.Approvals[0].Decision)
 	s.Contains(st.Error, "carol rejected")
 }
@@ -251,25 +255,25 @@ func (s *bootstrapSuite) TestApprovalExpires() {
 	s.Require().Error(err)
 	s.True(fail.Is(err, fail.ApprovalExpired), "error type: %v", err)
 	s.ErrorContains(err, "expired")
-	s.Equal(StageFailed, s.status().Stage)
+	s.Equal(api.StageFailed, s.status().Stage)
 }
 
 func (s *bootstrapSuite) TestSignalFallback() {
 	s.mockUpToPlan(approvalPolicy(1, "bob", "carol"), plan(planSHA))
 	s.mockApplyAndGrant(planSHA)
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(ApproveSignal, ApproveInput{Who: "alice", Subject: planSHA})
+		s.env.SignalWorkflow(api.ApproveSignal, api.ApproveInput{Who: "alice", Subject: planSHA})
 	}, time.Minute)
 	s.env.RegisterDelayedCallback(func() {
 		st := s.status()
 		s.Require().Len(st.IgnoredSignals, 1)
 		s.Contains(st.IgnoredSignals[0].Reason, "alice may not approve")
 		s.Empty(st.Approvals)
-		s.env.SignalWorkflow(ApproveSignal, ApproveInput{Who: "bob", Subject: planSHA})
+		s.env.SignalWorkflow(api.ApproveSignal, api.ApproveInput{Who: "bob", Subject: planSHA})
 	}, 2*time.Minute)
 	s.start("alice")
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Equal("bob", st.Approvals[0].Who)
 	s.Len(st.IgnoredSignals, 1)
 }
@@ -281,32 +285,32 @@ func (s *bootstrapSuite) TestStalePlanIsPlannedAndApprovedAgain() {
 	s.mockApplyAndGrant(newSHA)
 	var first, old, second *outcome
 	s.env.RegisterDelayedCallback(func() {
-		first = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: planSHA})
+		first = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: planSHA})
 	}, time.Minute)
 	s.env.RegisterDelayedCallback(func() {
 		st := s.status()
 		s.Require().NotNil(st.PendingApproval, "the new plan needs its own approval")
 		s.Equal(newSHA, st.PendingApproval.Subject)
-		old = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: planSHA})
-		second = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: newSHA})
+		old = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: planSHA})
+		second = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: newSHA})
 	}, 2*time.Minute)
 	s.start("alice")
 	s.accepted(first)
 	s.refused(old, "is not the pending")
 	s.accepted(second)
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Len(st.Approvals, 2)
 	s.Equal(newSHA, st.Approvals[1].Subject)
 }
 
 func (s *bootstrapSuite) TestNoChangesNeedsNoApprovalNorApply() {
-	s.mockUpToPlan(approvalPolicy(1), terraform.PlanOutput{SHA256: planSHA, Key: "k"})
+	s.mockUpToPlan(approvalPolicy(1), terraform.PlanOutput{Summary: terraform.Summary{SHA256: planSHA}, Key: "k"})
 	s.mockArgoCD()
 	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).Return(aws.GrantOutput{}, nil).Once()
 	s.start("alice")
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Nil(st.PendingApproval)
 	s.Contains(st.Steps, "terraform plan aaaaaaaaaaaa: no changes")
 }
@@ -316,7 +320,7 @@ func (s *bootstrapSuite) TestTransientFailureIsRetried() {
 	s.mockUpToPlan(config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}, plan(planSHA))
 	s.mockApplyAndGrant(planSHA)
 	s.start("alice")
-	s.Equal(StageDone, s.result().Stage)
+	s.Equal(api.StageDone, s.result().Stage)
 }
 
 func (s *bootstrapSuite) TestArgoCDNotHealthyFailsWithItsMessage() {
@@ -330,8 +334,8 @@ func (s *bootstrapSuite) TestArgoCDNotHealthyFailsWithItsMessage() {
 	s.Require().Error(err)
 	s.ErrorContains(err, "exceeded its progress deadline")
 	st := s.status()
-	s.Equal(StageFailed, st.Stage)
-	s.Equal("failed", st.Environments[0].State)
+	s.Equal(api.StageFailed, st.Stage)
+	s.Equal(api.EnvFailed, st.Environments[0].State)
 }
 
 func (s *bootstrapSuite) TestConfigErrorFailsFast() {

@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 // LockInput starts a lock workflow for one key, e.g. "time-service/prod".
@@ -41,90 +43,106 @@ const lockEventsBeforeContinue = 500
 // a time, in request order. A request with Supersede asks the holder to step aside; only a
 // holder still waiting for an approval does. Started (and signalled) with SignalWithStart.
 func Lock(ctx workflow.Context, in LockInput) error {
-	acquire := workflow.GetSignalChannel(ctx, LockAcquireSignal)
-	release := workflow.GetSignalChannel(ctx, LockReleaseSignal)
-	holder, queue := in.Holder, in.Queue
-	logger := workflow.GetLogger(ctx)
-
-	grant := func() {
-		for holder == "" && len(queue) > 0 {
-			holder, queue = queue[0].Owner, queue[1:]
-			// The owner may be gone (cancelled while queued); it would never release, so skip it.
-			if err := workflow.SignalExternalWorkflow(ctx, holder, "", LockGrantedSignal, LockGrant{Key: in.Key}).Get(ctx, nil); err != nil {
-				logger.Warn("lock owner is gone, skipping it", "owner", holder, "error", err)
-				holder = ""
-			}
-		}
-	}
-	handleAcquire := func(req LockRequest) {
-		if req.Owner == holder {
-			_ = workflow.SignalExternalWorkflow(ctx, holder, "", LockGrantedSignal, LockGrant{Key: in.Key}).Get(ctx, nil)
-			return
-		}
-		for _, q := range queue {
-			if q.Owner == req.Owner {
-				return
-			}
-		}
-		queue = append(queue, req)
-		if req.Supersede && holder != "" {
-			_ = workflow.SignalExternalWorkflow(ctx, holder, "", SupersedeSignal, SupersedeRequest{By: req.Owner}).Get(ctx, nil)
-		}
-	}
-	handleRelease := func(rel LockRelease) {
-		if rel.Owner == holder {
-			holder = ""
-			return
-		}
-		for i, q := range queue {
-			if q.Owner == rel.Owner {
-				queue = append(queue[:i], queue[i+1:]...)
-				return
-			}
-		}
-	}
-
+	l := &lock{key: in.Key, holder: in.Holder, queue: in.Queue,
+		acquire: workflow.GetSignalChannel(ctx, api.LockAcquireSignal),
+		release: workflow.GetSignalChannel(ctx, api.LockReleaseSignal)}
 	for {
-		grant()
+		l.grant(ctx)
 		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
+		sel.AddReceive(l.acquire, func(c workflow.ReceiveChannel, _ bool) {
 			var req LockRequest
 			c.Receive(ctx, &req)
-			handleAcquire(req)
+			l.onAcquire(ctx, req)
 		})
-		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
+		sel.AddReceive(l.release, func(c workflow.ReceiveChannel, _ bool) {
 			var rel LockRelease
 			c.Receive(ctx, &rel)
-			handleRelease(rel)
+			l.onRelease(rel)
 		})
 		sel.Select(ctx)
-		grant()
+		l.grant(ctx)
 
-		idle := holder == "" && len(queue) == 0
 		long := workflow.GetInfo(ctx).GetCurrentHistoryLength() > lockEventsBeforeContinue
-		if !idle && !long {
+		if !l.idle() && !long {
 			continue
 		}
 		// Drain what arrived meanwhile before closing or continuing, so no request is lost.
-		for {
-			var req LockRequest
-			var rel LockRelease
-			if acquire.ReceiveAsync(&req) {
-				handleAcquire(req)
-				continue
-			}
-			if release.ReceiveAsync(&rel) {
-				handleRelease(rel)
-				continue
-			}
-			break
-		}
-		grant()
-		if holder == "" && len(queue) == 0 {
+		l.drain(ctx)
+		l.grant(ctx)
+		if l.idle() {
 			return nil
 		}
 		if long {
-			return workflow.NewContinueAsNewError(ctx, Lock, LockInput{Key: in.Key, Holder: holder, Queue: queue})
+			return workflow.NewContinueAsNewError(ctx, Lock, LockInput{Key: l.key, Holder: l.holder, Queue: l.queue})
+		}
+	}
+}
+
+// lock is one lock workflow's state: who holds it and who waits, in order.
+type lock struct {
+	key              string
+	holder           string
+	queue            []LockRequest
+	acquire, release workflow.ReceiveChannel
+}
+
+func (l *lock) idle() bool { return l.holder == "" && len(l.queue) == 0 }
+
+// grant hands a free lock to the first waiting owner that is still there.
+func (l *lock) grant(ctx workflow.Context) {
+	for l.holder == "" && len(l.queue) > 0 {
+		l.holder, l.queue = l.queue[0].Owner, l.queue[1:]
+		// The owner may be gone (cancelled while queued); it would never release, so skip it.
+		if err := workflow.SignalExternalWorkflow(ctx, l.holder, "", api.LockGrantedSignal, LockGrant{Key: l.key}).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("lock owner is gone, skipping it", "owner", l.holder, "error", err)
+			l.holder = ""
+		}
+	}
+}
+
+// onAcquire queues a request once; the holder asking again is told again that it holds it.
+func (l *lock) onAcquire(ctx workflow.Context, req LockRequest) {
+	if req.Owner == l.holder {
+		_ = workflow.SignalExternalWorkflow(ctx, l.holder, "", api.LockGrantedSignal, LockGrant{Key: l.key}).Get(ctx, nil)
+		return
+	}
+	for _, q := range l.queue {
+		if q.Owner == req.Owner {
+			return
+		}
+	}
+	l.queue = append(l.queue, req)
+	if req.Supersede && l.holder != "" {
+		_ = workflow.SignalExternalWorkflow(ctx, l.holder, "", api.SupersedeSignal, SupersedeRequest{By: req.Owner}).Get(ctx, nil)
+	}
+}
+
+// onRelease frees the lock, or drops a waiting owner that gave up.
+func (l *lock) onRelease(rel LockRelease) {
+	if rel.Owner == l.holder {
+		l.holder = ""
+		return
+	}
+	for i, q := range l.queue {
+		if q.Owner == rel.Owner {
+			l.queue = append(l.queue[:i], l.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// drain handles every signal already delivered, without blocking.
+func (l *lock) drain(ctx workflow.Context) {
+	for {
+		var req LockRequest
+		var rel LockRelease
+		switch {
+		case l.acquire.ReceiveAsync(&req):
+			l.onAcquire(ctx, req)
+		case l.release.ReceiveAsync(&rel):
+			l.onRelease(rel)
+		default:
+			return
 		}
 	}
 }

@@ -15,12 +15,13 @@ import (
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/policy"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 // promotion is one Promote run's state beyond the status document.
 type promotion struct {
 	*run
-	in           PromoteInput
+	in           api.PromoteInput
 	image        aws.ResolveOutput
 	supersededBy string
 	// passed lists envs where this digest ran Healthy in this run.
@@ -32,29 +33,29 @@ type promotion struct {
 // the image into Git (a direct commit, or a branch merged after approval), has Argo CD sync
 // it and waits until it is Healthy at that commit, and soaks before going on. An image that
 // does not become healthy is rolled back and the promotion fails with Argo CD's message.
-func Promote(ctx workflow.Context, in PromoteInput) (Status, error) {
-	r, err := newRun(ctx, KindPromote, in.Requester)
+func Promote(ctx workflow.Context, in api.PromoteInput) (api.Status, error) {
+	r, err := newRun(ctx, api.KindPromote, in.Requester)
 	if err != nil {
-		return Status{}, err
+		return api.Status{}, err
 	}
 	r.status.Service, r.status.Version = in.Service, in.Tag
 	p := &promotion{run: r, in: in, passed: map[string]bool{}}
 	g, err := newGate(ctx, r)
 	if err != nil {
-		return Status{}, err
+		return api.Status{}, err
 	}
 	g.abort = func() error {
 		if p.supersededBy != "" {
-			return fail.New(ErrSuperseded, "superseded by %s", p.supersededBy)
+			return fail.New(api.ErrSuperseded, "superseded by %s", p.supersededBy)
 		}
 		return nil
 	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		ch := workflow.GetSignalChannel(ctx, SupersedeSignal)
+		ch := workflow.GetSignalChannel(ctx, api.SupersedeSignal)
 		for {
 			var req SupersedeRequest
 			ch.Receive(ctx, &req)
-			if r.status.Stage == StageWaitingApproval {
+			if r.status.Stage == api.StageWaitingApproval {
 				p.supersededBy = req.By
 			} else {
 				r.step(ctx, "%s asked to supersede this run; not waiting for an approval, so it goes on", req.By)
@@ -67,7 +68,7 @@ func Promote(ctx workflow.Context, in PromoteInput) (Status, error) {
 		}
 		return *r.status, r.failed(ctx, err)
 	}
-	r.setStage(ctx, StageDone)
+	r.setStage(ctx, api.StageDone)
 	return *r.status, nil
 }
 
@@ -76,7 +77,7 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 		pa *platform.Activities
 		ea *aws.Activities
 	)
-	p.setStage(ctx, StagePreparing)
+	p.setStage(ctx, api.StagePreparing)
 	var path platform.PromotionOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("plan the promotion of "+p.in.Service+" "+p.in.Tag, time.Minute)),
 		pa.PlanPromotion, policy.Input{Service: p.in.Service, Tag: p.in.Tag, To: p.in.To}).Get(ctx, &path); err != nil {
@@ -86,7 +87,7 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 		p.env(e.Name)
 	}
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+p.in.Tag+" in ECR", time.Minute)),
-		ea.ResolveImage, aws.ResolveInput{Service: p.in.Service, Tag: p.in.Tag}).Get(ctx, &p.image); err != nil {
+		ea.ResolveImage, aws.ResolveInput{Service: p.in.Service, Tag: p.in.Tag, Tooling: path.Tooling}).Get(ctx, &p.image); err != nil {
 		return err
 	}
 	p.status.Digest = p.image.Digest
@@ -105,31 +106,31 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 		sa *platform.Signaller
 	)
 	es := p.env(e.Name)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrEnvironment.ValueSet(e.Name)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrEnvironment.ValueSet(e.Name)); err != nil {
 		workflow.GetLogger(ctx).Warn("upserting IdpEnvironment", "error", err)
 	}
 
 	// One promotion per service per env at a time.
-	es.State = "waiting-lock"
+	es.State = api.EnvWaitingLock
 	p.publish(ctx)
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	lockID := LockIDPrefix + p.in.Service + "-" + e.Name
-	granted := workflow.GetSignalChannel(ctx, LockGrantedSignal)
+	lockID := api.LockID(p.in.Service, e.Name)
+	granted := workflow.GetSignalChannel(ctx, api.LockGrantedSignal)
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
-		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: LockWorkflowName, TaskQueue: TaskQueue,
-			Signal: LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
-			StartArg: LockInput{Key: p.in.Service + "/" + e.Name}}).Get(ctx, nil); err != nil {
+		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
+			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
+			StartArg: LockInput{Key: policy.LockKey(p.in.Service, e.Name)}}).Get(ctx, nil); err != nil {
 		return err
 	}
 	defer func() {
 		// Release even when the run is failing or cancelled.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
+		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", api.LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
 	}()
 	for {
 		var grant LockGrant
 		granted.Receive(ctx, &grant)
-		if grant.Key == p.in.Service+"/"+e.Name {
+		if grant.Key == policy.LockKey(p.in.Service, e.Name) {
 			break
 		}
 	}
@@ -140,31 +141,31 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 		return err
 	}
 	if freeze.Frozen {
-		es.State = "frozen"
-		return fail.New(ErrFrozen, "%s is frozen (promotion.freeze in idp.yaml): %s %s was not deployed there", e.Name, p.in.Service, p.in.Tag)
+		es.State = api.EnvFrozen
+		return fail.New(api.ErrFrozen, "%s is frozen (promotion.freeze in idp.yaml): %s %s was not deployed there", e.Name, p.in.Service, p.in.Tag)
 	}
 	if r := e.RequirePassed; r != "" && !p.passed[r] {
-		if err := p.checkPassed(ctx, r); err != nil {
+		if err := p.checkPassed(ctx, e); err != nil {
 			return err
 		}
 	}
 
 	current, err := p.deploy(ctx, g, e)
 	if err != nil {
-		if es.State != "rolled-back" {
-			es.State = "failed"
+		if es.State != api.EnvRolledBack {
+			es.State = api.EnvFailed
 		}
 		return err
 	}
 	p.passed[e.Name] = true
 	if e.Soak > 0 {
-		es.State = "soaking"
-		p.setStage(ctx, StageSoaking)
+		es.State = api.EnvSoaking
+		p.setStage(ctx, api.StageSoaking)
 		if err := workflow.Sleep(ctx, e.Soak); err != nil {
 			return err
 		}
 	}
-	es.State = "done"
+	es.State = api.EnvDone
 	p.step(ctx, "%s runs %s at %s (was %s)", e.Name, p.in.Tag, short(es.Commit), current)
 	return nil
 }
@@ -183,7 +184,7 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 	if e.Propose {
 		// The branch (pull request) comes first, so approvers see exactly what will land.
 		in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg, Propose: true,
-			Head:  "idp/" + p.in.Service + "-" + e.Name + "-" + p.in.Tag,
+			Head:  policy.ProposalBranch(p.in.Service, e.Name, p.in.Tag),
 			Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
 			Body:  p.proposalBody(e.Name)}
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage, in).Get(ctx, &written); err != nil {
@@ -194,14 +195,14 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 		}
 	}
 	if e.Approval.Required {
-		es.State = "waiting-approval"
+		es.State = api.EnvWaitingApproval
 		if err := g.wait(ctx, gateRequest{Env: e.Name, Subject: p.image.Digest, What: "image digest", Policy: e.Approval}); err != nil {
 			return "", err
 		}
 	}
 
-	p.setStage(ctx, StageDeploying)
-	es.State = "deploying"
+	p.setStage(ctx, api.StageDeploying)
+	es.State = api.EnvDeploying
 	if e.Propose && written.Proposal != nil && written.Proposal.Head == "" {
 		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.image.Image)
 	} else if e.Propose {
@@ -241,11 +242,11 @@ const degradedFor = 15 * time.Second
 // definition, then the app itself.
 func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.WriteImageOutput, image string) error {
 	var ar *argocd.Activities
-	p.setStage(ctx, StageVerifying)
-	p.env(e.Name).State = "verifying"
+	p.setStage(ctx, api.StageVerifying)
+	p.env(e.Name).State = api.EnvVerifying
 	for _, app := range []struct{ name, image string }{{e.Root, ""}, {e.App, image}} {
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("refresh "+app.name, time.Minute)),
-			ar.RefreshApp, argocd.AppInput{Env: e.Name, App: app.name}).Get(ctx, nil); err != nil {
+			ar.RefreshApp, argocd.AppInput{Snapshot: e.Snapshot, App: app.name}).Get(ctx, nil); err != nil {
 			return err
 		}
 		opts := activityOptions("wait until "+app.name+" is Healthy at "+short(written.Commit), e.HealthTimeout+2*time.Minute)
@@ -253,7 +254,7 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout}
 		var out argocd.WaitAppOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
-			Env: e.Name, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image,
+			Snapshot: e.Snapshot, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image,
 			DegradedFor: degradedFor}).Get(ctx, &out); err != nil {
 			return err
 		}
@@ -266,8 +267,8 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string, cause error) error {
 	var ga *git.Activities
 	es := p.env(e.Name)
-	p.setStage(ctx, StageRollingBack)
-	es.State = "rolling-back"
+	p.setStage(ctx, api.StageRollingBack)
+	es.State = api.EnvRollingBack
 	p.step(ctx, "%s %s is not healthy in %s: rolling back to %s", p.in.Service, p.in.Tag, e.Name, previous)
 	msg := fmt.Sprintf("roll back %s in %s to %s\n\n%s %s did not become healthy: %s\nworkflow: %s",
 		p.in.Service, e.Name, previous, p.in.Service, p.in.Tag, fail.Message(cause), workflow.GetInfo(ctx).WorkflowExecution.ID)
@@ -277,25 +278,30 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
 	if err := p.verify(ctx, e, written, previous); err != nil {
-		es.State = "failed"
-		return fail.New(ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
+		es.State = api.EnvFailed
+		return fail.New(api.ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
 			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
 	}
 	es.State, es.Image, es.Commit = "rolled-back", previous, written.Commit
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; rolled back to %s",
-		p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous), ErrRolledBack, cause)
+		p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }
 
-// checkPassed makes sure the digest already ran Healthy in env, before this run.
-func (p *promotion) checkPassed(ctx workflow.Context, env string) error {
+// checkPassed makes sure the digest already ran Healthy in e's RequirePassed env, before this
+// run.
+func (p *promotion) checkPassed(ctx workflow.Context, e policy.Env) error {
 	var ar *argocd.Activities
+	env := e.RequirePassed
+	if e.PassedSnapshot == nil {
+		return fail.New(fail.Config, "%s requires passing %s first, which idp.yaml does not define", e.Name, env)
+	}
 	var out argocd.PassedOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("did "+short(p.image.Digest)+" pass "+env+"?", time.Minute)),
-		ar.Passed, argocd.PassedInput{Env: env, App: p.in.Service + "-" + env, Service: p.in.Service, Digest: p.image.Digest}).Get(ctx, &out); err != nil {
+		ar.Passed, argocd.PassedInput{Snapshot: *e.PassedSnapshot, App: policy.AppName(p.in.Service, env), Service: p.in.Service, Digest: p.image.Digest}).Get(ctx, &out); err != nil {
 		return err
 	}
 	if !out.Passed {
-		return fail.New(ErrNotPassed, "%s %s (%s) has not run Healthy in %s, which policy requires first: %s",
+		return fail.New(api.ErrNotPassed, "%s %s (%s) has not run Healthy in %s, which policy requires first: %s",
 			p.in.Service, p.in.Tag, short(p.image.Digest), env, out.Reason)
 	}
 	p.step(ctx, "%s ran Healthy in %s (%s)", short(p.image.Digest), env, out.Reason)

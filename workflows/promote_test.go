@@ -17,6 +17,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/policy"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 const (
@@ -43,17 +44,17 @@ func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
 func (s *promoteSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: promoID})
-	s.env.RegisterWorkflowWithOptions(Promote, workflowOptions(PromoteWorkflowName))
+	s.env.RegisterWorkflowWithOptions(Promote, workflowOptions(api.PromoteWorkflowName))
 	for _, a := range []any{pa, ar, ga, ea, sa} {
 		s.env.RegisterActivity(a)
 	}
 	// The lock grants at once; releases are accepted.
 	s.env.OnActivity(sa.SignalWithStart, mock.Anything, mock.Anything).Return(func(_ context.Context, in platform.SignalWithStartInput) error {
 		key := in.StartArg.(map[string]any)["key"].(string)
-		s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(LockGrantedSignal, LockGrant{Key: key}) }, time.Millisecond)
+		s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(api.LockGrantedSignal, LockGrant{Key: key}) }, time.Millisecond)
 		return nil
 	})
-	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", LockReleaseSignal, mock.Anything).Return(nil)
+	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", api.LockReleaseSignal, mock.Anything).Return(nil)
 	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
 }
@@ -62,12 +63,15 @@ func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) 
 
 func staging() policy.Env {
 	return policy.Env{Name: "staging", App: "time-service-staging", Root: "staging-apps", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
+		Snapshot: config.Snapshot{Env: config.Environment{Name: "staging"}},
 		Approval: config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}}
 }
 
 func prod(min int) policy.Env {
 	return policy.Env{Name: "prod", App: "time-service-prod", Root: "prod-apps", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
-		Approval: config.Approval{Required: true, FourEyes: true, MinApprovals: min, Approvers: []string{"alice", "bob", "carol"}, Expiry: config.Duration(time.Hour)}}
+		Snapshot:       config.Snapshot{Env: config.Environment{Name: "prod"}},
+		PassedSnapshot: &config.Snapshot{Env: config.Environment{Name: "staging"}},
+		Approval:       config.Approval{Required: true, FourEyes: true, MinApprovals: min, Approvers: []string{"alice", "bob", "carol"}, Expiry: config.Duration(time.Hour)}}
 }
 
 // path mocks the promotion's path; no env is frozen unless frozen names it.
@@ -94,10 +98,10 @@ func (s *promoteSuite) direct(env, commit string) {
 // at the commit.
 func (s *promoteSuite) healthy(env, commit string) {
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
-		return in.Env == env && in.Commit == commit && in.App == env+"-apps" && in.Image == ""
+		return in.Snapshot.Env.Name == env && in.Commit == commit && in.App == env+"-apps" && in.Image == ""
 	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
-		return in.Env == env && in.Commit == commit && in.App == "time-service-"+env && in.Image != ""
+		return in.Snapshot.Env.Name == env && in.Commit == commit && in.App == "time-service-"+env && in.Image != ""
 	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
 }
 
@@ -114,19 +118,19 @@ func (s *promoteSuite) proposed(commit string) {
 }
 
 func (s *promoteSuite) start(to string) {
-	s.env.ExecuteWorkflow(PromoteWorkflowName, PromoteInput{Service: "time-service", Tag: "v1.2.3", To: to, Requester: "alice"})
+	s.env.ExecuteWorkflow(api.PromoteWorkflowName, api.PromoteInput{Service: "time-service", Tag: "v1.2.3", To: to, Requester: "alice"})
 }
 
-func (s *promoteSuite) result() Status {
-	var st Status
+func (s *promoteSuite) result() api.Status {
+	var st api.Status
 	s.Require().NoError(s.env.GetWorkflowResult(&st))
 	return st
 }
 
-func (s *promoteSuite) status() Status {
-	v, err := s.env.QueryWorkflow(StatusQuery)
+func (s *promoteSuite) status() api.Status {
+	v, err := s.env.QueryWorkflow(api.StatusQuery)
 	s.Require().NoError(err)
-	var st Status
+	var st api.Status
 	s.Require().NoError(v.Get(&st))
 	return st
 }
@@ -141,14 +145,14 @@ func (s *promoteSuite) update(name string, arg any) *outcome {
 
 func (s *promoteSuite) TestDevOnly() {
 	dev := staging()
-	dev.Name, dev.App, dev.Root = "dev", "time-service-dev", "dev-apps"
+	dev.Name, dev.App, dev.Root, dev.Snapshot.Env.Name = "dev", "time-service-dev", "dev-apps", "dev"
 	s.path(dev)
 	s.direct("dev", "c-dev")
 	s.start("")
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Equal(digest, st.Digest)
-	s.Equal([]EnvStatus{{Name: "dev", State: "done", Image: image, Commit: "c-dev", Previous: oldImg}}, st.Environments)
+	s.Equal([]api.EnvStatus{{Name: "dev", State: "done", Image: image, Commit: "c-dev", Previous: oldImg}}, st.Environments)
 }
 
 func (s *promoteSuite) TestStagingGoesByItself() {
@@ -156,7 +160,7 @@ func (s *promoteSuite) TestStagingGoesByItself() {
 	s.direct("staging", "c-stg")
 	s.start("")
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Empty(st.Approvals)
 }
 
@@ -167,19 +171,19 @@ func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
 	var self, wrong, unlisted, bob, bobAgain, carol *outcome
 	s.env.RegisterDelayedCallback(func() {
 		st := s.status()
-		s.Equal(StageWaitingApproval, st.Stage)
+		s.Equal(api.StageWaitingApproval, st.Stage)
 		s.Require().NotNil(st.PendingApproval)
 		s.Equal("prod", st.PendingApproval.Env)
 		s.Equal(digest, st.PendingApproval.Subject)
-		s.Equal("done", st.Environments[0].State, "staging went by itself")
-		self = s.update(ApproveUpdate, ApproveInput{Who: "alice", Subject: digest})
-		wrong = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: "sha256:2222"})
-		unlisted = s.update(ApproveUpdate, ApproveInput{Who: "mallory", Subject: digest})
-		bob = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: digest})
+		s.Equal(api.EnvDone, st.Environments[0].State, "staging went by itself")
+		self = s.update(api.ApproveUpdate, api.ApproveInput{Who: "alice", Subject: digest})
+		wrong = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: "sha256:2222"})
+		unlisted = s.update(api.ApproveUpdate, api.ApproveInput{Who: "mallory", Subject: digest})
+		bob = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: digest})
 	}, time.Hour/2)
 	s.env.RegisterDelayedCallback(func() {
-		bobAgain = s.update(ApproveUpdate, ApproveInput{Who: "bob", Subject: digest})
-		carol = s.update(ApproveUpdate, ApproveInput{Who: "carol", Subject: digest, Comment: "release notes read"})
+		bobAgain = s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: digest})
+		carol = s.update(api.ApproveUpdate, api.ApproveInput{Who: "carol", Subject: digest, Comment: "release notes read"})
 	}, time.Hour/2+time.Minute)
 	s.start("prod")
 	for o, msg := range map[**outcome]string{&self: "four-eyes", &wrong: "is not the pending image digest", &unlisted: "mallory may not approve in prod", &bobAgain: "bob already approved"} {
@@ -190,7 +194,7 @@ func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
 	s.True(bob.accepted)
 	s.True(carol.accepted)
 	st := s.result()
-	s.Equal(StageDone, st.Stage)
+	s.Equal(api.StageDone, st.Stage)
 	s.Len(st.Approvals, 2)
 	s.Equal("c-prod", st.Environments[1].Commit)
 	s.Equal(image, st.Environments[1].Image)
@@ -202,7 +206,7 @@ func (s *promoteSuite) TestProdRejected() {
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
-		s.update(RejectUpdate, RejectInput{Who: "carol", Subject: digest, Reason: "not during the sale"})
+		s.update(api.RejectUpdate, api.RejectInput{Who: "carol", Subject: digest, Reason: "not during the sale"})
 	}, time.Hour/2)
 	s.start("prod")
 	err := s.env.GetWorkflowError()
@@ -238,13 +242,13 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	s.start("")
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
-	s.True(fail.Is(err, ErrRolledBack), "%v", err)
+	s.True(fail.Is(err, api.ErrRolledBack), "%v", err)
 	s.ErrorContains(err, "did not become healthy in staging")
 	s.ErrorContains(err, "exceeded its progress deadline")
 	s.ErrorContains(err, "rolled back to "+oldImg)
 	st := s.status()
-	s.Equal(StageFailed, st.Stage)
-	s.Equal(EnvStatus{Name: "staging", State: "rolled-back", Image: oldImg, Commit: "c-revert", Previous: oldImg}, st.Environments[0])
+	s.Equal(api.StageFailed, st.Stage)
+	s.Equal(api.EnvStatus{Name: "staging", State: "rolled-back", Image: oldImg, Commit: "c-revert", Previous: oldImg}, st.Environments[0])
 }
 
 func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
@@ -253,12 +257,12 @@ func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(SupersedeSignal, SupersedeRequest{By: "promote-time-service-v1.2.4"})
+		s.env.SignalWorkflow(api.SupersedeSignal, SupersedeRequest{By: "promote-time-service-v1.2.4"})
 	}, time.Hour/2)
 	s.start("prod")
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
-	s.True(fail.Is(err, ErrSuperseded))
+	s.True(fail.Is(err, api.ErrSuperseded))
 	st := s.status()
 	s.Equal("promote-time-service-v1.2.4", st.SupersededBy)
 	s.Nil(st.PendingApproval)
@@ -269,6 +273,6 @@ func (s *promoteSuite) TestFreezeStopsAtTheDoor() {
 	s.start("")
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
-	s.True(fail.Is(err, ErrFrozen))
+	s.True(fail.Is(err, api.ErrFrozen))
 	s.ErrorContains(err, "staging is frozen")
 }

@@ -9,28 +9,29 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 // run is the state every idp workflow keeps: its status document, published through the
 // status query, the IdpStage search attribute and the current details shown in the Web UI.
 type run struct {
-	status *Status
+	status *api.Status
 }
 
 func newRun(ctx workflow.Context, kind, requester string) (*run, error) {
 	info := workflow.GetInfo(ctx)
-	r := &run{status: &Status{WorkflowID: info.WorkflowExecution.ID, Kind: kind, Requester: requester,
-		Environments: []EnvStatus{}, Approvals: []Decision{}}}
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (Status, error) { return *r.status, nil }); err != nil {
+	r := &run{status: &api.Status{WorkflowID: info.WorkflowExecution.ID, Kind: kind, Requester: requester,
+		Environments: []api.EnvStatus{}, Approvals: []api.Decision{}}}
+	if err := workflow.SetQueryHandler(ctx, api.StatusQuery, func() (api.Status, error) { return *r.status, nil }); err != nil {
 		return nil, fmt.Errorf("registering status query: %w", err)
 	}
 	return r, nil
 }
 
 // setStage records the stage and republishes it.
-func (r *run) setStage(ctx workflow.Context, stage string) {
+func (r *run) setStage(ctx workflow.Context, stage api.Stage) {
 	r.status.Stage = stage
-	if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(stage)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrStage.ValueSet(string(stage))); err != nil {
 		workflow.GetLogger(ctx).Warn("upserting IdpStage", "error", err)
 	}
 	r.publish(ctx)
@@ -45,20 +46,20 @@ func (r *run) step(ctx workflow.Context, format string, args ...any) {
 }
 
 // env returns the named environment's status entry, adding it when missing.
-func (r *run) env(name string) *EnvStatus {
+func (r *run) env(name string) *api.EnvStatus {
 	for i := range r.status.Environments {
 		if r.status.Environments[i].Name == name {
 			return &r.status.Environments[i]
 		}
 	}
-	r.status.Environments = append(r.status.Environments, EnvStatus{Name: name, State: "pending"})
+	r.status.Environments = append(r.status.Environments, api.EnvStatus{Name: name, State: api.EnvPending})
 	return &r.status.Environments[len(r.status.Environments)-1]
 }
 
 // failed marks the run failed with the error's own message and returns the error.
 func (r *run) failed(ctx workflow.Context, err error) error {
 	r.status.Error = fail.Message(err)
-	r.setStage(ctx, StageFailed)
+	r.setStage(ctx, api.StageFailed)
 	return err
 }
 

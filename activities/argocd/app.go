@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -26,33 +27,39 @@ const refreshManager = "idp-refresh"
 
 // AppInput names one Application in one env.
 type AppInput struct {
-	Env string `json:"env"`
-	App string `json:"app"`
+	Snapshot config.Snapshot `json:"snapshot"`
+	App      string          `json:"app"`
 }
 
 // RefreshApp asks Argo CD to compare the Application with Git now, through the refresh
-// annotation, instead of at its next reconciliation.
+// annotation, instead of at its next reconciliation. An Application that does not exist yet
+// has nothing to refresh: Argo CD compares it when the app-of-apps creates it.
 func (a *Activities) RefreshApp(ctx context.Context, in AppInput) error {
-	k, ns, err := a.kubeFor(ctx, in.Env)
+	k, env, err := a.cluster(ctx, &in.Snapshot)
 	if err != nil {
 		return err
 	}
-	return refresh(ctx, k, ns, in.App)
+	return classifyKube(refresh(ctx, k, env.ArgoCD.Namespace, in.App), env.Name)
 }
 
 func refresh(ctx context.Context, k kube, ns, name string) error {
+	cur, err := k.Get(ctx, gvkApp, ns, name)
+	if err != nil || cur == nil {
+		// Applying only the annotation to a missing Application would create one without a spec.
+		return err
+	}
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
 		"metadata": map[string]any{"name": name, "namespace": ns,
 			"annotations": map[string]any{v1alpha1.AnnotationKeyRefresh: string(v1alpha1.RefreshTypeNormal)}}}}
-	_, err := k.Apply(ctx, obj, refreshManager)
+	_, err = k.Apply(ctx, obj, refreshManager)
 	return err
 }
 
 // WaitAppInput asks to wait until an Application runs a commit.
 type WaitAppInput struct {
-	Env    string `json:"env"`
-	App    string `json:"app"`
-	Commit string `json:"commit"`
+	Snapshot config.Snapshot `json:"snapshot"`
+	App      string          `json:"app"`
+	Commit   string          `json:"commit"`
 	// Since is when the commit was written: a status reconciled before it says nothing about it.
 	Since   time.Time     `json:"since"`
 	Timeout time.Duration `json:"timeout"`
@@ -73,15 +80,16 @@ type WaitAppOutput struct {
 // ComparisonError or InvalidSpecError and a status reconciled after Since. Degraded at the
 // commit fails at once with Argo CD's message; so does running out of time, with the state.
 func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutput, error) {
-	k, ns, err := a.kubeFor(ctx, in.Env)
+	k, env, err := a.cluster(ctx, &in.Snapshot)
 	if err != nil {
 		return WaitAppOutput{}, err
 	}
-	return waitApp(ctx, k, ns, in, func(st AppStatus) {
+	out, err := waitApp(ctx, k, env.ArgoCD.Namespace, in, func(st AppStatus) {
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, st)
 		}
 	})
+	return out, classifyKube(err, env.Name)
 }
 
 func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress func(AppStatus)) (WaitAppOutput, error) {
@@ -119,7 +127,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 		}
 		if time.Now().After(deadline) {
 			return WaitAppOutput{Status: last}, fail.New(ErrHealthTimeout, "%s in %s not Synced and Healthy at %s after %s: %s",
-				in.App, in.Env, short(in.Commit), in.Timeout, describe(last))
+				in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout, describe(last))
 		}
 		if err := b.wait(ctx); err != nil {
 			return WaitAppOutput{Status: last}, err
@@ -148,23 +156,7 @@ func atCommit(app *v1alpha1.Application, in WaitAppInput) (bool, error) {
 		return false, nil
 	}
 	if st.Health.Status == "Degraded" {
-		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Env, short(in.Commit), Status(app).Message)
+		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Snapshot.Env.Name, short(in.Commit), Status(app).Message)
 	}
 	return st.Sync.Status == v1alpha1.SyncStatusCodeSynced && st.Health.Status == "Healthy", nil
-}
-
-func (a *Activities) kubeFor(ctx context.Context, envName string) (kube, string, error) {
-	env, err := a.Config.Env(envName)
-	if err != nil {
-		return nil, "", fail.Wrap(fail.Config, err, "idp.yaml")
-	}
-	rc, err := restConfig(ctx, env)
-	if err != nil {
-		return nil, "", err
-	}
-	k, err := newKube(rc)
-	if err != nil {
-		return nil, "", err
-	}
-	return k, env.ArgoCD.Namespace, nil
 }

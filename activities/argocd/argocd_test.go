@@ -30,6 +30,7 @@ type fakeKube struct {
 	establishAfter int
 	refreshed      int
 	servesCRDs     map[string]bool // kinds served once their CRD is established and discovery refreshed
+	err            error           // when set, every Get and List fails with it
 }
 
 func newFakeKube() *fakeKube {
@@ -50,23 +51,23 @@ func (f *fakeKube) Apply(_ context.Context, o *unstructured.Unstructured, _ stri
 	old, ok := f.objs[k]
 	if ok {
 		// Like server-side apply with several managers: fields this apply leaves out, which
-		// another manager set, stay.
-		for _, field := range []string{"data", "spec"} {
-			prev, _ := old.Object[field].(map[string]any)
-			next, _ := merged.Object[field].(map[string]any)
+		// another manager (or a controller, for status) set, stay.
+		for _, path := range [][]string{{"data"}, {"spec"}, {"metadata", "annotations"}} {
+			prev, _, _ := unstructured.NestedMap(old.Object, path...)
+			next, _, _ := unstructured.NestedMap(merged.Object, path...)
 			if prev == nil {
 				continue
 			}
-			m := map[string]any{}
-			for k, v := range prev {
-				m[k] = v
-			}
 			for k, v := range next {
-				m[k] = v
+				prev[k] = v
 			}
-			merged.Object[field] = m
+			_ = unstructured.SetNestedMap(merged.Object, prev, path...)
 		}
-		if reflect.DeepEqual(old.Object["spec"], merged.Object["spec"]) && reflect.DeepEqual(old.Object["data"], merged.Object["data"]) {
+		if st, ok := old.Object["status"]; ok {
+			merged.Object["status"] = st
+		}
+		if reflect.DeepEqual(old.Object["spec"], merged.Object["spec"]) && reflect.DeepEqual(old.Object["data"], merged.Object["data"]) &&
+			reflect.DeepEqual(old.GetAnnotations(), merged.GetAnnotations()) {
 			return false, nil
 		}
 	}
@@ -75,6 +76,9 @@ func (f *fakeKube) Apply(_ context.Context, o *unstructured.Unstructured, _ stri
 }
 
 func (f *fakeKube) Get(_ context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	o, ok := f.objs[key(gvk, ns, name)]
 	if !ok {
 		return nil, nil
@@ -90,6 +94,9 @@ func (f *fakeKube) Get(_ context.Context, gvk schema.GroupVersionKind, ns, name 
 }
 
 func (f *fakeKube) List(_ context.Context, gvk schema.GroupVersionKind, ns string) ([]unstructured.Unstructured, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	var out []unstructured.Unstructured
 	for k, o := range f.objs {
 		if strings.HasPrefix(k, gvk.Kind+"/"+ns+"/") {
@@ -333,7 +340,7 @@ func appAt(revision, sync, health string, reconciled time.Time, conds ...map[str
 
 func TestWaitApp(t *testing.T) {
 	since := time.Now().Add(-time.Minute)
-	in := WaitAppInput{Env: "prod", App: "time-service-prod", Commit: "c0ffee", Since: since, Timeout: 700 * time.Millisecond}
+	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "prod"}}, App: "time-service-prod", Commit: "c0ffee", Since: since, Timeout: 700 * time.Millisecond}
 	for _, tc := range []struct {
 		name    string
 		app     unstructured.Unstructured
@@ -368,14 +375,6 @@ func TestWaitApp(t *testing.T) {
 	}
 }
 
-func TestRefreshSetsTheAnnotation(t *testing.T) {
-	k := newFakeKube()
-	k.servesCRDs["Application"] = true
-	require.NoError(t, refresh(context.Background(), k, "argocd", "time-service-prod"))
-	obj := k.objs[key(gvkApp, "argocd", "time-service-prod")]
-	require.Equal(t, "normal", obj.GetAnnotations()["argocd.argoproj.io/refresh"])
-}
-
 func failIs(err error, typ string) bool { return fail.Is(err, typ) }
 
 func TestSplitImage(t *testing.T) {
@@ -392,7 +391,7 @@ func TestSplitImage(t *testing.T) {
 func TestWaitAppDegradedMustLast(t *testing.T) {
 	k := newFakeKube()
 	seed(k, appAt("c0ffee", "Synced", "Degraded", time.Now()))
-	in := WaitAppInput{Env: "staging", App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
+	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "staging"}}, App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
 		Timeout: 5 * time.Second, DegradedFor: 600 * time.Millisecond}
 	start := time.Now()
 	_, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
@@ -403,7 +402,7 @@ func TestWaitAppDegradedMustLast(t *testing.T) {
 func TestWaitAppWantsTheImage(t *testing.T) {
 	k := newFakeKube()
 	seed(k, appAt("c0ffee", "Synced", "Healthy", time.Now()))
-	in := WaitAppInput{Env: "prod", App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
+	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "prod"}}, App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
 		Timeout: 300 * time.Millisecond, Image: "registry/idp/localtime:v1.2.4"}
 	_, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
 	require.True(t, failIs(err, ErrHealthTimeout), "Synced at the commit but still running the old image is not done: %v", err)

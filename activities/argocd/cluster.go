@@ -1,38 +1,39 @@
-// Package argocd owns idp's access to each environment's Argo CD through the Kubernetes API:
-// installing it with its settings and the env's app-of-apps, and waiting until Argo CD and
-// every Application are Synced and Healthy.
 package argocd
 
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alexpermiakov/idp/internal/awsconf"
-	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
-// Activities hold the worker's configuration.
-type Activities struct {
-	Config *config.Config
-	// Repo is the platform repository, read for the env's app-of-apps.
-	Repo checkout.Repo
-	// Digests resolves image tags to digests in the tooling registry (the Passed check).
-	Digests DigestResolver
-	// HTTPClient fetches install manifests from URLs; nil means http.DefaultClient.
-	HTTPClient *http.Client
+// clusterKube is the real kube factory: the env's cluster through client-go.
+func clusterKube(ctx context.Context, env *config.Environment) (kube, error) {
+	rc, err := restConfig(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKube(rc)
+	if err != nil {
+		return nil, fmt.Errorf("building the Kubernetes client for %s: %w", env.Name, err)
+	}
+	return k, nil
 }
 
 // restConfig reaches the env's cluster: through its kubeconfig when idp.yaml names one (the
@@ -51,7 +52,7 @@ func restConfig(ctx context.Context, env *config.Environment) (*rest.Config, err
 	}
 	out, err := eks.NewFromConfig(awsCfg).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: &env.ClusterName})
 	if err != nil {
-		return nil, fmt.Errorf("describing EKS cluster %s: %w", env.ClusterName, err)
+		return nil, classifyAWS(err, "describing EKS cluster %s in account %s", env.ClusterName, env.AWS.AccountID)
 	}
 	ca, err := base64.StdEncoding.DecodeString(awssdk.ToString(out.Cluster.CertificateAuthority.Data))
 	if err != nil {
@@ -81,26 +82,33 @@ func EKSToken(ctx context.Context, c *sts.Client, cluster string) (string, error
 	return "k8s-aws-v1." + strings.TrimRight(base64.RawURLEncoding.EncodeToString([]byte(req.URL)), "="), nil
 }
 
-// backoff yields growing waits for polling, capped at max.
-type backoff struct {
-	next, max time.Duration
+// classifyAWS turns the AWS errors a person must fix into non-retryable ones, by their SDK
+// types and error codes: what idp.yaml names does not exist, or the identity may not read it.
+// Anything else (throttling, the network) stays retryable.
+func classifyAWS(err error, format string, args ...any) error {
+	var (
+		smNotFound  *smtypes.ResourceNotFoundException
+		smInvalid   *smtypes.InvalidRequestException
+		smDecrypt   *smtypes.DecryptionFailure
+		ssmNotFound *ssmtypes.ParameterNotFound
+		ssmBadKey   *ssmtypes.InvalidKeyId
+		eksNotFound *ekstypes.ResourceNotFoundException
+		api         smithy.APIError
+	)
+	switch {
+	case errors.As(err, &smNotFound), errors.As(err, &ssmNotFound), errors.As(err, &eksNotFound),
+		errors.As(err, &smInvalid): // a secret scheduled for deletion
+		return fail.Wrap(fail.Config, err, format, args...)
+	case errors.As(err, &smDecrypt), errors.As(err, &ssmBadKey):
+		return fail.Wrap(fail.AccessDenied, err, format, args...)
+	case errors.As(err, &api) && deniedCodes[api.ErrorCode()]:
+		return fail.Wrap(fail.AccessDenied, err, format, args...)
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
-func (b *backoff) wait(ctx context.Context) error {
-	t := time.NewTimer(b.next)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	}
-	if b.next *= 2; b.next > b.max {
-		b.next = b.max
-	}
-	return nil
-}
-
-// DigestResolver resolves a tag of a tooling repository to its image digest.
-type DigestResolver interface {
-	Digest(ctx context.Context, repo, tag string) (string, error)
+// deniedCodes are the AWS error codes of an identity that may not do what it asked.
+var deniedCodes = map[string]bool{
+	"AccessDenied": true, "AccessDeniedException": true, "UnrecognizedClientException": true,
+	"InvalidClientTokenId": true, "ExpiredToken": true,
 }

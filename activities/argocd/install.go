@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,8 +35,8 @@ var (
 
 // InstallInput asks to install Argo CD in one env, with the app-of-apps of the given commit.
 type InstallInput struct {
-	Env    string `json:"env"`
-	Commit string `json:"commit"`
+	Snapshot config.Snapshot `json:"snapshot"`
+	Commit   string          `json:"commit"`
 }
 
 // InstallOutput says what the install changed; a rerun on an installed env changes nothing.
@@ -49,40 +50,19 @@ type InstallOutput struct {
 // then idp's settings, then the env's app-of-apps from argocd/bootstrap-<env>.yaml at the
 // commit. CRDs go first and must be Established before anything that uses them.
 func (a *Activities) InstallArgoCD(ctx context.Context, in InstallInput) (InstallOutput, error) {
-	env, err := a.Config.Env(in.Env)
-	if err != nil {
-		return InstallOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
-	}
-	manifest, err := a.readManifest(ctx, env.ArgoCD.InstallManifest)
+	env, err := envOf(&in.Snapshot)
 	if err != nil {
 		return InstallOutput{}, err
 	}
-	objs, err := decode(manifest)
-	if err != nil {
-		return InstallOutput{}, fail.Wrap(fail.Config, err, "the Argo CD install manifest %s", env.ArgoCD.InstallManifest)
-	}
-	src, err := a.Repo.Checkout(ctx, in.Commit)
+	objs, apps, err := a.readObjects(ctx, env, in.Commit)
 	if err != nil {
 		return InstallOutput{}, err
 	}
-	bootstrapFile := filepath.Join(src, "argocd", "bootstrap-"+env.Name+".yaml")
-	b, err := os.ReadFile(bootstrapFile)
-	if err != nil {
-		return InstallOutput{}, fail.Wrap(fail.Config, err, "the platform repository at %s has no argocd/bootstrap-%s.yaml", short(in.Commit), env.Name)
-	}
-	apps, err := decode(b)
-	if err != nil {
-		return InstallOutput{}, fail.Wrap(fail.Config, err, "argocd/bootstrap-%s.yaml", env.Name)
-	}
-	rc, err := restConfig(ctx, env)
+	k, err := a.kubeFor(ctx, env)
 	if err != nil {
 		return InstallOutput{}, err
 	}
-	k, err := newKube(rc)
-	if err != nil {
-		return InstallOutput{}, err
-	}
-	creds, err := repoCredentials(ctx, env, a.Config.Repository.URL)
+	creds, err := a.repoCredentials(ctx, env, in.Snapshot.Repository.URL)
 	if err != nil {
 		return InstallOutput{}, err
 	}
@@ -91,7 +71,33 @@ func (a *Activities) InstallArgoCD(ctx context.Context, in InstallInput) (Instal
 	}
 	out, err := install(ctx, k, env, objs, apps)
 	out.Version = env.ArgoCD.Version
-	return out, err
+	return out, classifyKube(err, env.Name)
+}
+
+// readObjects returns the objects of the install manifest and of the env's app-of-apps at the
+// commit, before anything touches the cluster.
+func (a *Activities) readObjects(ctx context.Context, env *config.Environment, commit string) (manifest, apps []*unstructured.Unstructured, err error) {
+	b, err := a.readManifest(ctx, env.ArgoCD.InstallManifest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if manifest, err = decode(b); err != nil {
+		return nil, nil, fail.Wrap(fail.Config, err, "the Argo CD install manifest %s", env.ArgoCD.InstallManifest)
+	}
+	src, err := a.repo.Checkout(ctx, commit)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err = os.ReadFile(filepath.Join(src, "argocd", "bootstrap-"+env.Name+".yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fail.Wrap(fail.Config, err, "the platform repository at %s has no argocd/bootstrap-%s.yaml", short(commit), env.Name)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("reading argocd/bootstrap-%s.yaml: %w", env.Name, err)
+	}
+	if apps, err = decode(b); err != nil {
+		return nil, nil, fail.Wrap(fail.Config, err, "argocd/bootstrap-%s.yaml", env.Name)
+	}
+	return manifest, apps, nil
 }
 
 func (a *Activities) readManifest(ctx context.Context, src string) ([]byte, error) {
@@ -102,15 +108,11 @@ func (a *Activities) readManifest(ctx context.Context, src string) ([]byte, erro
 		}
 		return b, nil
 	}
-	hc := a.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
 		return nil, fail.Wrap(fail.Config, err, "argocd.installManifest")
 	}
-	resp, err := hc.Do(req)
+	resp, err := a.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", src, err)
 	}

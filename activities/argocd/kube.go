@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/alexpermiakov/idp/internal/fail"
 )
 
 // fieldManager owns what idp applies; settingsManager owns idp's settings inside objects the
@@ -121,4 +123,20 @@ func (k *dynamicKube) List(ctx context.Context, gvk schema.GroupVersionKind, nam
 		return nil, err
 	}
 	return l.Items, nil
+}
+
+// classifyKube turns the API server's answers a person must fix into non-retryable errors,
+// by their status reason: the identity may not do this (Forbidden), or an object idp applies
+// is not valid (Invalid: the bootstrap file, say). The rest, conflicts and unavailability
+// among them, is retried; 401 too, since an EKS token expires and the retry makes a new one.
+func classifyKube(err error, env string) error {
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsForbidden(err):
+		return fail.Wrap(fail.AccessDenied, err, "the Kubernetes API of %s", env)
+	case apierrors.IsInvalid(err):
+		return fail.Wrap(fail.Config, err, "the Kubernetes API of %s", env)
+	}
+	return err
 }

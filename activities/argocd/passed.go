@@ -7,15 +7,16 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
 // PassedInput asks whether a digest runs Healthy in an env.
 type PassedInput struct {
-	Env     string `json:"env"`
-	App     string `json:"app"`
-	Service string `json:"service"`
-	Digest  string `json:"digest"`
+	Snapshot config.Snapshot `json:"snapshot"`
+	App      string          `json:"app"`
+	Service  string          `json:"service"`
+	Digest   string          `json:"digest"`
 }
 
 // PassedOutput answers it, with the evidence or why not.
@@ -28,26 +29,37 @@ type PassedOutput struct {
 // resolves to the digest: CI tags one image sha-… and later v1.2.3, and a later env can insist
 // that this very image passed an earlier one.
 func (a *Activities) Passed(ctx context.Context, in PassedInput) (PassedOutput, error) {
-	repo, ok := a.Config.Tooling.Repositories[in.Service]
+	env, err := envOf(&in.Snapshot)
+	if err != nil {
+		return PassedOutput{}, err
+	}
+	repo, ok := in.Snapshot.Tooling.Repositories[in.Service]
 	if !ok {
 		return PassedOutput{}, fail.New(fail.Config, "unknown service %q", in.Service)
 	}
-	k, ns, err := a.kubeFor(ctx, in.Env)
+	k, err := a.kubeFor(ctx, env)
 	if err != nil {
 		return PassedOutput{}, err
 	}
-	obj, err := k.Get(ctx, gvkApp, ns, in.App)
+	obj, err := k.Get(ctx, gvkApp, env.ArgoCD.Namespace, in.App)
 	if err != nil {
-		return PassedOutput{}, err
+		return PassedOutput{}, classifyKube(err, env.Name)
 	}
 	if obj == nil {
-		return PassedOutput{Reason: in.App + " does not exist in " + in.Env}, nil
+		return PassedOutput{Reason: in.App + " does not exist in " + env.Name}, nil
 	}
 	var app v1alpha1.Application
 	if err := decodeApp(obj.Object, &app); err != nil {
-		return PassedOutput{}, err
+		return PassedOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
 	}
-	st := Status(&app)
+	return a.runs(ctx, &app, repo, in.Digest)
+}
+
+// runs answers Passed for an Application that exists: it must be Synced and Healthy and run
+// an image of the repository whose tag resolves to the digest. Tags the registry no longer
+// has say nothing either way.
+func (a *Activities) runs(ctx context.Context, app *v1alpha1.Application, repo, digest string) (PassedOutput, error) {
+	st := Status(app)
 	if st.Sync != string(v1alpha1.SyncStatusCodeSynced) || st.Health != "Healthy" {
 		return PassedOutput{Reason: "it is " + describe(st)}, nil
 	}
@@ -56,19 +68,19 @@ func (a *Activities) Passed(ctx context.Context, in PassedInput) (PassedOutput, 
 		if tag == "" || !strings.HasSuffix(name, "/"+repo) {
 			continue
 		}
-		digest, err := a.Digests.Digest(ctx, repo, tag)
+		got, err := a.digests.Digest(ctx, repo, tag)
 		if fail.Is(err, fail.NotFound) {
 			continue
 		}
 		if err != nil {
 			return PassedOutput{}, err
 		}
-		if digest == in.Digest {
-			return PassedOutput{Passed: true, Reason: fmt.Sprintf("%s runs %s, Healthy", in.App, img)}, nil
+		if got == digest {
+			return PassedOutput{Passed: true, Reason: fmt.Sprintf("%s runs %s, Healthy", app.Name, img)}, nil
 		}
-		return PassedOutput{Reason: fmt.Sprintf("%s runs %s, which is %s", in.App, img, digest)}, nil
+		return PassedOutput{Reason: fmt.Sprintf("%s runs %s, which is %s", app.Name, img, got)}, nil
 	}
-	return PassedOutput{Reason: fmt.Sprintf("%s runs no image of %s", in.App, repo)}, nil
+	return PassedOutput{Reason: fmt.Sprintf("%s runs no image of %s", app.Name, repo)}, nil
 }
 
 // splitImage splits registry/repository:tag; a colon before the last slash is a port.

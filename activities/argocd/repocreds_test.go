@@ -16,6 +16,8 @@ import (
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
+// TestRepoCredentialsFromAWS reads the token through the real SDK clients, from an AWS
+// emulator, and checks that its not-found answer is typed as the SDK types it.
 func TestRepoCredentialsFromAWS(t *testing.T) {
 	srv := kumo.NewServer()
 	defer srv.Close()
@@ -29,12 +31,13 @@ func TestRepoCredentialsFromAWS(t *testing.T) {
 	_, err = ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: awssdk.String("/idp/git"), Value: awssdk.String("ghs_param"), Type: ssmtypes.ParameterTypeSecureString})
 	require.NoError(t, err)
 
-	none, err := repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
+	a := New(Deps{}) // the real secret readers, against the emulator
+	none, err := a.repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
 	require.NoError(t, err)
 	require.Nil(t, none, "no credentials configured: a public or local repository")
 
 	env.ArgoCD.RepoCredentials = &config.RepoCredentials{SecretsManager: "idp/git"}
-	s, err := repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
+	s, err := a.repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
 	require.NoError(t, err)
 	require.Equal(t, "repository", s.GetLabels()["argocd.argoproj.io/secret-type"])
 	data := s.Object["stringData"].(map[string]any)
@@ -42,11 +45,11 @@ func TestRepoCredentialsFromAWS(t *testing.T) {
 	require.Equal(t, "https://github.com/alexpermiakov/idp.git", data["url"])
 
 	env.ArgoCD.RepoCredentials = &config.RepoCredentials{SSMParameter: "/idp/git"}
-	s, err = repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
+	s, err = a.repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
 	require.NoError(t, err)
 	require.Equal(t, "ghs_param", s.Object["stringData"].(map[string]any)["password"])
 
 	env.ArgoCD.RepoCredentials = &config.RepoCredentials{SecretsManager: "idp/missing"}
-	_, err = repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
+	_, err = a.repoCredentials(ctx, env, "https://github.com/alexpermiakov/idp.git")
 	require.True(t, fail.Is(err, fail.Config), "a missing secret is the user's to fix: %v", err)
 }

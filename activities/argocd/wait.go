@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -21,7 +22,7 @@ const ErrNotHealthy = "ArgoCDNotHealthy"
 
 // WaitInput names the env whose Argo CD to wait for.
 type WaitInput struct {
-	Env string `json:"env"`
+	Snapshot config.Snapshot `json:"snapshot"`
 }
 
 // AppStatus is one Application's sync and health as Argo CD reports them.
@@ -48,23 +49,16 @@ type WaitProgress struct {
 // Application are Synced and Healthy. It polls with backoff inside the activity, heartbeats
 // what is pending and why, and fails after the env's timeout with that list.
 func (a *Activities) WaitArgoCD(ctx context.Context, in WaitInput) (WaitOutput, error) {
-	env, err := a.Config.Env(in.Env)
-	if err != nil {
-		return WaitOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
-	}
-	rc, err := restConfig(ctx, env)
+	k, env, err := a.cluster(ctx, &in.Snapshot)
 	if err != nil {
 		return WaitOutput{}, err
 	}
-	k, err := newKube(rc)
-	if err != nil {
-		return WaitOutput{}, err
-	}
-	return waitHealthy(ctx, k, env.ArgoCD.Namespace, env.ArgoCD.AppOfApps, env.ArgoCD.Timeout.Std(), func(p []string) {
+	out, err := waitHealthy(ctx, k, env.ArgoCD.Namespace, env.ArgoCD.AppOfApps, env.ArgoCD.Timeout.Std(), func(p []string) {
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, WaitProgress{Pending: p})
 		}
 	})
+	return out, classifyKube(err, env.Name)
 }
 
 func waitHealthy(ctx context.Context, k kube, ns, root string, timeout time.Duration, progress func([]string)) (WaitOutput, error) {

@@ -41,15 +41,16 @@ func TestStateBackendAgainstEmulator(t *testing.T) {
 	srv := kumo.NewServer()
 	defer srv.Close()
 	ctx := context.Background()
-	a := &Activities{Config: testConfig(srv.URL)}
+	cfg := testConfig(srv.URL)
+	a := New()
 
-	out, err := a.EnsureStateBackend(ctx, StateBackendInput{Env: "dev"})
+	out, err := a.EnsureStateBackend(ctx, StateBackendInput{Snapshot: mustSnapshot(t, cfg, "dev")})
 	require.NoError(t, err)
 	require.True(t, out.Created)
 
-	cfg, err := awsconf.Load(ctx, a.Config.Environments[0].AWS)
+	sdkCfg, err := awsconf.Load(ctx, cfg.Environments[0].AWS)
 	require.NoError(t, err)
-	c := awsconf.S3(cfg)
+	c := awsconf.S3(sdkCfg)
 	bucket := "terraform-state-alexidp-dev"
 	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &bucket})
 	require.NoError(t, err)
@@ -61,7 +62,7 @@ func TestStateBackendAgainstEmulator(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, blocked(pab))
 
-	again, err := a.EnsureStateBackend(ctx, StateBackendInput{Env: "dev"})
+	again, err := a.EnsureStateBackend(ctx, StateBackendInput{Snapshot: mustSnapshot(t, cfg, "dev")})
 	require.NoError(t, err)
 	require.Equal(t, StateBackendOutput{Bucket: bucket}, again, "a second run changes nothing")
 
@@ -69,7 +70,7 @@ func TestStateBackendAgainstEmulator(t *testing.T) {
 	_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusSuspended}})
 	require.NoError(t, err)
-	fixed, err := a.EnsureStateBackend(ctx, StateBackendInput{Env: "dev"})
+	fixed, err := a.EnsureStateBackend(ctx, StateBackendInput{Snapshot: mustSnapshot(t, cfg, "dev")})
 	require.NoError(t, err)
 	require.Equal(t, []string{"versioning"}, fixed.Changed)
 }
@@ -78,16 +79,17 @@ func TestGitHubOIDCAgainstEmulator(t *testing.T) {
 	srv := kumo.NewServer()
 	defer srv.Close()
 	ctx := context.Background()
-	a := &Activities{Config: testConfig(srv.URL)}
+	cfg := testConfig(srv.URL)
+	a := New()
 
-	first, err := a.EnsureGitHubOIDC(ctx, OIDCInput{Env: "prod"})
+	first, err := a.EnsureGitHubOIDC(ctx, OIDCInput{Snapshot: mustSnapshot(t, cfg, "prod")})
 	require.NoError(t, err)
 	require.True(t, first.Created)
 	require.Contains(t, first.ProviderARN, "oidc-provider/token.actions.githubusercontent.com")
 
-	cfg, err := awsconf.Load(ctx, a.Config.Environments[1].AWS)
+	sdkCfg, err := awsconf.Load(ctx, cfg.Environments[1].AWS)
 	require.NoError(t, err)
-	c := iam.NewFromConfig(cfg)
+	c := iam.NewFromConfig(sdkCfg)
 	providers, err := c.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 	require.NoError(t, err)
 	require.Len(t, providers.OpenIDConnectProviderList, 1)
@@ -98,7 +100,7 @@ func TestGitHubOIDCAgainstEmulator(t *testing.T) {
 	require.Contains(t, trust, `"token.actions.githubusercontent.com:sub":"repo:alexpermiakov/idp:ref:refs/heads/main"`)
 	require.Contains(t, trust, `"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"`)
 
-	second, err := a.EnsureGitHubOIDC(ctx, OIDCInput{Env: "prod"})
+	second, err := a.EnsureGitHubOIDC(ctx, OIDCInput{Snapshot: mustSnapshot(t, cfg, "prod")})
 	require.NoError(t, err)
 	require.False(t, second.Created)
 	require.Empty(t, second.Restored, "a second run changes nothing")
@@ -110,7 +112,7 @@ func TestGitHubOIDCAgainstEmulator(t *testing.T) {
 	wide := strings.ReplaceAll(trust, "repo:alexpermiakov/idp:ref:refs/heads/main", "repo:*")
 	_, err = c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: awssdk.String("GitHubActionsRole"), PolicyDocument: &wide})
 	require.NoError(t, err)
-	third, err := a.EnsureGitHubOIDC(ctx, OIDCInput{Env: "prod"})
+	third, err := a.EnsureGitHubOIDC(ctx, OIDCInput{Snapshot: mustSnapshot(t, cfg, "prod")})
 	require.NoError(t, err)
 	require.Equal(t, []string{"trust policy of GitHubActionsRole"}, third.Restored)
 	role, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("GitHubActionsRole")})
@@ -183,23 +185,31 @@ func TestGrantECRPull(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	ctx := context.Background()
-	a := &Activities{Config: testConfig(srv.URL)}
+	cfg := testConfig(srv.URL)
+	a := New()
 
-	out, err := a.GrantECRPull(ctx, GrantInput{Env: "dev"})
+	out, err := a.GrantECRPull(ctx, GrantInput{Snapshot: mustSnapshot(t, cfg, "dev")})
 	require.NoError(t, err)
 	require.Equal(t, []string{"idp/localtime", "idp/version"}, out.Changed)
 	require.Contains(t, f.policies["idp/version"], `"Sid":"CI"`)
 	require.Contains(t, f.policies["idp/version"], `"Sid":"IdpPullDev"`)
 	require.Contains(t, f.policies["idp/localtime"], `arn:aws:iam::935743309409:root`)
 
-	again, err := a.GrantECRPull(ctx, GrantInput{Env: "dev"})
+	again, err := a.GrantECRPull(ctx, GrantInput{Snapshot: mustSnapshot(t, cfg, "dev")})
 	require.NoError(t, err)
 	require.Empty(t, again.Changed, "a second run changes nothing")
 	require.Equal(t, 2, f.sets)
 
-	prod, err := a.GrantECRPull(ctx, GrantInput{Env: "prod"})
+	prod, err := a.GrantECRPull(ctx, GrantInput{Snapshot: mustSnapshot(t, cfg, "prod")})
 	require.NoError(t, err)
 	require.Len(t, prod.Changed, 2)
 	require.Contains(t, f.policies["idp/localtime"], `"Sid":"IdpPullDev"`, "granting prod keeps dev")
 	require.Contains(t, f.policies["idp/localtime"], `"Sid":"IdpPullProd"`)
+}
+
+func mustSnapshot(t testing.TB, cfg *config.Config, env string) config.Snapshot {
+	t.Helper()
+	snap, err := cfg.Snapshot(env)
+	require.NoError(t, err)
+	return snap
 }

@@ -2,15 +2,12 @@ package aws
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 
-	"github.com/alexpermiakov/idp/internal/awsconf"
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -26,9 +23,15 @@ type s3API interface {
 	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
 }
 
+// Codes of S3 errors the SDK does not model as types: a bucket without the setting.
+const (
+	codeNoEncryption        = "ServerSideEncryptionConfigurationNotFoundError"
+	codeNoPublicAccessBlock = "NoSuchPublicAccessBlockConfiguration"
+)
+
 // StateBackendInput names the environment whose state bucket to converge.
 type StateBackendInput struct {
-	Env string `json:"env"`
+	Snapshot config.Snapshot `json:"snapshot"`
 }
 
 // StateBackendOutput says what EnsureStateBackend found and did.
@@ -41,74 +44,121 @@ type StateBackendOutput struct {
 // EnsureStateBackend makes the env's state bucket exist with versioning, default encryption
 // and every public access block on. It looks before it writes, so a rerun changes nothing.
 func (a *Activities) EnsureStateBackend(ctx context.Context, in StateBackendInput) (StateBackendOutput, error) {
-	env, err := a.Config.Env(in.Env)
+	env, err := in.Snapshot.Environment()
 	if err != nil {
-		return StateBackendOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
+		return StateBackendOutput{}, fail.Wrap(fail.Config, err, "activity input")
 	}
-	cfg, err := awsconf.Load(ctx, env.AWS)
+	c, err := a.sdk().s3Client(ctx, env.AWS)
 	if err != nil {
 		return StateBackendOutput{}, err
 	}
-	return ensureBucket(ctx, awsconf.S3(cfg), env.StateBucket, env.AWS.Region)
+	return ensureBucket(ctx, c, env.StateBucket, env.AWS.Region)
+}
+
+// bucketSettings are the settings a state bucket must keep, in the order they are checked;
+// each ensure func reports whether it had to change its setting.
+var bucketSettings = []struct {
+	name   string
+	ensure func(context.Context, s3API, string) (bool, error)
+}{
+	{"versioning", ensureVersioning},
+	{"encryption", ensureEncryption},
+	{"public access block", ensurePublicAccessBlock},
 }
 
 func ensureBucket(ctx context.Context, c s3API, bucket, region string) (StateBackendOutput, error) {
 	out := StateBackendOutput{Bucket: bucket}
-	_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
-	switch {
-	case isNotFound(err):
-		in := &s3.CreateBucketInput{Bucket: &bucket}
-		if region != "us-east-1" {
-			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
-		}
-		if _, err := c.CreateBucket(ctx, in); err != nil && !isCode(err, "BucketAlreadyOwnedByYou") {
-			return out, classify(err, "creating state bucket %s", bucket)
-		}
-		out.Created = true
-	case err != nil:
-		return out, classify(err, "looking up state bucket %s", bucket)
-	}
-
-	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &bucket})
+	created, err := createBucket(ctx, c, bucket, region)
 	if err != nil {
-		return out, classify(err, "reading versioning of %s", bucket)
+		return out, err
 	}
-	if ver.Status != s3types.BucketVersioningStatusEnabled {
-		if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
-			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
-			return out, classify(err, "enabling versioning on %s", bucket)
+	out.Created = created
+	for _, s := range bucketSettings {
+		changed, err := s.ensure(ctx, c, bucket)
+		if err != nil {
+			return out, err
 		}
-		out.Changed = append(out.Changed, "versioning")
-	}
-
-	enc, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &bucket})
-	if err != nil && !isCode(err, "ServerSideEncryptionConfigurationNotFoundError") {
-		return out, classify(err, "reading encryption of %s", bucket)
-	}
-	if !encrypted(enc) {
-		if _, err := c.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &bucket,
-			ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
-				ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
-			}}}}); err != nil {
-			return out, classify(err, "enabling encryption on %s", bucket)
+		if changed {
+			out.Changed = append(out.Changed, s.name)
 		}
-		out.Changed = append(out.Changed, "encryption")
-	}
-
-	pab, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
-	if err != nil && !isCode(err, "NoSuchPublicAccessBlockConfiguration") {
-		return out, classify(err, "reading public access block of %s", bucket)
-	}
-	if !blocked(pab) {
-		on := aws.Bool(true)
-		if _, err := c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &bucket,
-			PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
-				BlockPublicAcls: on, BlockPublicPolicy: on, IgnorePublicAcls: on, RestrictPublicBuckets: on}}); err != nil {
-			return out, classify(err, "blocking public access to %s", bucket)
-		}
-		out.Changed = append(out.Changed, "public access block")
 	}
 	return out, nil
+}
+
+// createBucket creates the bucket unless it exists, and reports whether it did.
+func createBucket(ctx context.Context, c s3API, bucket, region string) (bool, error) {
+	_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
+	switch {
+	case err == nil:
+		return false, nil
+	case !isErr[*s3types.NotFound](err) && !isErr[*s3types.NoSuchBucket](err):
+		return false, classify(err, "looking up state bucket %s", bucket)
+	}
+	in := &s3.CreateBucketInput{Bucket: &bucket}
+	if region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
+	}
+	_, err = c.CreateBucket(ctx, in)
+	switch {
+	case err == nil:
+		return true, nil
+	case isErr[*s3types.BucketAlreadyOwnedByYou](err):
+		// Created between our look and our create (a concurrent run): converge what is there.
+		return false, nil
+	case isErr[*s3types.BucketAlreadyExists](err):
+		return false, fail.Wrap(fail.Config, err, "state bucket name %s is taken by another AWS account: choose another stateBucket in idp.yaml", bucket)
+	default:
+		return false, classify(err, "creating state bucket %s", bucket)
+	}
+}
+
+func ensureVersioning(ctx context.Context, c s3API, bucket string) (bool, error) {
+	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &bucket})
+	if err != nil {
+		return false, classify(err, "reading versioning of %s", bucket)
+	}
+	if ver.Status == s3types.BucketVersioningStatusEnabled {
+		return false, nil
+	}
+	if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		return false, classify(err, "enabling versioning on %s", bucket)
+	}
+	return true, nil
+}
+
+func ensureEncryption(ctx context.Context, c s3API, bucket string) (bool, error) {
+	enc, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: &bucket})
+	if err != nil && apiCode(err) != codeNoEncryption {
+		return false, classify(err, "reading encryption of %s", bucket)
+	}
+	if encrypted(enc) {
+		return false, nil
+	}
+	if _, err := c.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &bucket,
+		ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
+			ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
+		}}}}); err != nil {
+		return false, classify(err, "enabling encryption on %s", bucket)
+	}
+	return true, nil
+}
+
+func ensurePublicAccessBlock(ctx context.Context, c s3API, bucket string) (bool, error) {
+	pab, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
+	if err != nil && apiCode(err) != codeNoPublicAccessBlock {
+		return false, classify(err, "reading public access block of %s", bucket)
+	}
+	if blocked(pab) {
+		return false, nil
+	}
+	on := aws.Bool(true)
+	if _, err := c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &bucket,
+		PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+			BlockPublicAcls: on, BlockPublicPolicy: on, IgnorePublicAcls: on, RestrictPublicBuckets: on}}); err != nil {
+		return false, classify(err, "blocking public access to %s", bucket)
+	}
+	return true, nil
 }
 
 func encrypted(o *s3.GetBucketEncryptionOutput) bool {
@@ -130,31 +180,4 @@ func blocked(o *s3.GetPublicAccessBlockOutput) bool {
 	c := o.PublicAccessBlockConfiguration
 	return aws.ToBool(c.BlockPublicAcls) && aws.ToBool(c.BlockPublicPolicy) &&
 		aws.ToBool(c.IgnorePublicAcls) && aws.ToBool(c.RestrictPublicBuckets)
-}
-
-func isNotFound(err error) bool {
-	var nf *s3types.NotFound
-	var nsb *s3types.NoSuchBucket
-	return errors.As(err, &nf) || errors.As(err, &nsb) || isCode(err, "NotFound", "NoSuchBucket", "404")
-}
-
-func isCode(err error, codes ...string) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	for _, c := range codes {
-		if api.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
-}
-
-// classify wraps err; access problems become non-retryable, since only a person fixes them.
-func classify(err error, format string, args ...any) error {
-	if isCode(err, "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId", "ExpiredToken") {
-		return fail.Wrap(fail.AccessDenied, err, format, args...)
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
-	"github.com/alexpermiakov/idp/internal/awsconf"
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
@@ -27,7 +27,7 @@ var pullActions = []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage
 
 // GrantInput names the environment that should be able to pull.
 type GrantInput struct {
-	Env string `json:"env"`
+	Snapshot config.Snapshot `json:"snapshot"`
 }
 
 // GrantOutput lists the repositories whose policy had to change.
@@ -39,68 +39,81 @@ type GrantOutput struct {
 // GrantECRPull lets the env's account pull from every tooling repository, by one statement
 // per env (Sid IdpPull<Env>) in each repository policy. Other statements are kept as they are.
 func (a *Activities) GrantECRPull(ctx context.Context, in GrantInput) (GrantOutput, error) {
-	env, err := a.Config.Env(in.Env)
+	env, err := in.Snapshot.Environment()
 	if err != nil {
-		return GrantOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
+		return GrantOutput{}, fail.Wrap(fail.Config, err, "activity input")
 	}
-	cfg, err := awsconf.Load(ctx, a.Config.Tooling.AWS)
+	tooling := in.Snapshot.Tooling
+	c, err := a.sdk().ecrClient(ctx, tooling.AWS)
 	if err != nil {
 		return GrantOutput{}, err
 	}
-	repos := make([]string, 0, len(a.Config.Tooling.Repositories))
-	for _, r := range a.Config.Tooling.Repositories {
+	repos := make([]string, 0, len(tooling.Repositories))
+	for _, r := range tooling.Repositories {
 		repos = append(repos, r)
 	}
 	sort.Strings(repos)
-	return grantPull(ctx, ecr.NewFromConfig(cfg), a.Config.Tooling.AWS.AccountID, repos, env.Name, env.AWS.AccountID)
+	return grantPull(ctx, c, tooling.AWS.AccountID, repos, env.Name, env.AWS.AccountID)
 }
 
 func grantPull(ctx context.Context, c ecrPolicyAPI, registry string, repos []string, envName, account string) (GrantOutput, error) {
 	out := GrantOutput{Repositories: repos}
-	sid := "IdpPull" + sidPart(envName)
 	want := map[string]any{
-		"Sid":       sid,
+		"Sid":       "IdpPull" + sidPart(envName),
 		"Effect":    "Allow",
 		"Principal": map[string]any{"AWS": "arn:aws:iam::" + account + ":root"},
 		"Action":    toAny(pullActions),
 	}
 	for _, repo := range repos {
-		doc := map[string]any{"Version": "2012-10-17", "Statement": []any{}}
-		got, err := c.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RegistryId: &registry, RepositoryName: aws.String(repo)})
-		var none *ecrtypes.RepositoryPolicyNotFoundException
-		switch {
-		case err == nil:
-			if err := json.Unmarshal([]byte(aws.ToString(got.PolicyText)), &doc); err != nil {
-				return out, fmt.Errorf("decoding policy of %s: %w", repo, err)
-			}
-		case asErr(err, &none) || isCode(err, "RepositoryPolicyNotFoundException"):
-		default:
-			return out, classify(err, "reading policy of %s", repo)
-		}
-		stmts, _ := doc["Statement"].([]any)
-		kept, found := make([]any, 0, len(stmts)+1), false
-		for _, s := range stmts {
-			if m, ok := s.(map[string]any); ok && m["Sid"] == sid {
-				found = reflect.DeepEqual(normalizeStatement(m), normalizeStatement(want))
-				continue
-			}
-			kept = append(kept, s)
-		}
-		if found {
-			continue
-		}
-		doc["Statement"] = append(kept, want)
-		text, err := json.Marshal(doc)
+		changed, err := grantRepo(ctx, c, registry, repo, want)
 		if err != nil {
 			return out, err
 		}
-		if _, err := c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RegistryId: &registry,
-			RepositoryName: aws.String(repo), PolicyText: aws.String(string(text))}); err != nil {
-			return out, classify(err, "setting policy of %s", repo)
+		if changed {
+			out.Changed = append(out.Changed, repo)
 		}
-		out.Changed = append(out.Changed, repo)
 	}
 	return out, nil
+}
+
+// grantRepo puts want into repo's policy in place of any statement with its Sid, and reports
+// whether the policy had to change.
+func grantRepo(ctx context.Context, c ecrPolicyAPI, registry, repo string, want map[string]any) (bool, error) {
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []any{}}
+	got, err := c.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RegistryId: &registry, RepositoryName: aws.String(repo)})
+	switch {
+	case err == nil:
+		if err := json.Unmarshal([]byte(aws.ToString(got.PolicyText)), &doc); err != nil {
+			return false, fmt.Errorf("decoding policy of %s: %w", repo, err)
+		}
+	case isErr[*ecrtypes.RepositoryPolicyNotFoundException](err):
+	case isErr[*ecrtypes.RepositoryNotFoundException](err):
+		return false, fail.Wrap(fail.NotFound, err, "ECR repository %s (tooling.repositories in idp.yaml) does not exist in the tooling account", repo)
+	default:
+		return false, classify(err, "reading policy of %s", repo)
+	}
+	stmts, _ := doc["Statement"].([]any)
+	kept, found := make([]any, 0, len(stmts)+1), false
+	for _, s := range stmts {
+		if m, ok := s.(map[string]any); ok && m["Sid"] == want["Sid"] {
+			found = reflect.DeepEqual(normalizeStatement(m), normalizeStatement(want))
+			continue
+		}
+		kept = append(kept, s)
+	}
+	if found {
+		return false, nil
+	}
+	doc["Statement"] = append(kept, want)
+	text, err := json.Marshal(doc)
+	if err != nil {
+		return false, fmt.Errorf("encoding policy of %s: %w", repo, err)
+	}
+	if _, err := c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RegistryId: &registry,
+		RepositoryName: aws.String(repo), PolicyText: aws.String(string(text))}); err != nil {
+		return false, classify(err, "setting policy of %s", repo)
+	}
+	return true, nil
 }
 
 // normalizeStatement makes a statement comparable after a JSON round trip: a single action

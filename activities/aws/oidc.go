@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -14,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -44,7 +42,7 @@ type iamAPI interface {
 
 // OIDCInput names the environment whose GitHub trust to converge.
 type OIDCInput struct {
-	Env string `json:"env"`
+	Snapshot config.Snapshot `json:"snapshot"`
 }
 
 // OIDCOutput says what EnsureGitHubOIDC found and did.
@@ -61,15 +59,15 @@ type OIDCOutput struct {
 // role trust only this repository (and only its configured ref, for prod). A trust policy
 // edited by hand is restored and reported.
 func (a *Activities) EnsureGitHubOIDC(ctx context.Context, in OIDCInput) (OIDCOutput, error) {
-	env, err := a.Config.Env(in.Env)
+	env, err := in.Snapshot.Environment()
 	if err != nil {
-		return OIDCOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
+		return OIDCOutput{}, fail.Wrap(fail.Config, err, "activity input")
 	}
-	cfg, err := awsconf.Load(ctx, env.AWS)
+	c, err := a.sdk().iamClient(ctx, env.AWS)
 	if err != nil {
 		return OIDCOutput{}, err
 	}
-	return ensureOIDC(ctx, iam.NewFromConfig(cfg), a.Config.Repository.GitHub, *env)
+	return ensureOIDC(ctx, c, in.Snapshot.Repository.GitHub, *env)
 }
 
 func ensureOIDC(ctx context.Context, c iamAPI, repo string, env config.Environment) (OIDCOutput, error) {
@@ -84,90 +82,147 @@ func ensureOIDC(ctx context.Context, c iamAPI, repo string, env config.Environme
 	if err != nil {
 		return out, err
 	}
-	role, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &env.GitHubRole})
-	var nse *iamtypes.NoSuchEntityException
-	switch {
-	case errors.As(err, &nse) || isCode(err, "NoSuchEntity"):
-		created, err := c.CreateRole(ctx, &iam.CreateRoleInput{
-			RoleName:                 &env.GitHubRole,
-			AssumeRolePolicyDocument: &trust,
-			Description:              aws.String("GitHub Actions of " + repo + " (managed by idp)"),
-			Tags:                     []iamtypes.Tag{{Key: aws.String("managed-by"), Value: aws.String("idp")}},
-		})
-		if err != nil && !isCode(err, "EntityAlreadyExists") {
-			return out, classify(err, "creating role %s", env.GitHubRole)
-		}
-		if created != nil {
-			out.RoleARN = aws.ToString(created.Role.Arn)
-		}
-		out.Created = true
-	case err != nil:
-		return out, classify(err, "looking up role %s", env.GitHubRole)
-	default:
-		out.RoleARN = aws.ToString(role.Role.Arn)
-		same, err := samePolicy(aws.ToString(role.Role.AssumeRolePolicyDocument), trust)
-		if err != nil {
-			return out, err
-		}
-		if !same {
-			if _, err := c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: &env.GitHubRole, PolicyDocument: &trust}); err != nil {
-				return out, classify(err, "restoring trust policy of %s", env.GitHubRole)
-			}
-			out.Restored = append(out.Restored, "trust policy of "+env.GitHubRole)
-		}
-	}
-
-	attached, err := c.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: &env.GitHubRole})
+	roleARN, created, restored, err := ensureRole(ctx, c, env.GitHubRole, repo, trust)
 	if err != nil {
-		return out, classify(err, "listing policies of %s", env.GitHubRole)
+		return out, err
 	}
-	for _, want := range env.GitHubRolePolicies {
-		if slices.ContainsFunc(attached.AttachedPolicies, func(p iamtypes.AttachedPolicy) bool { return aws.ToString(p.PolicyArn) == want }) {
-			continue
-		}
-		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: &env.GitHubRole, PolicyArn: aws.String(want)}); err != nil {
-			return out, classify(err, "attaching %s to %s", want, env.GitHubRole)
-		}
-		if !out.Created {
-			out.Restored = append(out.Restored, "policy "+want)
+	out.RoleARN, out.Created, out.Restored = roleARN, out.Created || created, append(out.Restored, restored...)
+
+	attached, err := attachPolicies(ctx, c, env.GitHubRole, env.GitHubRolePolicies)
+	if err != nil {
+		return out, err
+	}
+	if !out.Created { // a policy missing from a role we just made is no drift
+		for _, p := range attached {
+			out.Restored = append(out.Restored, "policy "+p)
 		}
 	}
 	return out, nil
 }
 
+// ensureProvider makes GitHub's OIDC provider exist with AWS's audience, and reports whether
+// it created it and what drift it put back.
 func ensureProvider(ctx context.Context, c iamAPI) (arn string, created bool, restored []string, err error) {
+	arn, err = findProvider(ctx, c)
+	if err != nil {
+		return "", false, nil, err
+	}
+	if arn == "" {
+		out, err := c.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+			Url:            aws.String("https://" + githubIssuerHost),
+			ClientIDList:   []string{githubAudience},
+			ThumbprintList: githubThumbprints,
+			Tags:           []iamtypes.Tag{{Key: aws.String("managed-by"), Value: aws.String("idp")}},
+		})
+		switch {
+		case err == nil:
+			return aws.ToString(out.OpenIDConnectProviderArn), true, nil, nil
+		case !isErr[*iamtypes.EntityAlreadyExistsException](err):
+			return "", false, nil, classify(err, "creating OIDC provider for %s", githubIssuerHost)
+		}
+		// Created between our look and our create (a concurrent run): converge what is there.
+		if arn, err = findProvider(ctx, c); err != nil {
+			return "", false, nil, err
+		}
+		if arn == "" {
+			return "", false, nil, fmt.Errorf("OIDC provider for %s exists but is not listed yet", githubIssuerHost)
+		}
+	}
+	got, err := c.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
+	if err != nil {
+		return "", false, nil, classify(err, "reading OIDC provider %s", arn)
+	}
+	if !slices.Contains(got.ClientIDList, githubAudience) {
+		if _, err := c.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{
+			OpenIDConnectProviderArn: &arn, ClientID: aws.String(githubAudience)}); err != nil {
+			return "", false, nil, classify(err, "adding audience to %s", arn)
+		}
+		restored = append(restored, "OIDC audience "+githubAudience)
+	}
+	return arn, false, restored, nil
+}
+
+// findProvider returns the ARN of GitHub's OIDC provider, or "" when the account has none.
+func findProvider(ctx context.Context, c iamAPI) (string, error) {
 	list, err := c.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 	if err != nil {
-		return "", false, nil, classify(err, "listing OIDC providers")
+		return "", classify(err, "listing OIDC providers")
 	}
 	for _, p := range list.OpenIDConnectProviderList {
-		if !strings.HasSuffix(aws.ToString(p.Arn), "oidc-provider/"+githubIssuerHost) {
+		if arn := aws.ToString(p.Arn); strings.HasSuffix(arn, "oidc-provider/"+githubIssuerHost) {
+			return arn, nil
+		}
+	}
+	return "", nil
+}
+
+// ensureRole makes the role exist with trust as its trust policy, and reports its ARN,
+// whether it created it and what drift it put back.
+func ensureRole(ctx context.Context, c iamAPI, name, repo, trust string) (arn string, created bool, restored []string, err error) {
+	role, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	switch {
+	case isErr[*iamtypes.NoSuchEntityException](err):
+		out, err := c.CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName:                 &name,
+			AssumeRolePolicyDocument: &trust,
+			Description:              aws.String("GitHub Actions of " + repo + " (managed by idp)"),
+			Tags:                     []iamtypes.Tag{{Key: aws.String("managed-by"), Value: aws.String("idp")}},
+		})
+		switch {
+		case err == nil:
+			if out.Role != nil {
+				arn = aws.ToString(out.Role.Arn)
+			}
+			return arn, true, nil, nil
+		case !isErr[*iamtypes.EntityAlreadyExistsException](err):
+			return "", false, nil, classify(err, "creating role %s", name)
+		}
+		// Created between our look and our create (a concurrent run): converge what is there.
+		if role, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name}); err != nil {
+			return "", false, nil, classify(err, "looking up role %s", name)
+		}
+	case err != nil:
+		return "", false, nil, classify(err, "looking up role %s", name)
+	}
+	arn = aws.ToString(role.Role.Arn)
+	same, err := samePolicy(aws.ToString(role.Role.AssumeRolePolicyDocument), trust)
+	if err != nil || same {
+		return arn, false, nil, err
+	}
+	if _, err := c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: &name, PolicyDocument: &trust}); err != nil {
+		return "", false, nil, classify(err, "restoring trust policy of %s", name)
+	}
+	return arn, false, []string{"trust policy of " + name}, nil
+}
+
+// attachPolicies attaches every policy in want the role lacks, and returns those it attached.
+func attachPolicies(ctx context.Context, c iamAPI, role string, want []string) ([]string, error) {
+	var have []string
+	pages := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &role})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, classify(err, "listing policies of %s", role)
+		}
+		for _, p := range page.AttachedPolicies {
+			have = append(have, aws.ToString(p.PolicyArn))
+		}
+	}
+	var attached []string
+	for _, p := range want {
+		if slices.Contains(have, p) {
 			continue
 		}
-		arn = aws.ToString(p.Arn)
-		got, err := c.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
+		_, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: &role, PolicyArn: aws.String(p)})
+		if isErr[*iamtypes.NoSuchEntityException](err) {
+			return attached, fail.Wrap(fail.Config, err, "policy %s in githubRolePolicies of idp.yaml does not exist", p)
+		}
 		if err != nil {
-			return "", false, nil, classify(err, "reading OIDC provider %s", arn)
+			return attached, classify(err, "attaching %s to %s", p, role)
 		}
-		if !slices.Contains(got.ClientIDList, githubAudience) {
-			if _, err := c.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{
-				OpenIDConnectProviderArn: &arn, ClientID: aws.String(githubAudience)}); err != nil {
-				return "", false, nil, classify(err, "adding audience to %s", arn)
-			}
-			restored = append(restored, "OIDC audience "+githubAudience)
-		}
-		return arn, false, restored, nil
+		attached = append(attached, p)
 	}
-	out, err := c.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-		Url:            aws.String("https://" + githubIssuerHost),
-		ClientIDList:   []string{githubAudience},
-		ThumbprintList: githubThumbprints,
-		Tags:           []iamtypes.Tag{{Key: aws.String("managed-by"), Value: aws.String("idp")}},
-	})
-	if err != nil {
-		return "", false, nil, classify(err, "creating OIDC provider for %s", githubIssuerHost)
-	}
-	return aws.ToString(out.OpenIDConnectProviderArn), true, nil, nil
+	return attached, nil
 }
 
 // TrustPolicy is the GitHub role's trust: tokens from this repository only, and from ref

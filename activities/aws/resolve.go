@@ -5,14 +5,12 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
-	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -26,6 +24,8 @@ type listAPI interface {
 type ResolveInput struct {
 	Service string `json:"service"`
 	Tag     string `json:"tag"`
+	// Tooling is the run's snapshot of the tooling account and its repositories.
+	Tooling config.Tooling `json:"tooling"`
 }
 
 // ResolveOutput is the tag's image, by name and by digest.
@@ -44,19 +44,22 @@ func Registry(t config.Tooling) string {
 // ResolveImage finds the tag's digest. A missing tag or repository fails at once: retrying
 // will not make CI push it.
 func (a *Activities) ResolveImage(ctx context.Context, in ResolveInput) (ResolveOutput, error) {
-	repo, ok := a.Config.Tooling.Repositories[in.Service]
+	if in.Tooling.AWS.AccountID == "" {
+		return ResolveOutput{}, fail.New(fail.Config, "the activity input carries no tooling snapshot (the run started under an older idp): start the run again")
+	}
+	repo, ok := in.Tooling.Repositories[in.Service]
 	if !ok {
 		return ResolveOutput{}, fail.New(fail.Config, "unknown service %q: tooling.repositories in idp.yaml lists the services", in.Service)
 	}
-	cfg, err := awsconf.Load(ctx, a.Config.Tooling.AWS)
+	c, err := a.sdk().ecrClient(ctx, in.Tooling.AWS)
 	if err != nil {
 		return ResolveOutput{}, err
 	}
-	digest, err := resolve(ctx, ecr.NewFromConfig(cfg), a.Config.Tooling.AWS.AccountID, repo, in.Tag)
+	digest, err := resolve(ctx, c, in.Tooling.AWS.AccountID, repo, in.Tag)
 	if err != nil {
 		return ResolveOutput{}, err
 	}
-	return ResolveOutput{Repository: repo, Image: Registry(a.Config.Tooling) + "/" + repo + ":" + in.Tag, Digest: digest}, nil
+	return ResolveOutput{Repository: repo, Image: Registry(in.Tooling) + "/" + repo + ":" + in.Tag, Digest: digest}, nil
 }
 
 func resolve(ctx context.Context, c listAPI, registry, repo, tag string) (string, error) {
@@ -64,12 +67,11 @@ func resolve(ctx context.Context, c listAPI, registry, repo, tag string) (string
 		Filter: &ecrtypes.ListImagesFilter{TagStatus: ecrtypes.TagStatusTagged}})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
-		var nf *ecrtypes.RepositoryNotFoundException
-		if errors.As(err, &nf) {
+		if isErr[*ecrtypes.RepositoryNotFoundException](err) {
 			return "", fail.New(fail.NotFound, "ECR repository %s does not exist in the tooling account", repo)
 		}
 		if err != nil {
-			return "", fmt.Errorf("listing images of %s: %w", repo, err)
+			return "", classify(err, "listing images of %s", repo)
 		}
 		for _, id := range page.ImageIds {
 			if awssdk.ToString(id.ImageTag) == tag {
@@ -81,16 +83,28 @@ func resolve(ctx context.Context, c listAPI, registry, repo, tag string) (string
 }
 
 // ImageDigests resolves tags of the tooling account's repositories to digests, for activities
-// of other systems that must compare what runs with what was approved.
+// of other systems that must compare what runs with what was approved. The zero value of its
+// clients talks to AWS; NewImageDigests says so at the call site.
 type ImageDigests struct {
+	// Tooling is the tooling account whose ECR holds the images.
 	Tooling config.AWS
+	clients clients
 }
 
-// Digest resolves a tag of a tooling repository to its digest.
+// NewImageDigests returns a resolver for the tooling account's ECR, backed by the AWS SDK.
+func NewImageDigests(tooling config.AWS) ImageDigests {
+	return ImageDigests{Tooling: tooling, clients: sdkClients{}}
+}
+
+// Digest resolves a tag of a tooling repository to its digest. A missing repository or tag
+// is a fail.NotFound error.
 func (d ImageDigests) Digest(ctx context.Context, repo, tag string) (string, error) {
-	cfg, err := awsconf.Load(ctx, d.Tooling)
+	if d.Tooling.AccountID == "" {
+		return "", fail.New(fail.Config, "no tooling account to resolve %s:%s in: tooling.aws in idp.yaml names it", repo, tag)
+	}
+	c, err := orSDK(d.clients).ecrClient(ctx, d.Tooling)
 	if err != nil {
 		return "", err
 	}
-	return resolve(ctx, ecr.NewFromConfig(cfg), d.Tooling.AccountID, repo, tag)
+	return resolve(ctx, c, d.Tooling.AccountID, repo, tag)
 }

@@ -6,33 +6,23 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/manifest"
 )
 
-// Activities write promotions into the platform repository through the configured provider.
+// Activities write promotions into the platform repository through Provider. The worker
+// builds the provider once, with its credentials, and injects it.
 type Activities struct {
-	Config *config.Config
-	// NewProvider is replaced in tests; nil means NewProvider.
-	NewProvider func(config.Repository) (Provider, error)
+	// Provider writes to the platform repository.
+	Provider Provider
+	// Branch is the platform branch (idp.yaml's repository.branch) that commits go to and
+	// proposals are based on.
+	Branch string
 }
 
 // ManifestPath is where an env's Application for a service lives.
 func ManifestPath(env, service string) string {
 	return "argocd/applications/" + env + "/" + service + ".yaml"
-}
-
-func (a *Activities) provider() (Provider, error) {
-	newp := a.NewProvider
-	if newp == nil {
-		newp = NewProvider
-	}
-	p, err := newp(a.Config.Repository)
-	if err != nil {
-		return nil, fail.Wrap(fail.Config, err, "repository in idp.yaml")
-	}
-	return p, nil
 }
 
 // WriteImageInput asks to pin a service's image in one env.
@@ -82,14 +72,14 @@ func (a *Activities) WriteImage(ctx context.Context, in WriteImageInput) (WriteI
 	}}
 	out := WriteImageOutput{Written: time.Now().UTC()}
 	if in.Propose {
-		prop, err := p.Propose(ctx, a.Config.Repository.Branch, in.Head, change, in.Title, in.Body)
+		prop, err := p.Propose(ctx, a.Branch, in.Head, change, in.Title, in.Body)
 		if err != nil {
 			return out, classify(err, "proposing %s", change.Path)
 		}
 		out.Commit, out.Changed, out.Previous, out.Proposal = prop.Commit, true, previous, &prop
 		return out, nil
 	}
-	res, err := p.Commit(ctx, a.Config.Repository.Branch, change)
+	res, err := p.Commit(ctx, a.Branch, change)
 	if err != nil {
 		return out, classify(err, "committing %s", change.Path)
 	}
@@ -121,12 +111,23 @@ func (a *Activities) MergeProposal(ctx context.Context, in MergeInput) (WriteIma
 	return WriteImageOutput{Commit: res.Commit, Changed: true, Written: time.Now().UTC()}, nil
 }
 
+// provider is a.Provider; a worker that forgot to wire one gets a configuration error rather
+// than a panic that Temporal would retry forever.
+func (a *Activities) provider() (Provider, error) {
+	if a.Provider == nil {
+		return nil, fail.New(fail.Config, "no git provider configured for repository in idp.yaml")
+	}
+	return a.Provider, nil
+}
+
 // errBadManifest marks a manifest the editor cannot change: a person must fix the file.
 var errBadManifest = errors.New("manifest")
 
 // classify makes what only a person can fix non-retryable.
 func classify(err error, format string, args ...any) error {
 	switch {
+	case errors.Is(err, errUnavailable): // before ErrAuth: missing credentials are a setup problem
+		return fail.Wrap(fail.Config, err, format, args...)
 	case errors.Is(err, ErrAuth):
 		return fail.Wrap(fail.AccessDenied, err, format, args...)
 	case errors.Is(err, ErrNotFound):

@@ -1,18 +1,14 @@
 package git
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/alexpermiakov/idp/internal/checkout"
-	"github.com/alexpermiakov/idp/internal/config"
 )
 
 // Edit rewrites one file's content. It gets nil when the file does not exist yet (returning
@@ -29,6 +25,31 @@ type Change struct {
 	// Message is the full commit message (the workflow puts its ID, service, version and
 	// digest in it).
 	Message string
+}
+
+// CleanPath returns c.Path in canonical form, or an error when it is not a relative,
+// slash-separated path inside the repository. Providers check it before touching the remote,
+// so no change can write outside the repository whatever the remote would accept.
+func (c Change) CleanPath() (string, error) {
+	p := c.Path
+	cp := path.Clean(strings.TrimPrefix(p, "./"))
+	if p == "" || cp == "." || strings.HasPrefix(cp, "/") || cp == ".." || strings.HasPrefix(cp, "../") ||
+		strings.Contains(cp, "/../") || strings.Contains(p, `\`) {
+		return "", fmt.Errorf("invalid repository path %q", p)
+	}
+	return cp, nil
+}
+
+// Apply runs c.Edit on a file's current content old (nil, with exists false, when there is no
+// such file) and reports whether the result differs. Every provider decides "nothing to
+// write" here, so they agree: the same bytes, or a missing file the edit leaves missing.
+func (c Change) Apply(old []byte, exists bool) (updated []byte, changed bool, err error) {
+	updated, err = c.Edit(old)
+	if err != nil {
+		return nil, false, fmt.Errorf("editing %s: %w", c.Path, err)
+	}
+	same := exists && bytes.Equal(old, updated) || !exists && updated == nil
+	return updated, !same, nil
 }
 
 // Provider writes changes to the platform repository, either as direct commits or as
@@ -93,165 +114,35 @@ var (
 	// ErrNotMergeable means a proposal cannot be merged as it stands: its base changed the
 	// same file differently, or the pull request was closed without merging.
 	ErrNotMergeable = errors.New("proposal cannot be merged")
-	// ErrUnknownBranch means the remote has no such branch.
+	// ErrUnknownBranch means the remote has no such branch. It is checkout's sentinel, so
+	// callers test one value whichever package found the branch missing.
 	ErrUnknownBranch = checkout.ErrUnknownBranch
 )
 
-// NewProvider returns the provider cfg.Provider names: "git" (plain pushes to cfg.URL) or
-// "github" (the GitHub REST API on the cfg.GitHub repository). Credentials come only from the
-// worker's environment: $IDP_GIT_TOKEN or $GITHUB_TOKEN, or for GitHub an App
-// ($IDP_GITHUB_APP_ID, $IDP_GITHUB_APP_PRIVATE_KEY_FILE, $IDP_GITHUB_APP_INSTALLATION_ID).
-// $IDP_GITHUB_API_URL points the GitHub provider at GitHub Enterprise
-// (https://HOST/api/v3/) or a test server.
-func NewProvider(cfg config.Repository) (Provider, error) {
-	switch cfg.Provider {
-	case "git", "":
-		if cfg.URL == "" {
-			return nil, errors.New("git provider needs the repository URL")
-		}
-		return newGitProvider(cfg.URL), nil
-	case "github":
-		return newGitHubProviderFromEnv(cfg)
-	default:
-		return nil, fmt.Errorf("unknown git provider %q (want \"git\" or \"github\")", cfg.Provider)
-	}
+// errUnavailable marks the errors of a provider that could not be built: only a person
+// fixing the worker's settings helps.
+var errUnavailable = errors.New("git provider unavailable")
+
+// Unavailable returns a Provider whose every call fails with err, for a worker whose
+// repository settings are wrong (an unknown provider, missing credentials). The worker still
+// starts and serves the activities that need no provider, and a promotion fails at once with
+// the cause as a configuration error instead of retrying.
+func Unavailable(err error) Provider {
+	return unavailable{err: fmt.Errorf("%w: %w", errUnavailable, err)}
 }
 
-// authorFromEnv is who commits: $IDP_GIT_AUTHOR_NAME <$IDP_GIT_AUTHOR_EMAIL>, each part
-// defaulting to idp <idp@localhost>. set reports whether either variable was given.
-func authorFromEnv() (name, email string, set bool) {
-	name, email = os.Getenv("IDP_GIT_AUTHOR_NAME"), os.Getenv("IDP_GIT_AUTHOR_EMAIL")
-	set = name != "" || email != ""
-	if name == "" {
-		name = "idp"
-	}
-	if email == "" {
-		email = "idp@localhost"
-	}
-	return name, email, set
+type unavailable struct{ err error }
+
+func (u unavailable) Commit(context.Context, string, Change) (CommitResult, error) {
+	return CommitResult{}, u.err
 }
 
-// cleanRepoPath validates a change's path: relative, slash-separated, no "..".
-func cleanRepoPath(p string) (string, error) {
-	c := path.Clean(strings.TrimPrefix(p, "./"))
-	if p == "" || c == "." || strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") ||
-		strings.Contains(c, "/../") || strings.Contains(p, `\`) {
-		return "", fmt.Errorf("invalid repository path %q", p)
-	}
-	return c, nil
+func (u unavailable) Propose(context.Context, string, string, Change, string, string) (Proposal, error) {
+	return Proposal{}, u.err
 }
 
-// retryPolicy bounds the re-read-and-retry loops: attempts in all, and a jittered exponential
-// delay between them.
-type retryPolicy struct {
-	attempts int
-	base     time.Duration
-	max      time.Duration
-}
+func (u unavailable) UpdateProposal(context.Context, Proposal, string) error { return u.err }
 
-// defaultRetry gives a busy branch about half a minute to let a write through.
-var defaultRetry = retryPolicy{attempts: 8, base: 200 * time.Millisecond, max: 5 * time.Second}
-
-// retryableError marks an error a fresh attempt may get past: the branch moved, a server
-// hiccup, a rate limit. after is the least the server asked us to wait.
-type retryableError struct {
-	err   error
-	after time.Duration
-}
-
-func (e *retryableError) Error() string { return e.err.Error() }
-func (e *retryableError) Unwrap() error { return e.err }
-
-func retryLater(err error) error { return &retryableError{err: err} }
-
-// do runs op until it succeeds, fails with an error not marked retryLater, the attempts run
-// out or ctx ends. The delay doubles from base up to max, with full jitter so that writers
-// racing for the same branch spread out.
-func (r retryPolicy) do(ctx context.Context, op func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := op()
-		var re *retryableError
-		if err == nil || !errors.As(err, &re) {
-			return err
-		}
-		if attempt >= r.attempts {
-			return fmt.Errorf("giving up after %d attempts: %w", attempt, re.err)
-		}
-		limit := r.base << (attempt - 1)
-		if limit > r.max || limit <= 0 {
-			limit = r.max
-		}
-		wait := limit/2 + rand.N(limit/2+1)
-		if re.after > wait {
-			wait = re.after
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last error: %w)", ctx.Err(), re.err)
-		case <-t.C:
-		}
-	}
-}
-
-// secretError hides secrets in an error's text while keeping its chain for errors.Is.
-type secretError struct {
-	err     error
-	secrets []string
-}
-
-func (e *secretError) Error() string {
-	s := e.err.Error()
-	for _, sec := range e.secrets {
-		s = strings.ReplaceAll(s, sec, "***")
-	}
-	return s
-}
-
-func (e *secretError) Unwrap() error { return e.err }
-
-// scrubSecrets makes sure no token from the environment or from url's user info can reach
-// an error message (which ends in workflow histories and the CLI).
-func scrubSecrets(err error, rawURL string) error {
-	if err == nil {
-		return nil
-	}
-	var secrets []string
-	for _, name := range []string{"IDP_GIT_TOKEN", "GITHUB_TOKEN"} {
-		if v := os.Getenv(name); len(v) >= 4 {
-			secrets = append(secrets, v)
-		}
-	}
-	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			secrets = append(secrets, pw)
-		} else if name := u.User.Username(); len(name) >= 20 { // a token passed as user name
-			secrets = append(secrets, name)
-		}
-	}
-	if len(secrets) == 0 {
-		return err
-	}
-	return &secretError{err: err, secrets: secrets}
-}
-
-// redactURL drops user info from a URL for messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
-}
-
-// tokenFromEnv is $IDP_GIT_TOKEN, else $GITHUB_TOKEN.
-func tokenFromEnv() string {
-	for _, name := range []string{"IDP_GIT_TOKEN", "GITHUB_TOKEN"} {
-		if tok := os.Getenv(name); tok != "" {
-			return tok
-		}
-	}
-	return ""
+func (u unavailable) Merge(context.Context, Proposal) (CommitResult, error) {
+	return CommitResult{}, u.err
 }

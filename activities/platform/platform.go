@@ -27,8 +27,10 @@ type DescribeInput struct {
 	Env string `json:"env"`
 }
 
-// DescribeOutput is the run's snapshot of the platform: the commit and the env's policies.
+// DescribeOutput is the run's snapshot of the platform: the commit, the env (handed to every
+// later activity) and the env's policies.
 type DescribeOutput struct {
+	Snapshot     config.Snapshot `json:"snapshot"`
 	Commit       string          `json:"commit"`
 	AccountID    string          `json:"accountId"`
 	StateBucket  string          `json:"stateBucket"`
@@ -53,7 +55,11 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 	if err != nil {
 		return DescribeOutput{}, err
 	}
-	return DescribeOutput{Commit: commit, AccountID: env.AWS.AccountID, StateBucket: env.StateBucket,
+	snap, err := a.Config.Snapshot(in.Env)
+	if err != nil {
+		return DescribeOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
+	}
+	return DescribeOutput{Snapshot: snap, Commit: commit, AccountID: env.AWS.AccountID, StateBucket: env.StateBucket,
 		GitHubRole: env.GitHubRole, GrantPull: a.Config.Tooling.GrantPullEnabled(),
 		PlanApproval: env.Bootstrap.PlanApproval, ArgoCDTimeout: env.ArgoCD.Timeout.Std(), ArgoCDVersion: env.ArgoCD.Version}, nil
 }
@@ -61,6 +67,8 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 // PromotionOutput is the promotion's path, entry env first.
 type PromotionOutput struct {
 	Envs []policy.Env `json:"envs"`
+	// Tooling is the run's snapshot of the tooling account, where the tag is resolved.
+	Tooling config.Tooling `json:"tooling"`
 }
 
 // PlanPromotion validates the tag against the entry patterns and returns the envs the
@@ -70,7 +78,7 @@ func (a *Activities) PlanPromotion(_ context.Context, in policy.Input) (Promotio
 	if err != nil {
 		return PromotionOutput{}, fail.Wrap(fail.Config, err, "promote")
 	}
-	return PromotionOutput{Envs: envs}, nil
+	return PromotionOutput{Envs: envs, Tooling: a.Config.Tooling}, nil
 }
 
 // FreezeInput names an env.
@@ -83,8 +91,9 @@ type FreezeOutput struct {
 	Frozen bool `json:"frozen"`
 }
 
-// CheckFreeze reads the env's freeze from the worker's current idp.yaml, so a freeze declared
-// after a promotion started still stops it at the env's door.
+// CheckFreeze reads the env's freeze from the worker's current idp.yaml, not from the run's
+// snapshot: it is a live setting, so a freeze declared after a promotion started still stops
+// it at the env's door.
 func (a *Activities) CheckFreeze(_ context.Context, in FreezeInput) (FreezeOutput, error) {
 	env, err := a.Config.Env(in.Env)
 	if err != nil {

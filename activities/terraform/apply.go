@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,14 +17,15 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
 // ApplyInput asks to apply one saved, approved plan.
 type ApplyInput struct {
-	Env     string `json:"env"`
-	Commit  string `json:"commit"`
-	PlanKey string `json:"planKey"`
+	Snapshot config.Snapshot `json:"snapshot"`
+	Commit   string          `json:"commit"`
+	PlanKey  string          `json:"planKey"`
 	// SHA256 is the approved plan's digest; a plan file with another digest is refused.
 	SHA256 string `json:"sha256"`
 	// Total is the number of resource actions in the plan, for progress.
@@ -51,11 +53,14 @@ type Progress struct {
 // with fail.StalePlan so the workflow plans and asks again.
 func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, error) {
 	out := ApplyOutput{Total: in.Total}
-	ws, err := a.open(ctx, in.Env, in.Commit)
+	ws, err := a.open(ctx, in.Snapshot, in.Commit)
 	if err != nil {
 		return out, err
 	}
-	b, err := getObject(ctx, ws.env, in.PlanKey)
+	b, err := a.plans.Get(ctx, ws.env, in.PlanKey)
+	if errors.Is(err, ErrPlanNotFound) {
+		return out, fail.Wrap(fail.NotFound, err, "plan file %s is gone", in.PlanKey)
+	}
 	if err != nil {
 		return out, err
 	}
@@ -86,13 +91,19 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 		if len(diags) > 0 {
 			err = fmt.Errorf("%w: %s", err, strings.Join(diags, "; "))
 		}
-		return out, classify(err, "terraform apply in %s (%d of %d done)", in.Env, out.Done, in.Total)
+		return out, classify(err, "terraform apply in %s (%d of %d done)", in.Snapshot.Env.Name, out.Done, in.Total)
 	}
 	outputs, err := ws.tf.Output(ctx)
 	if err != nil {
-		return out, classify(err, "reading outputs in %s", in.Env)
+		return out, classify(err, "reading outputs in %s", in.Snapshot.Env.Name)
 	}
-	out.Outputs = map[string]string{}
+	out.Outputs = plainOutputs(outputs)
+	return out, nil
+}
+
+// plainOutputs keeps the non-sensitive outputs, strings as they are and other values as JSON.
+func plainOutputs(outputs map[string]tfexec.OutputMeta) map[string]string {
+	plain := map[string]string{}
 	for k, v := range outputs {
 		if v.Sensitive {
 			continue
@@ -101,9 +112,9 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 		if json.Unmarshal(v.Value, &s) != nil {
 			s = string(v.Value)
 		}
-		out.Outputs[k] = s
+		plain[k] = s
 	}
-	return out, nil
+	return plain
 }
 
 // follow reads terraform's JSON UI stream, heartbeats each finished resource action and

@@ -1,37 +1,29 @@
 package terraform
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 	"go.temporal.io/sdk/activity"
 
-	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/config"
-	"github.com/alexpermiakov/idp/internal/fail"
 )
 
-var lookPath = exec.LookPath
+// planFile is the name terraform plan writes the plan file under, in the working directory.
+const planFile = "idp.tfplan"
 
 // PlanInput asks for a plan of infra/entry in one env at one commit.
 type PlanInput struct {
-	Env    string `json:"env"`
-	Commit string `json:"commit"`
+	Snapshot config.Snapshot `json:"snapshot"`
+	Commit   string          `json:"commit"`
 	// RunID keeps plan files of different runs apart.
 	RunID string `json:"runId"`
 }
@@ -40,6 +32,12 @@ type PlanInput struct {
 type PlanOutput struct {
 	// Key is the plan file's object key in the env's state bucket.
 	Key string `json:"key"`
+	// Summary is embedded so its fields sit at the top level of the JSON, as they always have.
+	Summary
+}
+
+// Summary is what a plan would do; the bootstrap's status document shows it as it is.
+type Summary struct {
 	// SHA256 is the plan file's digest: what people approve and what apply verifies.
 	SHA256   string   `json:"sha256"`
 	Add      int      `json:"add"`
@@ -58,21 +56,21 @@ func (p PlanOutput) HasChanges() bool { return p.Add+p.Change+p.Destroy > 0 }
 func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanOutput, error) {
 	stop := keepAlive(ctx, "planning")
 	defer stop()
-	ws, err := a.open(ctx, in.Env, in.Commit)
+	ws, err := a.open(ctx, in.Snapshot, in.Commit)
 	if err != nil {
 		return PlanOutput{}, err
 	}
-	planPath := filepath.Join(ws.dir, "idp.tfplan")
+	planPath := filepath.Join(ws.dir, planFile)
 	var opts []tfexec.PlanOption
 	if varFile := filepath.Join(ws.dir, "env", ws.env.Name+".tfvars"); fileExists(varFile) {
 		opts = append(opts, tfexec.VarFile(varFile))
 	}
 	if _, err := ws.tf.Plan(ctx, append(opts, tfexec.Out(planPath))...); err != nil {
-		return PlanOutput{}, classify(err, "terraform plan in %s", in.Env)
+		return PlanOutput{}, classify(err, "terraform plan in %s", in.Snapshot.Env.Name)
 	}
 	plan, err := ws.tf.ShowPlanFile(ctx, planPath)
 	if err != nil {
-		return PlanOutput{}, classify(err, "reading the plan in %s", in.Env)
+		return PlanOutput{}, classify(err, "reading the plan in %s", in.Snapshot.Env.Name)
 	}
 	out := summarize(plan)
 	b, err := os.ReadFile(planPath)
@@ -81,8 +79,8 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 	}
 	sum := sha256.Sum256(b)
 	out.SHA256 = hex.EncodeToString(sum[:])
-	out.Key = fmt.Sprintf("idp/plans/%s/%s.tfplan", in.Env, out.SHA256)
-	if err := putObject(ctx, ws.env, out.Key, b); err != nil {
+	out.Key = fmt.Sprintf("idp/plans/%s/%s.tfplan", in.Snapshot.Env.Name, out.SHA256)
+	if err := a.plans.Put(ctx, ws.env, out.Key, b); err != nil {
 		return PlanOutput{}, err
 	}
 	return out, nil
@@ -118,67 +116,6 @@ func summarize(p *tfjson.Plan) PlanOutput {
 	slices.Sort(out.Changes)
 	slices.Sort(out.Destroys)
 	return out
-}
-
-func putObject(ctx context.Context, env *config.Environment, key string, b []byte) error {
-	cfg, err := awsconf.Load(ctx, env.AWS)
-	if err != nil {
-		return err
-	}
-	_, err = awsconf.S3(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &env.StateBucket, Key: &key, Body: bytes.NewReader(b)})
-	if err != nil {
-		return fmt.Errorf("storing plan file s3://%s/%s: %w", env.StateBucket, key, err)
-	}
-	return nil
-}
-
-func getObject(ctx context.Context, env *config.Environment, key string) ([]byte, error) {
-	cfg, err := awsconf.Load(ctx, env.AWS)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := awsconf.S3(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: &env.StateBucket, Key: awssdk.String(key)})
-	if err != nil {
-		if strings.Contains(err.Error(), "NoSuchKey") {
-			return nil, fail.Wrap(fail.NotFound, err, "plan file s3://%s/%s is gone", env.StateBucket, key)
-		}
-		return nil, fmt.Errorf("fetching plan file s3://%s/%s: %w", env.StateBucket, key, err)
-	}
-	defer obj.Body.Close()
-	return io.ReadAll(obj.Body)
-}
-
-// classify turns terraform's failures into errors a workflow can act on. Configuration and
-// provider errors will not go away on a retry; a held state lock or a network failure may.
-func classify(err error, format string, args ...any) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Saved plan is stale"):
-		return fail.Wrap(fail.StalePlan, err, format, args...)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf(format+": %w", append(args, err)...)
-	case strings.Contains(msg, "Error acquiring the state lock"), strings.Contains(msg, "connection refused"),
-		strings.Contains(msg, "RequestError"), strings.Contains(msg, "i/o timeout"):
-		return fmt.Errorf(format+": %w", append(args, err)...)
-	default:
-		return fail.Wrap(fail.Terraform, errors.New(lastDiagnostic(msg)), format, args...)
-	}
-}
-
-// lastDiagnostic keeps terraform's "Error: ..." lines, which say what went wrong, and drops
-// the usage noise around them.
-func lastDiagnostic(msg string) string {
-	var keep []string
-	for _, line := range strings.Split(msg, "\n") {
-		line = strings.TrimSpace(strings.Trim(line, "│╷╵ "))
-		if line != "" {
-			keep = append(keep, line)
-		}
-	}
-	if len(keep) > 12 {
-		keep = keep[:12]
-	}
-	return strings.Join(keep, " ")
 }
 
 // keepAlive heartbeats while a long terraform command runs, so a dead worker is noticed and a

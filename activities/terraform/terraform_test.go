@@ -47,17 +47,18 @@ func platform(t *testing.T, endpoint string) (*config.Config, string) {
 		Terraform:    config.Terraform{WorkDir: t.TempDir(), PluginCache: filepath.Join(t.TempDir(), "plugins")},
 		Environments: []config.Environment{env("dev"), env("staging")},
 	}
-	a := &aws.Activities{Config: cfg}
+	a := aws.New()
 	for _, e := range cfg.Environments {
-		_, err := a.EnsureStateBackend(ctx, aws.StateBackendInput{Env: e.Name})
+		_, err := a.EnsureStateBackend(ctx, aws.StateBackendInput{Snapshot: mustSnapshot(t, cfg, e.Name)})
 		require.NoError(t, err)
 	}
 	return cfg, commit
 }
 
-// againstEmulator gives terraform activities for a platform on a fresh AWS emulator. Outside
-// -short it needs terraform and a provider mirror, and fails without them.
-func againstEmulator(t *testing.T) (*terraform.Activities, string) {
+// againstEmulator gives terraform activities for a platform on a fresh AWS emulator, with the
+// platform's config and commit. Outside -short it needs terraform and a provider mirror, and
+// fails without them.
+func againstEmulator(t *testing.T) (*terraform.Activities, *config.Config, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs terraform against the AWS emulator; not part of -short")
@@ -66,14 +67,15 @@ func againstEmulator(t *testing.T) (*terraform.Activities, string) {
 	srv := kumo.NewServer()
 	t.Cleanup(srv.Close)
 	cfg, commit := platform(t, srv.URL)
-	return &terraform.Activities{Config: cfg, Repo: checkout.Repo{URL: cfg.Repository.URL, CacheDir: cfg.Terraform.Dir()}}, commit
+	repo := checkout.Repo{URL: cfg.Repository.URL, CacheDir: cfg.Terraform.Dir()}
+	return terraform.New(cfg.Terraform, repo, terraform.S3PlanStore{}), cfg, commit
 }
 
 func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
-	ta, commit := againstEmulator(t)
+	ta, cfg, commit := againstEmulator(t)
 	ctx := context.Background()
 
-	plan, err := ta.Plan(ctx, terraform.PlanInput{Env: "dev", Commit: commit, RunID: "r1"})
+	plan, err := ta.Plan(ctx, terraform.PlanInput{Snapshot: mustSnapshot(t, cfg, "dev"), Commit: commit, RunID: "r1"})
 	require.NoError(t, err)
 	require.True(t, plan.HasChanges())
 	require.Contains(t, plan.Adds, "module.eks.aws_eks_cluster.this")
@@ -83,32 +85,39 @@ func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
 	if other == plan.SHA256 {
 		other = "1" + plan.SHA256[1:]
 	}
-	_, err = ta.Apply(ctx, terraform.ApplyInput{Env: "dev", Commit: commit, PlanKey: plan.Key, SHA256: other, Total: plan.Add})
+	_, err = ta.Apply(ctx, terraform.ApplyInput{Snapshot: mustSnapshot(t, cfg, "dev"), Commit: commit, PlanKey: plan.Key, SHA256: other, Total: plan.Add})
 	require.True(t, fail.Is(err, fail.PlanMismatch), "a plan file that is not the approved one is refused: %v", err)
 
-	applied, err := ta.Apply(ctx, terraform.ApplyInput{Env: "dev", Commit: commit, PlanKey: plan.Key, SHA256: plan.SHA256, Total: plan.Add})
+	applied, err := ta.Apply(ctx, terraform.ApplyInput{Snapshot: mustSnapshot(t, cfg, "dev"), Commit: commit, PlanKey: plan.Key, SHA256: plan.SHA256, Total: plan.Add})
 	require.NoError(t, err)
 	require.Equal(t, plan.Add, applied.Done)
 	require.Equal(t, "idp-dev", applied.Outputs["cluster_name"])
 	require.NotEmpty(t, applied.Outputs["cluster_endpoint"])
 
-	again, err := ta.Plan(ctx, terraform.PlanInput{Env: "dev", Commit: commit, RunID: "r2"})
+	again, err := ta.Plan(ctx, terraform.PlanInput{Snapshot: mustSnapshot(t, cfg, "dev"), Commit: commit, RunID: "r2"})
 	require.NoError(t, err)
 	require.False(t, again.HasChanges(), "a second plan shows no changes: %+v", again)
 }
 
 func TestStalePlanIsRefused(t *testing.T) {
-	ta, commit := againstEmulator(t)
+	ta, cfg, commit := againstEmulator(t)
 	ctx := context.Background()
 
-	first, err := ta.Plan(ctx, terraform.PlanInput{Env: "staging", Commit: commit, RunID: "a"})
+	first, err := ta.Plan(ctx, terraform.PlanInput{Snapshot: mustSnapshot(t, cfg, "staging"), Commit: commit, RunID: "a"})
 	require.NoError(t, err)
-	second, err := ta.Plan(ctx, terraform.PlanInput{Env: "staging", Commit: commit, RunID: "b"})
+	second, err := ta.Plan(ctx, terraform.PlanInput{Snapshot: mustSnapshot(t, cfg, "staging"), Commit: commit, RunID: "b"})
 	require.NoError(t, err)
-	_, err = ta.Apply(ctx, terraform.ApplyInput{Env: "staging", Commit: commit, PlanKey: second.Key, SHA256: second.SHA256, Total: second.Add})
+	_, err = ta.Apply(ctx, terraform.ApplyInput{Snapshot: mustSnapshot(t, cfg, "staging"), Commit: commit, PlanKey: second.Key, SHA256: second.SHA256, Total: second.Add})
 	require.NoError(t, err)
 
-	_, err = ta.Apply(ctx, terraform.ApplyInput{Env: "staging", Commit: commit, PlanKey: first.Key, SHA256: first.SHA256, Total: first.Add})
+	_, err = ta.Apply(ctx, terraform.ApplyInput{Snapshot: mustSnapshot(t, cfg, "staging"), Commit: commit, PlanKey: first.Key, SHA256: first.SHA256, Total: first.Add})
 	require.Error(t, err)
 	require.True(t, fail.Is(err, fail.StalePlan), "want a StalePlan error, got %v", err)
+}
+
+func mustSnapshot(t testing.TB, cfg *config.Config, env string) config.Snapshot {
+	t.Helper()
+	snap, err := cfg.Snapshot(env)
+	require.NoError(t, err)
+	return snap
 }

@@ -1,8 +1,3 @@
-// Package terraform owns idp's terraform runs: plan of infra/entry at a pinned commit into a
-// plan file kept in the env's state bucket, and apply of exactly that file.
-//
-// idp writes its own terraform CLI configuration: providers come from a filesystem mirror
-// when one is configured or found (never downloaded then), through a shared plugin cache.
 package terraform
 
 import (
@@ -18,16 +13,9 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/alexpermiakov/idp/internal/awsconf"
-	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
-
-// Activities hold the worker's configuration and its way to the platform repository.
-type Activities struct {
-	Config *config.Config
-	Repo   checkout.Repo
-}
 
 // knownMirrors are where images and packages put a provider filesystem mirror.
 var knownMirrors = []string{"/opt/tf-plugins", "/usr/share/terraform/plugins", "/usr/local/share/terraform/plugins"}
@@ -83,24 +71,23 @@ func WriteCLIConfig(cfg config.Terraform, dir string) (string, error) {
 
 // workspace is one env's terraform working directory for one commit.
 type workspace struct {
-	tf  *tfexec.Terraform
+	tf  runner
 	dir string // infra/entry inside a private copy of infra/
 	env *config.Environment
 }
 
 // open prepares an initialized working directory for env at commit: a private copy of the
 // checkout's infra/, idp's variables, the backend configuration and the process environment.
-func (a *Activities) open(ctx context.Context, envName, commit string) (*workspace, error) {
-	env, err := a.Config.Env(envName)
+func (a *Activities) open(ctx context.Context, snap config.Snapshot, commit string) (*workspace, error) {
+	env, err := snap.Environment()
 	if err != nil {
-		return nil, fail.Wrap(fail.Config, err, "idp.yaml")
+		return nil, fail.Wrap(fail.Config, err, "activity input")
 	}
-	root := a.Config.Terraform.Dir()
-	src, err := a.Repo.Checkout(ctx, commit)
+	src, err := a.repo.Checkout(ctx, commit)
 	if err != nil {
 		return nil, err
 	}
-	runDir := filepath.Join(root, "runs", env.Name, commit)
+	runDir := filepath.Join(a.settings.Dir(), "runs", env.Name, commit)
 	if err := os.RemoveAll(runDir); err != nil {
 		return nil, err
 	}
@@ -119,7 +106,7 @@ func (a *Activities) open(ctx context.Context, envName, commit string) (*workspa
 	if err := os.WriteFile(filepath.Join(dir, "backend.tfbackend"), []byte(backendConfig(env)), 0o600); err != nil {
 		return nil, err
 	}
-	rc, err := WriteCLIConfig(a.Config.Terraform, runDir)
+	rc, err := WriteCLIConfig(a.settings, runDir)
 	if err != nil {
 		return nil, err
 	}
@@ -127,20 +114,8 @@ func (a *Activities) open(ctx context.Context, envName, commit string) (*workspa
 	if err != nil {
 		return nil, err
 	}
-	bin := a.Config.Terraform.Binary
-	if bin == "" {
-		bin = "terraform"
-	}
-	if !filepath.IsAbs(bin) {
-		if bin, err = lookPath(bin); err != nil {
-			return nil, fail.Wrap(fail.Config, err, "terraform is not installed on this worker (install it, or set terraform.binary in idp.yaml)")
-		}
-	}
-	tf, err := tfexec.NewTerraform(dir, bin)
+	tf, err := a.newRunner(dir, procEnv)
 	if err != nil {
-		return nil, err
-	}
-	if err := tf.SetEnv(procEnv); err != nil {
 		return nil, err
 	}
 	if err := tf.Init(ctx, tfexec.BackendConfig("backend.tfbackend"), tfexec.Reconfigure(true)); err != nil {

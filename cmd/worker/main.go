@@ -14,7 +14,7 @@ import (
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/temporalx"
-	"github.com/alexpermiakov/idp/workflows"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func run(cfgPath string) error {
 		return fmt.Errorf("connecting to Temporal at %s: %w", temporalx.Address(), err)
 	}
 	defer c.Close()
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, api.TaskQueue, worker.Options{})
 	setup.Register(w, cfg, c)
 	return w.Run(worker.InterruptCh())
 }

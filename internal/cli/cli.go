@@ -114,6 +114,7 @@ Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing start
 	root.PersistentFlags().StringVar(&g.config, "config", "", "idp.yaml to use (default $IDP_CONFIG, else ./idp.yaml)")
 	root.PersistentFlags().StringVar(&g.as, "as", "", "who you are (default $IDP_USER, else git user.email, else $USER)")
 	root.AddCommand(newBootstrapCmd(g), newPromoteCmd(g), newApproveCmd(g), newRejectCmd(g), newStatusCmd(g), newListCmd(g), newWatchCmd(g))
+	usageErrors(root)
 	return root
 }
 
@@ -123,23 +124,34 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		var ee *ExitError
-		if !errors.As(err, &ee) && isUsageError(err) {
-			err = badInput(err)
-		}
 		fmt.Fprintln(errOut, "error:", err)
 	}
 	return Code(err)
 }
 
-func isUsageError(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "required flag", "invalid argument", "flag needs an argument"} {
-		if strings.Contains(msg, s) {
-			return true
+// usageErrors makes every error cobra reports about the command line itself (an unknown
+// command or flag, a wrong number of arguments) bad input, exit code 2, by hooking where cobra
+// produces them instead of matching its message text.
+func usageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	// A runnable root validates its arguments, so an unknown command reaches Args below.
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return badInput(fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath()))
+		}
+		return nil
+	}
+	for _, c := range root.Commands() {
+		if validate := c.Args; validate != nil {
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := validate(c, args); err != nil {
+					return badInput(err)
+				}
+				return nil
+			}
 		}
 	}
-	return false
 }
 
 type quietLogger struct{}

@@ -27,17 +27,16 @@ func TestBadInputExitsTwoWithoutTemporal(t *testing.T) {
 		{"status", "bootstrap-dev", "-o", "yaml"},
 		{"list", "--kind", "deploy"},
 		{"frobnicate"},
+		{"status", "--no-such-flag", "x"},
+		{"bootstrap", "--env"},
 	} {
 		var out, errOut bytes.Buffer
 		root := NewRoot(&out, &errOut)
 		root.SetArgs(args)
 		err := root.ExecuteContext(context.Background())
 		require.Error(t, err, "%v", args)
-		if !errors.As(err, new(*ExitError)) {
-			require.True(t, isUsageError(err), "%v: %v", args, err)
-		} else {
-			require.Equal(t, ExitBadInput, Code(err), "%v: %v", args, err)
-		}
+		require.True(t, errors.As(err, new(*ExitError)), "%v: %v is not typed as bad input", args, err)
+		require.Equal(t, ExitBadInput, Code(err), "%v: %v", args, err)
 	}
 	require.Equal(t, ExitBadInput, Main(context.Background(), []string{"frobnicate"}, &bytes.Buffer{}, &bytes.Buffer{}))
 }

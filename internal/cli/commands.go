@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alexpermiakov/idp/internal/temporalx"
-	"github.com/alexpermiakov/idp/workflows"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 type bootstrapOptions struct {
@@ -52,11 +52,11 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 			}
 			who := g.identity()
 			return g.start(cmd.Context(), startRequest{
-				id:       workflows.BootstrapIDPrefix + o.env,
-				workflow: workflows.BootstrapWorkflowName,
-				input:    workflows.BootstrapInput{Env: o.env, Requester: who},
-				attrs: []temporal.SearchAttributeUpdate{workflows.AttrKind.ValueSet(workflows.KindBootstrap),
-					workflows.AttrEnvironment.ValueSet(o.env)},
+				id:       api.BootstrapID(o.env),
+				workflow: api.BootstrapWorkflowName,
+				input:    api.BootstrapInput{Env: o.env, Requester: who},
+				attrs: []temporal.SearchAttributeUpdate{api.AttrKind.ValueSet(api.KindBootstrap),
+					api.AttrEnvironment.ValueSet(o.env)},
 				summary: fmt.Sprintf("bootstrap %s (by %s)", o.env, who),
 				who:     who,
 				wait:    o.wait,
@@ -146,9 +146,9 @@ func decide(ctx context.Context, g *globals, o decideOptions) error {
 		subject = st.PendingApproval.Subject
 	}
 	who := g.identity()
-	name, arg := workflows.ApproveUpdate, any(workflows.ApproveInput{Who: who, Subject: subject, Comment: o.comment})
+	name, arg := api.ApproveUpdate, any(api.ApproveInput{Who: who, Subject: subject, Comment: o.comment})
 	if o.reject {
-		name, arg = workflows.RejectUpdate, workflows.RejectInput{Who: who, Subject: subject, Reason: o.reason}
+		name, arg = api.RejectUpdate, api.RejectInput{Who: who, Subject: subject, Reason: o.reason}
 	}
 	handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   o.id,
@@ -157,7 +157,7 @@ func decide(ctx context.Context, g *globals, o decideOptions) error {
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
-		var res workflows.DecisionResult
+		var res api.DecisionResult
 		if err = handle.Get(ctx, &res); err == nil {
 			fmt.Fprintf(g.out, "%s: %s\n", o.id, res.Message)
 			return nil
@@ -232,9 +232,9 @@ func newWatchCmd(g *globals) *cobra.Command {
 
 // queryStatus asks a run for its status document; for a closed run whose history no worker
 // can replay right now, it falls back to the run's result.
-func queryStatus(ctx context.Context, c client.Client, id string) (workflows.Status, error) {
-	var st workflows.Status
-	v, err := c.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+func queryStatus(ctx context.Context, c client.Client, id string) (api.Status, error) {
+	var st api.Status
+	v, err := c.QueryWorkflow(ctx, id, "", api.StatusQuery)
 	if err == nil {
 		err = v.Get(&st)
 		return st, err
@@ -253,20 +253,20 @@ func queryStatus(ctx context.Context, c client.Client, id string) (workflows.Sta
 func follow(ctx context.Context, g *globals, c client.Client, id, runID string) error {
 	done := make(chan error, 1)
 	go func() {
-		var st workflows.Status
+		var st api.Status
 		done <- c.GetWorkflow(ctx, id, runID).Get(ctx, &st)
 	}()
-	var lastStage string
+	var lastStage api.Stage
 	var steps, ignored int
 	hinted := ""
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	report := func() {
-		v, err := c.QueryWorkflow(ctx, id, runID, workflows.StatusQuery)
+		v, err := c.QueryWorkflow(ctx, id, runID, api.StatusQuery)
 		if err != nil {
 			return
 		}
-		var st workflows.Status
+		var st api.Status
 		if v.Get(&st) != nil {
 			return
 		}
@@ -297,7 +297,7 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 				}
 				return failed(fmt.Errorf("%s failed: %w", id, err))
 			}
-			if lastStage != workflows.StageDone {
+			if lastStage != api.StageDone {
 				fmt.Fprintf(g.out, "%s: done\n", id)
 			}
 			return nil
@@ -338,12 +338,12 @@ func (g *globals) start(ctx context.Context, r startRequest) error {
 	defer c.Close()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       r.id,
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                api.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Without this the SDK quietly hands back the running run.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(append(r.attrs, workflows.AttrStage.ValueSet(workflows.StagePreparing))...),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(append(r.attrs, api.AttrStage.ValueSet(string(api.StagePreparing)))...),
 		StaticSummary:                            r.summary,
 	}, r.workflow, r.input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/alexpermiakov/idp/workflows"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -24,7 +24,7 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printStatus(w io.Writer, st workflows.Status) {
+func printStatus(w io.Writer, st api.Status) {
 	fmt.Fprintf(w, "%s  (%s)  stage: %s\n", st.WorkflowID, st.Kind, st.Stage)
 	if st.Requester != "" {
 		fmt.Fprintf(w, "requested by: %s\n", st.Requester)
@@ -80,7 +80,7 @@ type listOptions struct {
 
 func (o listOptions) validate() error {
 	var errs []error
-	if o.kind != "" && o.kind != workflows.KindBootstrap && o.kind != workflows.KindPromote {
+	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote {
 		errs = append(errs, fmt.Errorf("--kind must be bootstrap or promote, got %q", o.kind))
 	}
 	if o.output != "" && o.output != "json" && o.output != "text" {

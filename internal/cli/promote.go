@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alexpermiakov/idp/internal/policy"
-	"github.com/alexpermiakov/idp/workflows"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 type promoteOptions struct {
@@ -62,13 +62,13 @@ without a person; with --to it goes there, waiting for approvals where policy as
 				names = append(names, e.Name)
 			}
 			return g.start(cmd.Context(), startRequest{
-				id:       workflows.PromoteIDPrefix + o.service + "-" + o.tag,
-				workflow: workflows.PromoteWorkflowName,
-				input: workflows.PromoteInput{Service: o.service, Tag: o.tag, To: o.to,
+				id:       api.PromoteID(o.service, o.tag),
+				workflow: api.PromoteWorkflowName,
+				input: api.PromoteInput{Service: o.service, Tag: o.tag, To: o.to,
 					Requester: who, Supersede: o.supersede},
-				attrs: []temporal.SearchAttributeUpdate{workflows.AttrKind.ValueSet(workflows.KindPromote),
-					workflows.AttrService.ValueSet(o.service), workflows.AttrVersion.ValueSet(o.tag),
-					workflows.AttrEnvironment.ValueSet(path[0].Name)},
+				attrs: []temporal.SearchAttributeUpdate{api.AttrKind.ValueSet(api.KindPromote),
+					api.AttrService.ValueSet(o.service), api.AttrVersion.ValueSet(o.tag),
+					api.AttrEnvironment.ValueSet(path[0].Name)},
 				summary: fmt.Sprintf("promote %s %s to %s (by %s)", o.service, o.tag, names[len(names)-1], who),
 				who:     who,
 				route:   ": " + strings.Join(names, " → "),

@@ -53,3 +53,23 @@ func TestPath(t *testing.T) {
 	_, err = Path(cfg, Input{Service: "billing", Tag: "v1.2.3"})
 	require.ErrorContains(t, err, `unknown service "billing"`)
 }
+
+func TestPathCarriesSnapshots(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "..", "idp.yaml"))
+	require.NoError(t, err)
+	envs, err := Path(cfg, Input{Service: "time-service", Tag: "v1.2.3", To: "prod"})
+	require.NoError(t, err)
+	require.NotEmpty(t, envs)
+	for _, e := range envs {
+		require.Equal(t, e.Name, e.Snapshot.Env.Name, "each env carries its own snapshot")
+		require.Equal(t, cfg.Repository, e.Snapshot.Repository)
+		require.Equal(t, cfg.Tooling.AWS, e.Snapshot.Tooling.AWS)
+		require.Equal(t, AppName("time-service", e.Name), e.App)
+		if e.RequirePassed == "" {
+			require.Nil(t, e.PassedSnapshot)
+			continue
+		}
+		require.NotNil(t, e.PassedSnapshot, "%s requires %s", e.Name, e.RequirePassed)
+		require.Equal(t, e.RequirePassed, e.PassedSnapshot.Env.Name)
+	}
+}

@@ -52,46 +52,14 @@ func newClusterPKI(dir, name string) (*clusterPKI, error) {
 		return nil, err
 	}
 	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generating CA key: %w", err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: name + "-ca", Organization: []string{"idp sandbox"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(certValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("creating CA certificate: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
+	caKey, ca, caDER, err := newCA(name, now)
 	if err != nil {
 		return nil, err
 	}
-
-	servingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	servingKey, servingDER, err := newServingCert(ca, caKey, now)
 	if err != nil {
-		return nil, fmt.Errorf("generating serving key: %w", err)
+		return nil, err
 	}
-	servingDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     apiserverSANs.DNS,
-		IPAddresses:  apiserverSANs.IPs,
-	}, ca, &servingKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("creating serving certificate: %w", err)
-	}
-
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating service account key: %w", err)
@@ -111,17 +79,76 @@ func newClusterPKI(dir, name string) (*clusterPKI, error) {
 		AdminToken:    hex.EncodeToString(token),
 		TokenAuthFile: filepath.Join(dir, "tokens.csv"),
 	}
+	if err := p.write(servingDER, servingKey, saKey); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newCA returns the key, the parsed certificate and the DER of a new self-signed CA for the
+// cluster called name.
+func newCA(name string, now time.Time) (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("generating CA key: %w", err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: name + "-ca", Organization: []string{"idp sandbox"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(certValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("creating CA certificate: %w", err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return caKey, ca, caDER, nil
+}
+
+// newServingCert returns the key and the DER of a kube-apiserver serving certificate for
+// apiserverSANs, signed by the CA.
+func newServingCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (*ecdsa.PrivateKey, []byte, error) {
+	servingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating serving key: %w", err)
+	}
+	servingDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(certValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     apiserverSANs.DNS,
+		IPAddresses:  apiserverSANs.IPs,
+	}, ca, &servingKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating serving certificate: %w", err)
+	}
+	return servingKey, servingDER, nil
+}
+
+// write writes p's files: the CA certificate, the serving chain and key, the service account
+// key pair and the token file.
+func (p *clusterPKI) write(servingDER []byte, servingKey, saKey *ecdsa.PrivateKey) error {
 	servingKeyPEM, err := ecKeyPEM(servingKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	saKeyPEM, err := ecKeyPEM(saKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	saPubDER, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	files := []struct {
 		path string
@@ -138,10 +165,10 @@ func newClusterPKI(dir, name string) (*clusterPKI, error) {
 	}
 	for _, f := range files {
 		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func ecKeyPEM(k *ecdsa.PrivateKey) ([]byte, error) {

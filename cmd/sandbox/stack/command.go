@@ -27,7 +27,13 @@ func NewCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&dir, "dir", ".sandbox", "state directory of the stack")
+	// The subcommands read dir when they run, once the flags are parsed.
+	root.AddCommand(newUpCommand(&dir), newDownCommand(&dir), newImageCommand(&dir), newEmulatorCommand())
+	return root
+}
 
+// newUpCommand returns `sandbox up`, which starts the stack with its state in *dir.
+func newUpCommand(dir *string) *cobra.Command {
 	var opts Options
 	var detach bool
 	up := &cobra.Command{
@@ -38,9 +44,9 @@ func NewCommand() *cobra.Command {
   bin/sandbox up --detach --no-worker && bin/worker   # run the worker yourself`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Dir, opts.Log = dir, cmd.OutOrStdout()
+			opts.Dir, opts.Log = *dir, cmd.OutOrStdout()
 			if detach {
-				return upDetached(cmd.Context(), dir, os.Args[1:])
+				return upDetached(cmd.Context(), *dir, os.Args[1:])
 			}
 			s, err := Up(cmd.Context(), opts)
 			if err != nil {
@@ -56,14 +62,22 @@ func NewCommand() *cobra.Command {
 	up.Flags().StringVar(&opts.BinDir, "bin", "bin", "directory holding the temporal and worker binaries")
 	up.Flags().IntVar(&opts.TemporalPort, "temporal-port", 7233, "Temporal frontend port")
 	up.Flags().IntVar(&opts.UIPort, "ui-port", 8233, "Temporal Web UI port")
+	return up
+}
 
-	down := &cobra.Command{
+// newDownCommand returns `sandbox down`, which stops the stack whose state is in *dir.
+func newDownCommand(dir *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "down",
 		Short: "Stop a stack started with up, and everything it started",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return Down(dir, cmd.OutOrStdout()) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return Down(*dir, cmd.OutOrStdout()) },
 	}
+}
 
+// newImageCommand returns `sandbox image`, which plays CI against the stack whose state is in
+// *dir.
+func newImageCommand(dir *string) *cobra.Command {
 	image := &cobra.Command{Use: "image", Short: "Play CI: put images into the tooling account's ECR"}
 	var push PushOptions
 	pushCmd := &cobra.Command{
@@ -75,31 +89,42 @@ func NewCommand() *cobra.Command {
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			push.Service, push.Tag = args[0], args[1]
-			cfg, err := config.Load(filepath.Join(dir, "idp.yaml"))
-			if err != nil {
-				return fmt.Errorf("is the sandbox up? %w", err)
-			}
-			digest, err := PushImage(cmd.Context(), cfg.Tooling.AWS.Endpoint, push)
-			if err != nil {
-				return err
-			}
-			if push.Broken {
-				// Every env's kwok keeps this image's pods Running but never Ready.
-				suffix := "/" + cfg.Tooling.Repositories[push.Service] + ":" + push.Tag
-				for _, env := range cfg.Environments {
-					if err := markBroken(cmd.Context(), env.ArgoCD.Kubeconfig, suffix); err != nil {
-						return fmt.Errorf("marking %s broken in %s: %w", suffix, env.Name, err)
-					}
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s:%s %s\n", cfg.Tooling.Repositories[push.Service], push.Tag, digest)
-			return nil
+			return pushImage(cmd, *dir, push)
 		},
 	}
 	pushCmd.Flags().StringVar(&push.Like, "like", "", "give the new tag the digest this tag has")
 	pushCmd.Flags().BoolVar(&push.Broken, "broken", false, "an image whose pods never become ready")
 	image.AddCommand(pushCmd)
+	return image
+}
 
+// pushImage runs `sandbox image push`: it pushes the image to the tooling ECR of the stack
+// whose state is in dir and, for a broken image, tells every env's kwok.
+func pushImage(cmd *cobra.Command, dir string, push PushOptions) error {
+	cfg, err := config.Load(filepath.Join(dir, "idp.yaml"))
+	if err != nil {
+		return fmt.Errorf("is the sandbox up? %w", err)
+	}
+	digest, err := PushImage(cmd.Context(), cfg.Tooling.AWS.Endpoint, push)
+	if err != nil {
+		return err
+	}
+	if push.Broken {
+		// Every env's kwok keeps this image's pods Running but never Ready.
+		suffix := "/" + cfg.Tooling.Repositories[push.Service] + ":" + push.Tag
+		for _, env := range cfg.Environments {
+			if err := markBroken(cmd.Context(), env.ArgoCD.Kubeconfig, suffix); err != nil {
+				return fmt.Errorf("marking %s broken in %s: %w", suffix, env.Name, err)
+			}
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s:%s %s\n", cfg.Tooling.Repositories[push.Service], push.Tag, digest)
+	return nil
+}
+
+// newEmulatorCommand returns the hidden `sandbox emulator`, one AWS account's emulator, which
+// the stack runs once per account.
+func newEmulatorCommand() *cobra.Command {
 	var urlFile string
 	emulator := &cobra.Command{
 		Use:    "emulator --url-file FILE",
@@ -117,8 +142,7 @@ func NewCommand() *cobra.Command {
 		},
 	}
 	emulator.Flags().StringVar(&urlFile, "url-file", "", "file to write the emulator's URL to once it listens")
-	root.AddCommand(up, down, image, emulator)
-	return root
+	return emulator
 }
 
 // upDetached starts `sandbox up` in its own session with output to the state directory's log

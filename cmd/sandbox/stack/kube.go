@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -249,8 +248,7 @@ func etcdHealthy(ctx context.Context, url string) error {
 func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins kubeBinaries) error {
 	started := time.Now()
 	since := func() float64 { return time.Since(started).Seconds() }
-	envDir := filepath.Join(dir, "kube", env)
-	pki, err := newClusterPKI(filepath.Join(envDir, "pki"), "idp-"+env)
+	pki, err := newClusterPKI(filepath.Join(dir, "kube", env, "pki"), "idp-"+env)
 	if err != nil {
 		return err
 	}
@@ -259,8 +257,50 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		return err
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
+	apiserver, err := k.startAPIServer(dir, env, etcdURL, port, pki, bins.apiserver)
+	if err != nil {
+		return err
+	}
+	cs, dc, err := adminClients(server, pki)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, env+" kube-apiserver", apiserver, apiserverTimeout, func(ctx context.Context) error {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	k.logf("kube[%s]: kube-apiserver ready on %s (%.1fs)", env, server, since())
 
-	apiserver, err := k.start(dir, env, "kube-apiserver", nil, bins.apiserver,
+	kubeconfig := filepath.Join(dir, "kube", env+".kubeconfig")
+	if err := writeKubeconfig(kubeconfig, "idp-"+env, server, pki); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.Kubeconfigs[env], k.Servers[env] = kubeconfig, server
+	k.mu.Unlock()
+
+	controllers, err := k.startControllers(dir, env, kubeconfig, pki, bins)
+	if err != nil {
+		return err
+	}
+	kwok, err := k.startKwok(ctx, dir, env, kubeconfig, dc, cs, bins.kwok)
+	if err != nil {
+		return err
+	}
+	procs := append(append([]*proc{apiserver}, controllers...), kwok)
+	if err := waitPodsCanRun(ctx, env, procs, cs); err != nil {
+		return err
+	}
+	k.logf("kube[%s]: node %s Ready, default service account in place (%.1fs)", env, kwokNodeName(env), since())
+	return nil
+}
+
+// startAPIServer starts env's kube-apiserver on port, keeping its objects under its own prefix
+// of the shared etcd.
+func (k *kubePlane) startAPIServer(dir, env, etcdURL string, port int, pki *clusterPKI, bin string) (*proc, error) {
+	return k.start(dir, env, "kube-apiserver", nil, bin,
 		"--etcd-servers="+etcdURL,
 		// The prefix is what keeps each environment's objects apart in the shared etcd.
 		"--etcd-prefix=/idp/"+env,
@@ -283,9 +323,11 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--feature-gates=WatchList=false,SizeBasedListCostEstimate=false",
 		"--profiling=false",
 	)
-	if err != nil {
-		return err
-	}
+}
+
+// adminClients returns a typed and a dynamic client of the API server at server, acting as
+// the cluster's admin.
+func adminClients(server string, pki *clusterPKI) (*kubernetes.Clientset, *dynamic.DynamicClient, error) {
 	cfg := &rest.Config{
 		Host:            server,
 		BearerToken:     pki.AdminToken,
@@ -295,28 +337,18 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := waitFor(ctx, env+" kube-apiserver", apiserver, apiserverTimeout, func(ctx context.Context) error {
-		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	k.logf("kube[%s]: kube-apiserver ready on %s (%.1fs)", env, server, since())
+	return cs, dc, nil
+}
 
-	kubeconfig := filepath.Join(dir, "kube", env+".kubeconfig")
-	if err := writeKubeconfig(kubeconfig, "idp-"+env, server, pki); err != nil {
-		return err
-	}
-	k.mu.Lock()
-	k.Kubeconfigs[env], k.Servers[env] = kubeconfig, server
-	k.mu.Unlock()
-
+// startControllers starts env's kube-controller-manager and kube-scheduler, which reach the
+// API server through kubeconfig.
+func (k *kubePlane) startControllers(dir, env, kubeconfig string, pki *clusterPKI, bins kubeBinaries) ([]*proc, error) {
 	cm, err := k.start(dir, env, "kube-controller-manager", nil, bins.controllerManager,
 		"--kubeconfig="+kubeconfig,
 		"--leader-elect=false",
@@ -329,12 +361,12 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--use-service-account-credentials=false",
 		// No cloud and no pod network: the controllers that need them would only log errors.
 		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-		// The API server has WatchList off (above): without this, every informer first tries
-		// it, fails and logs an error before it falls back to LIST and WATCH.
+		// The API server has WatchList off (startAPIServer): without this, every informer
+		// first tries it, fails and logs an error before it falls back to LIST and WATCH.
 		"--feature-gates=WatchListClient=false",
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	scheduler, err := k.start(dir, env, "kube-scheduler", nil, bins.scheduler,
 		"--kubeconfig="+kubeconfig,
@@ -343,64 +375,24 @@ func (k *kubePlane) startEnv(ctx context.Context, dir, env, etcdURL string, bins
 		"--feature-gates=WatchListClient=false",
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := installKwokStages(ctx, dc, cs, env); err != nil {
-		return err
-	}
-	kwokConfig := filepath.Join(envDir, "kwok.yaml")
-	b, err := kwokAssets.ReadFile("kwok/kwok.yaml")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(kwokConfig, b, 0o644); err != nil {
-		return err
-	}
-	// kwok also loads ~/.kwok/kwok.yaml when it exists: its own HOME keeps a user's out.
-	kwok, err := k.start(dir, env, "kwok", []string{"HOME=" + envDir}, bins.kwok,
-		"--kubeconfig="+kubeconfig,
-		"--config="+kwokConfig,
-	)
-	if err != nil {
-		return err
-	}
+	return []*proc{cm, scheduler}, nil
+}
 
-	procs := []*proc{apiserver, cm, scheduler, kwok}
+// waitPodsCanRun waits until env's node is Ready and its default service account exists, and
+// fails as soon as one of procs, which bring that about, exits.
+func waitPodsCanRun(ctx context.Context, env string, procs []*proc, cs kubernetes.Interface) error {
 	node := kwokNodeName(env)
 	if err := waitAll(ctx, env+" node "+node, procs, nodeTimeout, func(ctx context.Context) error {
 		return nodeReady(ctx, cs, node)
 	}); err != nil {
 		return err
 	}
-	if err := waitAll(ctx, env+" default service account", procs, nodeTimeout, func(ctx context.Context) error {
+	return waitAll(ctx, env+" default service account", procs, nodeTimeout, func(ctx context.Context) error {
 		_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
 		return err
-	}); err != nil {
-		return err
-	}
-	k.logf("kube[%s]: node %s Ready, default service account in place (%.1fs)", env, node, since())
-	return nil
-}
-
-// waitAll is waitFor on a condition several processes bring about: any of them dying ends it.
-func waitAll(ctx context.Context, what string, procs []*proc, timeout time.Duration, check func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var dead *proc
-	err := waitFor(ctx, what, nil, timeout, func(ctx context.Context) error {
-		for _, p := range procs {
-			if !p.alive() {
-				dead = p
-				cancel()
-				return fmt.Errorf("%s exited", p.Name)
-			}
-		}
-		return check(ctx)
 	})
-	if dead != nil {
-		return fmt.Errorf("%s exited while waiting for %s (see logs/%s.log)", dead.Name, what, dead.Name)
-	}
-	return err
 }
 
 // writeKubeconfig writes a kubeconfig for the cluster's admin, as `aws eks update-kubeconfig`
@@ -415,17 +407,6 @@ func writeKubeconfig(path, cluster, server string, pki *clusterPKI) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// freePort returns a port nothing listens on now. Another process may take it before the
-// component that is given it binds it: a small race the sandbox accepts.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Close stops every process the plane started: each environment's components in reverse start

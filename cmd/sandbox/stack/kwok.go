@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -89,6 +91,28 @@ func apply(ctx context.Context, dc dynamic.Interface, gvr schema.GroupVersionRes
 		return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 	}
 	return nil
+}
+
+// startKwok installs kwok's stages in env's cluster and starts kwok, which plays the cluster's
+// node, against kubeconfig.
+func (k *kubePlane) startKwok(ctx context.Context, dir, env, kubeconfig string, dc dynamic.Interface, cs kubernetes.Interface, bin string) (*proc, error) {
+	if err := installKwokStages(ctx, dc, cs, env); err != nil {
+		return nil, err
+	}
+	envDir := filepath.Join(dir, "kube", env)
+	kwokConfig := filepath.Join(envDir, "kwok.yaml")
+	b, err := kwokAssets.ReadFile("kwok/kwok.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(kwokConfig, b, 0o644); err != nil {
+		return nil, err
+	}
+	// kwok also loads ~/.kwok/kwok.yaml when it exists: its own HOME keeps a user's out.
+	return k.start(dir, env, "kwok", []string{"HOME=" + envDir}, bin,
+		"--kubeconfig="+kubeconfig,
+		"--config="+kwokConfig,
+	)
 }
 
 // installKwokStages installs the Stage CRD and the stages kwok plays, and the fake node they

@@ -110,6 +110,17 @@ func portFree(port int) bool {
 	return true
 }
 
+// freePort returns a port nothing listens on now. Another process may take it before the
+// component that is given it binds it: a small race the sandbox accepts.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
 // waitFor polls check until it succeeds, the process dies or the deadline passes.
 func waitFor(ctx context.Context, what string, p *proc, timeout time.Duration, check func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -128,4 +139,25 @@ func waitFor(ctx context.Context, what string, p *proc, timeout time.Duration, c
 		case <-time.After(150 * time.Millisecond):
 		}
 	}
+}
+
+// waitAll is waitFor on a condition several processes bring about: any of them dying ends it.
+func waitAll(ctx context.Context, what string, procs []*proc, timeout time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var dead *proc
+	err := waitFor(ctx, what, nil, timeout, func(ctx context.Context) error {
+		for _, p := range procs {
+			if !p.alive() {
+				dead = p
+				cancel()
+				return fmt.Errorf("%s exited", p.Name)
+			}
+		}
+		return check(ctx)
+	})
+	if dead != nil {
+		return fmt.Errorf("%s exited while waiting for %s (see logs/%s.log)", dead.Name, what, dead.Name)
+	}
+	return err
 }

@@ -35,10 +35,10 @@ func Register(r Registry, cfg *config.Config, c client.Client) {
 		CacheDir: cfg.Terraform.Dir()}
 	r.RegisterActivity(&platform.Signaller{Client: c})
 	r.RegisterActivity(&platform.Activities{Config: cfg, Repo: repo})
-	r.RegisterActivity(&git.Activities{Config: cfg})
-	r.RegisterActivity(&aws.Activities{Config: cfg})
-	r.RegisterActivity(&terraform.Activities{Config: cfg, Repo: repo})
-	r.RegisterActivity(&argocd.Activities{Config: cfg, Repo: repo, Digests: aws.ImageDigests{Tooling: cfg.Tooling.AWS}})
+	r.RegisterActivity(&git.Activities{Provider: gitProvider(cfg.Repository), Branch: cfg.Repository.Branch})
+	r.RegisterActivity(aws.New())
+	r.RegisterActivity(terraform.New(cfg.Terraform, repo, terraform.S3PlanStore{}))
+	r.RegisterActivity(argocd.New(argocd.Deps{Repo: repo, Digests: aws.NewImageDigests(cfg.Tooling.AWS)}))
 }
 
 // gitToken is the worker's token for an https platform repository: $IDP_GIT_TOKEN, else

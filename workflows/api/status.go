@@ -1,4 +1,4 @@
-package workflows
+package api
 
 import "time"
 
@@ -6,7 +6,7 @@ import "time"
 type Status struct {
 	WorkflowID string `json:"workflowId"`
 	Kind       string `json:"kind"`
-	Stage      string `json:"stage"`
+	Stage      Stage  `json:"stage"`
 	// Requester started the run; four-eyes refuses their approval.
 	Requester string `json:"requester,omitempty"`
 	Service   string `json:"service,omitempty"`
@@ -31,10 +31,10 @@ type Status struct {
 
 // EnvStatus is one environment's state within a run.
 type EnvStatus struct {
-	Name   string `json:"name"`
-	State  string `json:"state"`
-	Image  string `json:"image,omitempty"`
-	Commit string `json:"commit,omitempty"`
+	Name   string   `json:"name"`
+	State  EnvState `json:"state"`
+	Image  string   `json:"image,omitempty"`
+	Commit string   `json:"commit,omitempty"`
 	// Previous is the image the env ran before this promotion (what a rollback restores).
 	Previous string `json:"previous,omitempty"`
 }

@@ -1,0 +1,186 @@
+// Package gitremote is the git.Provider for any remote go-git speaks (https with a token,
+// ssh, file:// or a local path): commits are plain pushes and a proposal is just a branch,
+// merged by fast-forward or by re-creating its commit on the moved base.
+//
+// Every operation starts from a fresh in-memory clone of just the branches it needs, builds
+// commits directly in the object store (no worktree, so a big repository costs no checkout)
+// and pushes. go-git is a library working on local state rather than a client of a service,
+// so there is no narrow client interface here: tests run against real bare repositories.
+package gitremote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/internal/redact"
+	"github.com/alexpermiakov/idp/activities/git/internal/retry"
+	"github.com/alexpermiakov/idp/internal/checkout"
+)
+
+// provider writes to one remote.
+type provider struct {
+	url    string
+	auth   transport.AuthMethod
+	token  string // kept out of error messages
+	author git.Author
+	retry  retry.Policy
+	now    func() time.Time
+}
+
+// New returns the provider for the remote at url. opts.Token authenticates https remotes;
+// opts.Author (with its defaults) signs commits; the GitHub settings are not used.
+func New(url string, opts git.Options) (git.Provider, error) {
+	if url == "" {
+		return nil, errors.New("git provider needs the repository URL")
+	}
+	return &provider{
+		url: url, auth: checkout.TokenAuth(url, opts.Token), token: opts.Token,
+		author: opts.Author.WithDefaults(), retry: retry.Default, now: time.Now,
+	}, nil
+}
+
+// scrub keeps the token, and any credential in the URL, out of err's message.
+func (p *provider) scrub(err error) error { return redact.Error(err, p.url, p.token) }
+
+// remote is the URL without credentials, for messages.
+func (p *provider) remote() string { return redact.URL(p.url) }
+
+// wrap adds context to an error from the remote, classifies it by go-git's transport
+// sentinels and keeps secrets out of it.
+func (p *provider) wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
+		errors.Is(err, transport.ErrInvalidAuthMethod):
+		err = fmt.Errorf("%s: %w: %w", msg, git.ErrAuth, err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		err = fmt.Errorf("%s: %w: %w", msg, git.ErrNotFound, err)
+	default:
+		err = fmt.Errorf("%s: %w", msg, err)
+	}
+	return p.scrub(err)
+}
+
+func (p *provider) missingBranch(branch string) error {
+	return p.scrub(fmt.Errorf("%w: %w: %q in %s", git.ErrNotFound, git.ErrUnknownBranch, branch, p.remote()))
+}
+
+// Commit implements git.Provider.
+func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git.CommitResult, error) {
+	path, err := c.CleanPath()
+	if err != nil {
+		return git.CommitResult{}, err
+	}
+	c.Path = path
+	s, err := p.session()
+	if err != nil {
+		return git.CommitResult{}, err
+	}
+	var res git.CommitResult
+	err = p.retry.Do(ctx, func() error {
+		tip, err := s.fetchBranch(ctx, branch)
+		if err != nil {
+			return err
+		}
+		tree, err := s.applyChange(tip, c)
+		if err != nil {
+			return err
+		}
+		if tree.IsZero() {
+			res = git.CommitResult{Commit: tip.Hash.String()}
+			return nil
+		}
+		h, err := s.writeCommit(tip.Hash, tree, c.Message, nil)
+		if err != nil {
+			return err
+		}
+		if err := s.push(ctx, false, map[string]plumbing.Hash{branch: h}); err != nil {
+			return err
+		}
+		res = git.CommitResult{Commit: h.String(), Changed: true}
+		return nil
+	})
+	if err != nil {
+		return git.CommitResult{}, fmt.Errorf("committing %s to %s: %w", path, branch, err)
+	}
+	return res, nil
+}
+
+// Propose implements git.Provider: the proposal is branch head, one commit on base's head.
+func (p *provider) Propose(ctx context.Context, base, head string, c git.Change, _, _ string) (git.Proposal, error) {
+	path, err := c.CleanPath()
+	if err != nil {
+		return git.Proposal{}, err
+	}
+	c.Path = path
+	if head == "" || head == base {
+		return git.Proposal{}, fmt.Errorf("proposal branch %q must be set and differ from base %q", head, base)
+	}
+	s, err := p.session()
+	if err != nil {
+		return git.Proposal{}, err
+	}
+	var prop git.Proposal
+	err = p.retry.Do(ctx, func() error {
+		var err error
+		prop, err = s.propose(ctx, base, head, c)
+		return err
+	})
+	if err != nil {
+		return git.Proposal{}, fmt.Errorf("proposing %s on %s: %w", path, head, err)
+	}
+	return prop, nil
+}
+
+// propose is one attempt of Propose.
+func (s *session) propose(ctx context.Context, base, head string, c git.Change) (git.Proposal, error) {
+	heads, err := s.fetch(ctx, base, head)
+	if err != nil {
+		return git.Proposal{}, err
+	}
+	baseTip, ok := heads[base]
+	if !ok {
+		return git.Proposal{}, s.p.missingBranch(base)
+	}
+	baseCommit, err := s.repo.CommitObject(baseTip)
+	if err != nil {
+		return git.Proposal{}, err
+	}
+	tree, err := s.applyChange(baseCommit, c)
+	if err != nil {
+		return git.Proposal{}, err
+	}
+	if tree.IsZero() {
+		return git.Proposal{Base: base, Commit: baseTip.String()}, nil
+	}
+	if headTip, ok := heads[head]; ok {
+		hc, err := s.repo.CommitObject(headTip)
+		if err != nil {
+			return git.Proposal{}, err
+		}
+		if len(hc.ParentHashes) == 1 && hc.ParentHashes[0] == baseTip && hc.TreeHash == tree {
+			// An earlier attempt already made exactly this branch.
+			return git.Proposal{Base: base, Head: head, Commit: headTip.String()}, nil
+		}
+	}
+	h, err := s.writeCommit(baseTip, tree, c.Message, nil)
+	if err != nil {
+		return git.Proposal{}, err
+	}
+	if err := s.push(ctx, true, map[string]plumbing.Hash{head: h}); err != nil {
+		return git.Proposal{}, err
+	}
+	return git.Proposal{Base: base, Head: head, Commit: h.String()}, nil
+}
+
+// UpdateProposal implements git.Provider; a plain branch has no description to update.
+func (p *provider) UpdateProposal(context.Context, git.Proposal, string) error { return nil }

@@ -1,0 +1,146 @@
+package gitremote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	gogit "github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/internal/retry"
+)
+
+// session is one operation's in-memory clone.
+type session struct {
+	p    *provider
+	repo *gogit.Repository
+}
+
+func (p *provider) session() (*session, error) {
+	repo, err := gogit.Init(memory.NewStorage(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{p.url}}); err != nil {
+		return nil, p.scrub(err)
+	}
+	return &session{p: p, repo: repo}, nil
+}
+
+// remoteHeads lists the remote's current value of each of branches that exists.
+func (s *session) remoteHeads(ctx context.Context, branches ...string) (map[string]plumbing.Hash, error) {
+	rem, err := s.repo.Remote("origin")
+	if err != nil {
+		return nil, err
+	}
+	refs, err := rem.ListContext(ctx, &gogit.ListOptions{Auth: s.p.auth})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil, s.p.wrap(err, "listing refs of %s", s.p.remote())
+	}
+	heads := map[string]plumbing.Hash{}
+	for _, ref := range refs {
+		for _, b := range branches {
+			if ref.Name() == plumbing.NewBranchReferenceName(b) {
+				heads[b] = ref.Hash()
+			}
+		}
+	}
+	return heads, nil
+}
+
+// fetch brings the named branches that exist on the remote into the session and returns
+// their heads; a branch missing from the result does not exist remotely.
+func (s *session) fetch(ctx context.Context, branches ...string) (map[string]plumbing.Hash, error) {
+	listed, err := s.remoteHeads(ctx, branches...)
+	if err != nil {
+		return nil, err
+	}
+	var specs []gitconfig.RefSpec
+	for _, b := range branches {
+		if _, ok := listed[b]; ok {
+			specs = append(specs, gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", b, b)))
+		}
+	}
+	if len(specs) > 0 {
+		err := s.repo.FetchContext(ctx, &gogit.FetchOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Tags: gogit.NoTags, Force: true})
+		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+			return nil, s.p.wrap(err, "fetching %s from %s", strings.Join(branches, ", "), s.p.remote())
+		}
+	}
+	heads := map[string]plumbing.Hash{}
+	for _, b := range branches {
+		if _, ok := listed[b]; !ok {
+			continue
+		}
+		ref, err := s.repo.Reference(plumbing.NewRemoteReferenceName("origin", b), true)
+		if err != nil {
+			return nil, fmt.Errorf("reading fetched branch %q: %w", b, err)
+		}
+		heads[b] = ref.Hash()
+	}
+	return heads, nil
+}
+
+// fetchBranch fetches one branch that must exist.
+func (s *session) fetchBranch(ctx context.Context, branch string) (*object.Commit, error) {
+	heads, err := s.fetch(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := heads[branch]
+	if !ok {
+		return nil, s.p.missingBranch(branch)
+	}
+	return s.repo.CommitObject(h)
+}
+
+// push sends local commits to the remote: each entry of refs maps a branch to the commit it
+// should point at; force allows non-fast-forward updates. Several branches go atomically.
+// When the push fails, push looks at the remote: if it already has what we pushed (the
+// error came after the update) that is success; otherwise the error is marked for a retry
+// when the branches moved, since the caller then has to start over from the new heads.
+func (s *session) push(ctx context.Context, force bool, refs map[string]plumbing.Hash) error {
+	var specs []gitconfig.RefSpec
+	var names []string
+	for b, h := range refs {
+		local := plumbing.ReferenceName("refs/idp/push/" + b)
+		if err := s.repo.Storer.SetReference(plumbing.NewHashReference(local, h)); err != nil {
+			return err
+		}
+		spec := fmt.Sprintf("%s:refs/heads/%s", local, b)
+		if force {
+			spec = "+" + spec
+		}
+		specs = append(specs, gitconfig.RefSpec(spec))
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	err := s.repo.PushContext(ctx, &gogit.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Atomic: len(specs) > 1})
+	if err == nil || errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	pushErr := s.p.wrap(err, "pushing %s to %s", strings.Join(names, ", "), s.p.remote())
+	if errors.Is(pushErr, git.ErrAuth) || errors.Is(pushErr, git.ErrNotFound) || ctx.Err() != nil {
+		return pushErr
+	}
+	now, lerr := s.remoteHeads(ctx, names...)
+	if lerr != nil {
+		return pushErr
+	}
+	for b, h := range refs {
+		if now[b] != h {
+			// Someone pushed in between (the usual cause), or the remote was briefly busy:
+			// either way a new attempt on fresh heads is the fix; the caller bounds attempts.
+			return retry.Later(pushErr)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+package policy
+
+// Names of things in the platform repository and in Argo CD, built in this one place so that
+// the CLI, the workflows and the activities always agree on them.
+
+// AppName is the Argo CD Application of a service in an env.
+func AppName(service, env string) string { return service + "-" + env }
+
+// ManifestPath is where an env's Application for a service lives in the platform repository.
+func ManifestPath(env, service string) string {
+	return "argocd/applications/" + env + "/" + service + ".yaml"
+}
+
+// LockKey names the (service, env) lock a promotion holds while it changes that env.
+func LockKey(service, env string) string { return service + "/" + env }
+
+// ProposalBranch is the branch a promotion that needs approval proposes its change on.
+func ProposalBranch(service, env, tag string) string { return "idp/" + service + "-" + env + "-" + tag }

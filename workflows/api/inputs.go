@@ -1,0 +1,51 @@
+package api
+
+// PromoteInput starts Promote.
+type PromoteInput struct {
+	Service string `json:"service"`
+	Tag     string `json:"tag"`
+	// To is the last env; empty means as far as policy allows without a person.
+	To        string `json:"to,omitempty"`
+	Requester string `json:"requester"`
+	// Supersede asks an older promotion of the service still waiting for approval to step aside.
+	Supersede bool `json:"supersede,omitempty"`
+}
+
+// Failure types of Promote.
+const (
+	ErrSuperseded = "Superseded"
+	ErrFrozen     = "Frozen"
+	ErrNotPassed  = "NotPassed"
+	ErrRolledBack = "RolledBack"
+)
+
+// BootstrapInput starts BootstrapEnvironment.
+type BootstrapInput struct {
+	Env string `json:"env"`
+	// Requester is who started the run; four-eyes keeps them from approving its plan.
+	Requester string `json:"requester"`
+}
+
+// ApproveInput is the payload of the approve update and signal.
+type ApproveInput struct {
+	Who string `json:"who"`
+	// Subject must be the pending plan sha256 or image digest: an approval binds to exactly
+	// what the approver saw.
+	Subject string `json:"subject"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// RejectInput is the payload of the reject update and signal.
+type RejectInput struct {
+	Who     string `json:"who"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+}
+
+// DecisionResult is what the approve and reject updates return.
+type DecisionResult struct {
+	// Received approvals for the pending subject, including this one; Needed to open the gate.
+	Received int    `json:"received"`
+	Needed   int    `json:"needed"`
+	Message  string `json:"message"`
+}
