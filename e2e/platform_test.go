@@ -54,7 +54,7 @@ func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 		t.Fatal("../bin/temporal is missing: run `make tools` (make test builds it first)")
 	}
 	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("terraform is not on PATH: install terraform >= 1.6 (CI installs it in .ci/run)")
+		t.Fatal("terraform is not on PATH: install terraform >= 1.10 (CI installs it in .ci/run)")
 	}
 	ctx := context.Background()
 	var log bytes.Buffer

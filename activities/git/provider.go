@@ -40,6 +40,20 @@ func (c Change) CleanPath() (string, error) {
 	return cp, nil
 }
 
+// ForProposal checks a change to be proposed on branch head over base, and returns it with
+// its path in canonical form: every provider refuses the same bad input the same way.
+func (c Change) ForProposal(base, head string) (Change, error) {
+	p, err := c.CleanPath()
+	if err != nil {
+		return Change{}, err
+	}
+	if head == "" || head == base {
+		return Change{}, fmt.Errorf("proposal branch %q must be set and differ from base %q", head, base)
+	}
+	c.Path = p
+	return c, nil
+}
+
 // Apply runs c.Edit on a file's current content old (nil, with exists false, when there is no
 // such file) and reports whether the result differs. Every provider decides "nothing to
 // write" here, so they agree: the same bytes, or a missing file the edit leaves missing.

@@ -130,13 +130,9 @@ func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git
 
 // Propose implements git.Provider.
 func (p *provider) Propose(ctx context.Context, base, head string, c git.Change, title, body string) (git.Proposal, error) {
-	path, err := c.CleanPath()
+	c, err := c.ForProposal(base, head)
 	if err != nil {
 		return git.Proposal{}, err
-	}
-	c.Path = path
-	if head == "" || head == base {
-		return git.Proposal{}, fmt.Errorf("proposal branch %q must be set and differ from base %q", head, base)
 	}
 	var prop git.Proposal
 	err = p.retry.Do(ctx, func() error {
@@ -145,7 +141,7 @@ func (p *provider) Propose(ctx context.Context, base, head string, c git.Change,
 		return err
 	})
 	if err != nil {
-		return git.Proposal{}, fmt.Errorf("proposing %s on %s: %w", path, head, err)
+		return git.Proposal{}, fmt.Errorf("proposing %s on %s: %w", c.Path, head, err)
 	}
 	return prop, nil
 }

@@ -1,0 +1,96 @@
+package platform
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alexpermiakov/idp/internal/checkout"
+	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/policy"
+)
+
+// repoWithCommit makes a real Git repository with one commit on main and returns its path and
+// the commit.
+func repoWithCommit(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "one"},
+	} {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	require.NoError(t, err)
+	return dir, strings.TrimSpace(string(out))
+}
+
+func activities(t *testing.T, branch string) (*Activities, string) {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join("..", "..", "idp.yaml"))
+	require.NoError(t, err)
+	dir, commit := repoWithCommit(t)
+	cfg.Repository.URL, cfg.Repository.Branch = dir, branch
+	return &Activities{Config: cfg, Repo: checkout.Repo{URL: dir, CacheDir: t.TempDir()}}, commit
+}
+
+func TestDescribeTakesTheSnapshot(t *testing.T) {
+	a, commit := activities(t, "main")
+	out, err := a.Describe(context.Background(), DescribeInput{Env: "staging"})
+	require.NoError(t, err)
+	require.Equal(t, commit, out.Commit)
+	require.Equal(t, "staging", out.Snapshot.Env.Name)
+	require.Equal(t, a.Config.Repository, out.Snapshot.Repository)
+	require.Equal(t, a.Config.Tooling.AWS, out.Snapshot.Tooling.AWS)
+	require.Equal(t, out.Snapshot.Env.StateBucket, out.StateBucket)
+
+	// Later changes to the worker's idp.yaml do not reach a snapshot already taken.
+	a.Config.Environments[1].StateBucket = "changed"
+	require.NotEqual(t, "changed", out.Snapshot.Env.StateBucket)
+}
+
+func TestDescribeBadInputIsNotRetried(t *testing.T) {
+	for name, tc := range map[string]struct{ env, branch string }{
+		"unknown env":    {"qa", "main"},
+		"unknown branch": {"dev", "trunk"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := activities(t, tc.branch)
+			_, err := a.Describe(context.Background(), DescribeInput{Env: tc.env})
+			require.True(t, fail.Is(err, fail.Config), "%v", err)
+		})
+	}
+}
+
+func TestPlanPromotion(t *testing.T) {
+	a, _ := activities(t, "main")
+	out, err := a.PlanPromotion(context.Background(), policy.Input{Service: "time-service", Tag: "v1.2.3", To: "prod"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"staging", "prod"}, []string{out.Envs[0].Name, out.Envs[1].Name})
+	require.Equal(t, a.Config.Tooling.AWS, out.Tooling.AWS)
+
+	_, err = a.PlanPromotion(context.Background(), policy.Input{Service: "time-service", Tag: "latest"})
+	require.True(t, fail.Is(err, fail.Config), "%v", err)
+}
+
+func TestCheckFreezeReadsTheLiveConfig(t *testing.T) {
+	a, _ := activities(t, "main")
+	out, err := a.CheckFreeze(context.Background(), FreezeInput{Env: "prod"})
+	require.NoError(t, err)
+	require.False(t, out.Frozen)
+	for i := range a.Config.Environments {
+		if a.Config.Environments[i].Name == "prod" {
+			a.Config.Environments[i].Promotion.Freeze = true
+		}
+	}
+	out, err = a.CheckFreeze(context.Background(), FreezeInput{Env: "prod"})
+	require.NoError(t, err)
+	require.True(t, out.Frozen, "a freeze declared after the run started still stops it")
+}
