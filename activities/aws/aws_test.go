@@ -38,8 +38,7 @@ func testConfig(endpoint string) *config.Config {
 }
 
 func TestStateBackendAgainstEmulator(t *testing.T) {
-	srv := kumo.NewServer()
-	defer srv.Close()
+	srv := sharedEmulator()
 	ctx := context.Background()
 	cfg := testConfig(srv.URL)
 	a := New()
@@ -76,8 +75,7 @@ func TestStateBackendAgainstEmulator(t *testing.T) {
 }
 
 func TestGitHubOIDCAgainstEmulator(t *testing.T) {
-	srv := kumo.NewServer()
-	defer srv.Close()
+	srv := sharedEmulator()
 	ctx := context.Background()
 	cfg := testConfig(srv.URL)
 	a := New()
@@ -212,4 +210,17 @@ func mustSnapshot(t testing.TB, cfg *config.Config, env string) config.Snapshot 
 	snap, err := cfg.Snapshot(env)
 	require.NoError(t, err)
 	return snap
+}
+
+var (
+	emulatorOnce sync.Once
+	emulator     *kumo.Server
+)
+
+// sharedEmulator is the one in-process AWS emulator this test binary uses: kumo keeps its
+// stores process-wide, and a second server started while the first still runs background
+// work is a data race inside kumo. Tests use distinct buckets, roles and accounts.
+func sharedEmulator() *kumo.Server {
+	emulatorOnce.Do(func() { emulator = kumo.NewServer() })
+	return emulator
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-	"github.com/sivchari/kumo"
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/internal/awsconf"
@@ -20,13 +19,12 @@ import (
 // TestS3PlanStore runs the real store against an in-process S3 emulator.
 func TestS3PlanStore(t *testing.T) {
 	t.Parallel()
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
+	url := EmulatorURL()
 	ctx := context.Background()
 	// kumo keeps its buckets per process, not per server: a name of its own keeps this test
 	// apart from the emulator-backed ones.
 	env := &config.Environment{Name: "dev", StateBucket: fmt.Sprintf("plan-store-%d", time.Now().UnixNano()),
-		AWS: config.AWS{AccountID: "111111111111", Region: "us-west-2", Endpoint: srv.URL}}
+		AWS: config.AWS{AccountID: "111111111111", Region: "us-west-2", Endpoint: url}}
 	cfg, err := awsconf.Load(ctx, env.AWS)
 	require.NoError(t, err)
 	_, err = awsconf.S3(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &env.StateBucket})

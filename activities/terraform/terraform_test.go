@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sivchari/kumo"
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/aws"
@@ -21,7 +20,7 @@ import (
 func requireTerraform(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("terraform is not on PATH: install terraform >= 1.6 (CI installs it in .ci/run)")
+		t.Fatal("terraform is not on PATH: install terraform >= 1.10 (CI installs it in .ci/run)")
 	}
 	if terraform.ProviderMirror(config.Terraform{}) == "" {
 		t.Fatal("no terraform provider mirror found: set IDP_TF_PROVIDER_MIRROR to a filesystem mirror holding hashicorp/aws 5.100.0 (tests never download providers)")
@@ -64,9 +63,7 @@ func againstEmulator(t *testing.T) (*terraform.Activities, *config.Config, strin
 		t.Skip("runs terraform against the AWS emulator; not part of -short")
 	}
 	requireTerraform(t)
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
-	cfg, commit := platform(t, srv.URL)
+	cfg, commit := platform(t, terraform.EmulatorURL())
 	repo := checkout.Repo{URL: cfg.Repository.URL, CacheDir: cfg.Terraform.Dir()}
 	return terraform.New(cfg.Terraform, repo, terraform.S3PlanStore{}), cfg, commit
 }

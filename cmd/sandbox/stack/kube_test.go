@@ -26,7 +26,7 @@ func TestKubePlane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Kubernetes control plane; not part of -short")
 	}
-	binDir, err := filepath.Abs("../../bin")
+	binDir, err := filepath.Abs("../../../bin")
 	require.NoError(t, err)
 	if _, err := findKubeBinaries(binDir); err != nil {
 		t.Fatalf("the Kubernetes binaries are missing:\n%v", err)
