@@ -92,7 +92,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, api.StageDone, st.Stage)
 		require.Len(t, st.Environments, 1)
 		dev := st.Environments[0]
-		require.Equal(t, "done", dev.State)
+		require.Equal(t, api.EnvDone, dev.State)
 		require.True(t, strings.HasSuffix(dev.Image, "/idp/localtime:sha-1a2b3c4"), dev.Image)
 		require.Equal(t, dev.Image, pinned(t, cfg, "dev", "time-service"))
 		rev, sync, health := application(t, cfg, "dev", "time-service-dev")
@@ -122,7 +122,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 			return st.Stage == api.StageWaitingApproval || st.Stage == api.StageFailed
 		}, 3*time.Minute, time.Second)
 		require.Equal(t, api.StageWaitingApproval, st.Stage, st.Error)
-		require.Equal(t, "done", st.Environments[0].State, "staging went by itself")
+		require.Equal(t, api.EnvDone, st.Environments[0].State, "staging went by itself")
 		require.Equal(t, "prod", st.PendingApproval.Env)
 		require.Equal(t, st.Digest, st.PendingApproval.Subject)
 
@@ -153,7 +153,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Contains(t, out, "rolled back to")
 		st := status(t, "promote-time-service-v1.2.4")
 		stg := st.Environments[0]
-		require.Equal(t, "rolled-back", stg.State)
+		require.Equal(t, api.EnvRolledBack, stg.State)
 		require.True(t, strings.HasSuffix(stg.Image, ":v1.2.3"), stg.Image)
 		require.Equal(t, stg.Image, pinned(t, cfg, "staging", "time-service"))
 		rev, sync, health := application(t, cfg, "staging", "time-service-staging")
