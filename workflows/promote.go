@@ -107,39 +107,19 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 var errSuperseded = errors.New("superseded in an env by a later change")
 
 func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) error {
-	var (
-		pa *platform.Activities
-		sa *platform.Signaller
-	)
+	var pa *platform.Activities
 	es := p.env(e.Name)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrEnvironment.ValueSet(e.Name)); err != nil {
 		workflow.GetLogger(ctx).Warn("upserting IdpEnvironment", "error", err)
 	}
 
 	// One promotion per service per env at a time.
-	es.State = api.EnvWaitingLock
-	p.publish(ctx)
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	lockID := api.LockID(p.in.Service, e.Name)
-	granted := workflow.GetSignalChannel(ctx, api.LockGrantedSignal)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
-		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
-			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
-			StartArg: LockInput{Key: policy.LockKey(p.in.Service, e.Name)}}).Get(ctx, nil); err != nil {
+	release, err := p.requestLock(ctx, e)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		// Release even when the run is failing or cancelled.
-		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", api.LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
-	}()
-	for {
-		var grant LockGrant
-		granted.Receive(ctx, &grant)
-		if grant.Key == policy.LockKey(p.in.Service, e.Name) {
-			break
-		}
-	}
+	defer release() // even when the run is failing or cancelled
+	p.awaitLock(ctx, e)
 
 	var freeze platform.FreezeOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("freeze in "+e.Name+"?", time.Minute)),
@@ -179,6 +159,38 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 	es.State = api.EnvDone
 	p.step(ctx, "%s runs %s at %s (was %s)", e.Name, p.in.Tag, short(es.Commit), current)
 	return nil
+}
+
+// requestLock asks the (service, env) lock workflow for the lock, starting it when needed; the
+// returned release gives the lock back (or drops the request) from a disconnected context.
+func (p *promotion) requestLock(ctx workflow.Context, e policy.Env) (func(), error) {
+	var sa *platform.Signaller
+	p.env(e.Name).State = api.EnvWaitingLock
+	p.publish(ctx)
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	lockID := api.LockID(p.in.Service, e.Name)
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
+		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
+			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
+			StartArg: LockInput{Key: policy.LockKey(p.in.Service, e.Name)}}).Get(ctx, nil); err != nil {
+		return nil, err
+	}
+	return func() {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", api.LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
+	}, nil
+}
+
+// awaitLock waits until the lock workflow grants this env's lock.
+func (p *promotion) awaitLock(ctx workflow.Context, e policy.Env) {
+	granted := workflow.GetSignalChannel(ctx, api.LockGrantedSignal)
+	for {
+		var grant LockGrant
+		granted.Receive(ctx, &grant)
+		if grant.Key == policy.LockKey(p.in.Service, e.Name) {
+			return
+		}
+	}
 }
 
 // deploy writes the image, gets it approved where policy asks, and verifies it; it returns
