@@ -93,47 +93,33 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 	p.status.Digest = p.image.Digest
 	p.step(ctx, "%s is %s", p.image.Image, p.image.Digest)
 	for _, e := range path.Envs {
-		if err := p.promoteEnv(ctx, g, e); err != nil {
+		if err := p.promoteEnv(ctx, g, e); errors.Is(err, errSuperseded) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// errSuperseded ends a promotion whose image a later change replaced in an env: there is
+// nothing of it left to verify, roll back or carry further.
+var errSuperseded = errors.New("superseded in an env by a later change")
+
 func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) error {
-	var (
-		pa *platform.Activities
-		sa *platform.Signaller
-	)
+	var pa *platform.Activities
 	es := p.env(e.Name)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrEnvironment.ValueSet(e.Name)); err != nil {
 		workflow.GetLogger(ctx).Warn("upserting IdpEnvironment", "error", err)
 	}
 
 	// One promotion per service per env at a time.
-	es.State = api.EnvWaitingLock
-	p.publish(ctx)
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	lockID := api.LockID(p.in.Service, e.Name)
-	granted := workflow.GetSignalChannel(ctx, api.LockGrantedSignal)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
-		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
-			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
-			StartArg: LockInput{Key: policy.LockKey(p.in.Service, e.Name)}}).Get(ctx, nil); err != nil {
+	release, err := p.requestLock(ctx, e)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		// Release even when the run is failing or cancelled.
-		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", api.LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
-	}()
-	for {
-		var grant LockGrant
-		granted.Receive(ctx, &grant)
-		if grant.Key == policy.LockKey(p.in.Service, e.Name) {
-			break
-		}
-	}
+	defer release() // even when the run is failing or cancelled
+	p.awaitLock(ctx, e)
 
 	var freeze platform.FreezeOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("freeze in "+e.Name+"?", time.Minute)),
@@ -151,6 +137,11 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 	}
 
 	current, err := p.deploy(ctx, g, e)
+	if fail.Is(err, fail.Replaced) {
+		es.State = api.EnvSuperseded
+		p.step(ctx, "%s: %s; this promotion stops here, neither failed nor rolled back", e.Name, fail.Message(err))
+		return errSuperseded
+	}
 	if err != nil {
 		if es.State != api.EnvRolledBack {
 			es.State = api.EnvFailed
@@ -170,25 +161,98 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 	return nil
 }
 
+// requestLock asks the (service, env) lock workflow for the lock, starting it when needed; the
+// returned release gives the lock back (or drops the request) from a disconnected context.
+func (p *promotion) requestLock(ctx workflow.Context, e policy.Env) (func(), error) {
+	var sa *platform.Signaller
+	p.env(e.Name).State = api.EnvWaitingLock
+	p.publish(ctx)
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	lockID := api.LockID(p.in.Service, e.Name)
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
+		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
+			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
+			StartArg: LockInput{Key: policy.LockKey(p.in.Service, e.Name)}}).Get(ctx, nil); err != nil {
+		return nil, err
+	}
+	return func() {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.SignalExternalWorkflow(dctx, lockID, "", api.LockReleaseSignal, LockRelease{Owner: id}).Get(dctx, nil)
+	}, nil
+}
+
+// awaitLock waits until the lock workflow grants this env's lock.
+func (p *promotion) awaitLock(ctx workflow.Context, e policy.Env) {
+	granted := workflow.GetSignalChannel(ctx, api.LockGrantedSignal)
+	for {
+		var grant LockGrant
+		granted.Receive(ctx, &grant)
+		if grant.Key == policy.LockKey(p.in.Service, e.Name) {
+			return
+		}
+	}
+}
+
 // deploy writes the image, gets it approved where policy asks, and verifies it; it returns
 // the image it replaced.
 func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string, error) {
+	es := p.env(e.Name)
+	previous, err := p.recordPrevious(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	written, err := p.write(ctx, g, e)
+	if err != nil {
+		return "", err
+	}
+	if previous == "" {
+		previous = written.Previous // a run recorded before previous images were read up front
+	}
+	es.Image, es.Commit, es.Previous = p.image.Image, written.Commit, previous
+
+	verr := p.verify(ctx, e, written, p.image.Image)
+	switch {
+	case verr == nil:
+		return previous, nil
+	case !fail.Is(verr, argocd.ErrDegraded) && !fail.Is(verr, argocd.ErrHealthTimeout):
+		return "", verr // fail.Replaced among them: a later change owns the env now
+	case previous == "" || previous == p.image.Image:
+		return "", verr
+	}
+	return "", p.rollback(ctx, e, previous, verr)
+}
+
+// recordPrevious reads, once and before anything is written, the image the env runs now: what
+// a rollback restores. Read after a retried write, it would be our own image.
+func (p *promotion) recordPrevious(ctx workflow.Context, e policy.Env) (string, error) {
+	if workflow.GetVersion(ctx, "record-previous-image", workflow.DefaultVersion, 1) < 1 {
+		return "", nil
+	}
+	var pa *platform.Activities
+	var out platform.ImageOutput
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("read "+p.in.Service+"'s image in "+e.Name, time.Minute)),
+		pa.CurrentImage, platform.ImageInput{Env: e.Name, Service: p.in.Service}).Get(ctx, &out)
+	return out.Image, err
+}
+
+// write lands the image in Git: a direct commit, or, where policy asks for approval, a branch
+// (a pull request on GitHub) that approvers see first and that is merged once they approve.
+func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.WriteImageOutput, error) {
 	var ga *git.Activities
 	es := p.env(e.Name)
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	msg := fmt.Sprintf("promote %s %s to %s\n\nimage: %s\ndigest: %s\nworkflow: %s\nrequested-by: %s",
 		p.in.Service, p.in.Tag, e.Name, p.image.Image, p.image.Digest, id, p.in.Requester)
-	writeOpts := activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute)
+	writeOpts := workflow.WithActivityOptions(ctx, activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute))
 
 	var written git.WriteImageOutput
 	if e.Propose {
-		// The branch (pull request) comes first, so approvers see exactly what will land.
 		in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg, Propose: true,
 			Head:  policy.ProposalBranch(p.in.Service, e.Name, p.in.Tag),
 			Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
 			Body:  p.proposalBody(e.Name)}
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage, in).Get(ctx, &written); err != nil {
-			return "", err
+		if err := workflow.ExecuteActivity(writeOpts, ga.WriteImage, in).Get(ctx, &written); err != nil {
+			return written, err
 		}
 		if written.Proposal != nil && written.Proposal.URL != "" {
 			p.step(ctx, "pull request for %s: %s", e.Name, written.Proposal.URL)
@@ -197,41 +261,24 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 	if e.Approval.Required {
 		es.State = api.EnvWaitingApproval
 		if err := g.wait(ctx, gateRequest{Env: e.Name, Subject: p.image.Digest, What: "image digest", Policy: e.Approval}); err != nil {
-			return "", err
+			return written, err
 		}
 	}
-
 	p.setStage(ctx, api.StageDeploying)
 	es.State = api.EnvDeploying
-	if e.Propose && written.Proposal != nil && written.Proposal.Head == "" {
+	switch {
+	case e.Propose && written.Proposal != nil && written.Proposal.Head == "":
 		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.image.Image)
-	} else if e.Propose {
-		proposal, replaced := written.Proposal, written.Previous
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.MergeProposal,
-			git.MergeInput{Proposal: *proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written); err != nil {
-			return "", err
-		}
+		return written, nil
+	case e.Propose:
+		replaced := written.Previous
+		err := workflow.ExecuteActivity(writeOpts, ga.MergeProposal, git.MergeInput{Proposal: *written.Proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written)
 		written.Previous = replaced
-	} else {
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, writeOpts), ga.WriteImage,
-			git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written); err != nil {
-			return "", err
-		}
+		return written, err
 	}
-	es.Image, es.Commit, es.Previous = p.image.Image, written.Commit, written.Previous
-	previous := written.Previous
-
-	verr := p.verify(ctx, e, written, p.image.Image)
-	if verr == nil {
-		return previous, nil
-	}
-	if !fail.Is(verr, argocd.ErrDegraded) && !fail.Is(verr, argocd.ErrHealthTimeout) {
-		return "", verr
-	}
-	if previous == "" || previous == p.image.Image {
-		return "", verr
-	}
-	return "", p.rollback(ctx, e, previous, verr)
+	err := workflow.ExecuteActivity(writeOpts, ga.WriteImage,
+		git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written)
+	return written, err
 }
 
 // degradedFor is how long an app must stay Degraded at our commit before it counts as failed.
@@ -251,11 +298,11 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 		}
 		opts := activityOptions("wait until "+app.name+" is Healthy at "+short(written.Commit), e.HealthTimeout+2*time.Minute)
 		opts.HeartbeatTimeout = time.Minute
-		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout}
+		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout, argocd.ErrReplaced}
 		var out argocd.WaitAppOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
 			Snapshot: e.Snapshot, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image,
-			DegradedFor: degradedFor}).Get(ctx, &out); err != nil {
+			DegradedFor: degradedFor, ManifestPath: policy.ManifestPath(e.Name, p.in.Service)}).Get(ctx, &out); err != nil {
 			return err
 		}
 	}
@@ -273,8 +320,16 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 	msg := fmt.Sprintf("roll back %s in %s to %s\n\n%s %s did not become healthy: %s\nworkflow: %s",
 		p.in.Service, e.Name, previous, p.in.Service, p.in.Tag, fail.Message(cause), workflow.GetInfo(ctx).WorkflowExecution.ID)
 	var written git.WriteImageOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
-		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Message: msg}).Get(ctx, &written); err != nil {
+	// Compare-and-swap: the previous image goes back only over our own, never over a newer
+	// promotion that landed meanwhile.
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
+		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Expect: p.image.Image, Message: msg}).Get(ctx, &written)
+	if fail.Is(err, fail.Replaced) {
+		es.State = api.EnvFailed
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; not rolled back: %s",
+			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), fail.Message(err)), api.ErrNotRolledBack, cause)
+	}
+	if err != nil {
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
 	if err := p.verify(ctx, e, written, previous); err != nil {
@@ -282,7 +337,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 		return fail.New(api.ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
 			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
 	}
-	es.State, es.Image, es.Commit = "rolled-back", previous, written.Commit
+	es.State, es.Image, es.Commit = api.EnvRolledBack, previous, written.Commit
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; rolled back to %s",
 		p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }

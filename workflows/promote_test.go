@@ -57,6 +57,8 @@ func (s *promoteSuite) SetupTest() {
 	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", api.LockReleaseSignal, mock.Anything).Return(nil)
 	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
+	// What each env runs before the promotion writes: what a rollback restores.
+	s.env.OnActivity(pa.CurrentImage, mock.Anything, mock.Anything).Return(platform.ImageOutput{Image: oldImg, Commit: "c-before"}, nil).Maybe()
 }
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -249,6 +251,64 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	st := s.status()
 	s.Equal(api.StageFailed, st.Stage)
 	s.Equal(api.EnvStatus{Name: "staging", State: "rolled-back", Image: oldImg, Commit: "c-revert", Previous: oldImg}, st.Environments[0])
+}
+
+// TestRollbackRestoresWhatRanBefore: the write was retried after it had landed, so it reports
+// our own image as the previous one; the rollback still restores what ran before the run.
+func (s *promoteSuite) TestRollbackRestoresWhatRanBefore() {
+	s.path(staging())
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == image })).
+		Return(git.WriteImageOutput{Commit: "c-bad", Changed: false, Previous: image}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "staging-apps" && in.Commit == "c-bad" })).
+		Return(argocd.WaitAppOutput{}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "time-service-staging" && in.Image == image })).
+		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrDegraded, "Degraded")).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool {
+		return in.Image == oldImg && in.Expect == image
+	})).Return(git.WriteImageOutput{Commit: "c-revert", Changed: true}, nil).Once()
+	s.healthy("staging", "c-revert")
+	s.start("")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, api.ErrRolledBack), "%v", err)
+	s.Equal(api.EnvRolledBack, s.status().Environments[0].State)
+}
+
+// TestRollbackNeverOverwritesANewerChange: while ours degraded, a newer change replaced the
+// image; the compare-and-swap rollback leaves it alone and the run says so.
+func (s *promoteSuite) TestRollbackNeverOverwritesANewerChange() {
+	s.path(staging())
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == image })).
+		Return(git.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "staging-apps" })).
+		Return(argocd.WaitAppOutput{}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "time-service-staging" })).
+		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrHealthTimeout, "not Healthy after 3m")).Once()
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Expect == image })).
+		Return(git.WriteImageOutput{}, fail.New(fail.Replaced, "holds v1.2.9, not v1.2.3")).Once()
+	s.start("")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, api.ErrNotRolledBack), "%v", err)
+	s.ErrorContains(err, "not rolled back")
+}
+
+// TestReplacedBeforeArgoCDRanIt: Argo CD already runs a later commit whose manifest holds
+// another image: the promotion stops there, neither failed nor rolled back.
+func (s *promoteSuite) TestReplacedBeforeArgoCDRanIt() {
+	s.path(staging())
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.Anything).
+		Return(git.WriteImageOutput{Commit: "c-ours", Changed: true, Previous: oldImg}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
+		return in.App == "staging-apps" && in.ManifestPath == "argocd/applications/staging/time-service.yaml"
+	})).Return(argocd.WaitAppOutput{}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "time-service-staging" })).
+		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrReplaced, "a later change replaced it")).Once()
+	s.start("")
+	s.Require().NoError(s.env.GetWorkflowError())
+	st := s.result()
+	s.Equal(api.StageDone, st.Stage)
+	s.Equal(api.EnvSuperseded, st.Environments[0].State)
 }
 
 func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {

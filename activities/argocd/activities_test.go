@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -30,6 +31,10 @@ import (
 type fakeRepo string
 
 func (r fakeRepo) Checkout(context.Context, string) (string, error) { return string(r), nil }
+
+func (r fakeRepo) Lineage(context.Context, string, string, string) (checkout.Lineage, error) {
+	return checkout.Lineage{}, errors.New("fakeRepo has no history")
+}
 
 // fakeDigests resolves repo:tag from a map; an unknown tag is fail.NotFound, as in ECR.
 type fakeDigests map[string]string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/manifest"
 )
 
 // Failure types of WaitApp, stable for workflows to branch on.
@@ -20,6 +22,9 @@ const (
 	ErrDegraded = "Degraded"
 	// ErrHealthTimeout: the Application did not become Synced and Healthy at our commit in time.
 	ErrHealthTimeout = "HealthTimeout"
+	// ErrReplaced: Argo CD runs a later commit whose manifest no longer holds our image: a
+	// newer change replaced it before it ran, so there is nothing of ours to verify or undo.
+	ErrReplaced = fail.Replaced
 )
 
 // refreshManager owns the refresh annotation idp sets.
@@ -68,6 +73,10 @@ type WaitAppInput struct {
 	// DegradedFor is how long Degraded at the commit must last to count: right after a sync,
 	// a Deployment may still carry the condition of the rollout it replaces.
 	DegradedFor time.Duration `json:"degradedFor,omitempty"`
+	// ManifestPath is the file in the platform repository that Image was written to. With it,
+	// a later commit counts as ours when it descends from Commit and the file still holds
+	// Image: other changes may land on the branch before Argo CD syncs ours.
+	ManifestPath string `json:"manifestPath,omitempty"`
 }
 
 // WaitAppOutput is the Application's state once Synced and Healthy at the commit.
@@ -76,15 +85,16 @@ type WaitAppOutput struct {
 	Images []string  `json:"images,omitempty"`
 }
 
-// WaitApp waits until the Application is Synced to exactly the commit and Healthy, with no
-// ComparisonError or InvalidSpecError and a status reconciled after Since. Degraded at the
-// commit fails at once with Argo CD's message; so does running out of time, with the state.
+// WaitApp waits until the Application is Synced to the commit (or a later one that still holds
+// what the commit wrote) and Healthy, with no ComparisonError or InvalidSpecError and a status
+// reconciled after Since. Degraded there fails with Argo CD's message; so does running out of
+// time, with the state; a later commit that replaced our image ends the wait as ErrReplaced.
 func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutput, error) {
 	k, env, err := a.cluster(ctx, &in.Snapshot)
 	if err != nil {
 		return WaitAppOutput{}, err
 	}
-	out, err := waitApp(ctx, k, env.ArgoCD.Namespace, in, func(st AppStatus) {
+	out, err := waitApp(ctx, k, env.ArgoCD.Namespace, in, a.revisions(in), func(st AppStatus) {
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, st)
 		}
@@ -92,7 +102,7 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 	return out, classifyKube(err, env.Name)
 }
 
-func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress func(AppStatus)) (WaitAppOutput, error) {
+func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge, progress func(AppStatus)) (WaitAppOutput, error) {
 	deadline := time.Now().Add(in.Timeout)
 	b := backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
 	var last AppStatus
@@ -108,7 +118,11 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 				return WaitAppOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
 			}
 			last = Status(&app)
-			done, err := atCommit(&app, in)
+			at, err := synced(ctx, &app, ours)
+			if err != nil {
+				return WaitAppOutput{Status: last}, err
+			}
+			done, err := atCommit(&app, at, in)
 			switch {
 			case err != nil && degradedSince.IsZero():
 				degradedSince = time.Now()
@@ -135,11 +149,24 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, progress f
 	}
 }
 
-// atCommit says whether the Application is Synced and Healthy at the commit; Degraded at the
-// commit is an error.
-func atCommit(app *v1alpha1.Application, in WaitAppInput) (bool, error) {
+// synced says whether one of the revisions the Application is synced to counts as ours.
+func synced(ctx context.Context, app *v1alpha1.Application, ours judge) (bool, error) {
+	for _, rev := range append([]string{app.Status.Sync.Revision}, app.Status.Sync.Revisions...) {
+		if rev == "" {
+			continue
+		}
+		if ok, err := ours(ctx, rev); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// atCommit says whether the Application, synced at a revision that counts as ours (at), is
+// Synced and Healthy there; Degraded there is an error.
+func atCommit(app *v1alpha1.Application, at bool, in WaitAppInput) (bool, error) {
 	st := app.Status
-	if !slices.Contains(append([]string{st.Sync.Revision}, st.Sync.Revisions...), in.Commit) {
+	if !at {
 		return false, nil
 	}
 	if st.ReconciledAt == nil || st.ReconciledAt.Time.Before(in.Since.Add(-time.Second)) {
@@ -159,4 +186,59 @@ func atCommit(app *v1alpha1.Application, in WaitAppInput) (bool, error) {
 		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Snapshot.Env.Name, short(in.Commit), Status(app).Message)
 	}
 	return st.Sync.Status == v1alpha1.SyncStatusCodeSynced && st.Health.Status == "Healthy", nil
+}
+
+// judge says whether a revision an Application is synced to counts as the promotion's commit.
+type judge func(ctx context.Context, revision string) (bool, error)
+
+// exactly counts only the commit itself.
+func exactly(commit string) judge {
+	return func(_ context.Context, rev string) (bool, error) { return rev == commit, nil }
+}
+
+// revisions counts the commit, and a later commit on the same line whose manifest still holds
+// the image in.Image names; a later one that replaced it is ErrReplaced. Answers are kept per
+// revision, so the repository is read once for each commit Argo CD reports.
+func (a *Activities) revisions(in WaitAppInput) judge {
+	if in.ManifestPath == "" || a.repo == nil {
+		return exactly(in.Commit)
+	}
+	seen := map[string]bool{}
+	return func(ctx context.Context, rev string) (bool, error) {
+		if rev == in.Commit {
+			return true, nil
+		}
+		if ok, known := seen[rev]; known || !isCommit(rev) {
+			return ok, nil
+		}
+		l, err := a.repo.Lineage(ctx, in.Commit, rev, in.ManifestPath)
+		if err != nil {
+			// Not knowable now (the remote is away, or lacks the commit): not ours yet; the
+			// wait goes on and times out with the state if it stays so.
+			return false, nil
+		}
+		seen[rev] = l.Descends
+		if !l.Descends || in.Image == "" {
+			return l.Descends, nil
+		}
+		if img, err := manifest.Image(l.File); err != nil || img != in.Image {
+			seen[rev] = false
+			return false, fail.New(ErrReplaced, "%s at %s no longer holds %s (%s): a later change replaced it before Argo CD ran it",
+				in.ManifestPath, short(rev), in.Image, imageOrWhy(img, err))
+		}
+		return true, nil
+	}
+}
+
+func imageOrWhy(img string, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "it has " + img
+}
+
+// isCommit reports whether a revision is a full Git commit hash (multi-source Applications
+// also report chart versions).
+func isCommit(rev string) bool {
+	return len(rev) == 40 && strings.Trim(rev, "0123456789abcdef") == ""
 }

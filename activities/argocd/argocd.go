@@ -49,9 +49,11 @@ type DigestResolver interface {
 	Digest(ctx context.Context, repo, tag string) (string, error)
 }
 
-// checkouter is what InstallArgoCD needs of the platform repository (checkout.Repo).
+// checkouter is what the activities need of the platform repository (checkout.Repo): a
+// checkout for InstallArgoCD, and a later commit's lineage for WaitApp.
 type checkouter interface {
 	Checkout(ctx context.Context, commit string) (string, error)
+	Lineage(ctx context.Context, ancestor, commit, path string) (checkout.Lineage, error)
 }
 
 // envOf returns the env an activity input's snapshot carries; an empty snapshot (a run

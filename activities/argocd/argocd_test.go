@@ -361,7 +361,7 @@ func TestWaitApp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k := newFakeKube()
 			seed(k, tc.app)
-			out, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+			out, err := waitApp(context.Background(), k, "argocd", in, exactly(in.Commit), func(AppStatus) {})
 			if tc.errType == "" {
 				require.NoError(t, err)
 				require.Equal(t, "Healthy", out.Status.Health)
@@ -394,7 +394,7 @@ func TestWaitAppDegradedMustLast(t *testing.T) {
 	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "staging"}}, App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
 		Timeout: 5 * time.Second, DegradedFor: 600 * time.Millisecond}
 	start := time.Now()
-	_, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+	_, err := waitApp(context.Background(), k, "argocd", in, exactly(in.Commit), func(AppStatus) {})
 	require.True(t, failIs(err, ErrDegraded), "%v", err)
 	require.GreaterOrEqual(t, time.Since(start), in.DegradedFor, "a Degraded that did not last is not a failure yet")
 }
@@ -404,9 +404,9 @@ func TestWaitAppWantsTheImage(t *testing.T) {
 	seed(k, appAt("c0ffee", "Synced", "Healthy", time.Now()))
 	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "prod"}}, App: "time-service-prod", Commit: "c0ffee", Since: time.Now().Add(-time.Minute),
 		Timeout: 300 * time.Millisecond, Image: "registry/idp/localtime:v1.2.4"}
-	_, err := waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+	_, err := waitApp(context.Background(), k, "argocd", in, exactly(in.Commit), func(AppStatus) {})
 	require.True(t, failIs(err, ErrHealthTimeout), "Synced at the commit but still running the old image is not done: %v", err)
 	in.Image = "registry/idp/localtime:v1.2.3"
-	_, err = waitApp(context.Background(), k, "argocd", in, func(AppStatus) {})
+	_, err = waitApp(context.Background(), k, "argocd", in, exactly(in.Commit), func(AppStatus) {})
 	require.NoError(t, err)
 }

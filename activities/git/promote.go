@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/manifest"
+	"github.com/alexpermiakov/idp/internal/policy"
 )
 
 // Activities write promotions into the platform repository through Provider. The worker
@@ -18,11 +19,6 @@ type Activities struct {
 	// Branch is the platform branch (idp.yaml's repository.branch) that commits go to and
 	// proposals are based on.
 	Branch string
-}
-
-// ManifestPath is where an env's Application for a service lives.
-func ManifestPath(env, service string) string {
-	return "argocd/applications/" + env + "/" + service + ".yaml"
 }
 
 // WriteImageInput asks to pin a service's image in one env.
@@ -37,6 +33,10 @@ type WriteImageInput struct {
 	Head    string `json:"head,omitempty"`
 	Title   string `json:"title,omitempty"`
 	Body    string `json:"body,omitempty"`
+	// Expect, when set, makes the write a compare-and-swap: it happens only while the manifest
+	// still holds Expect (a rollback restores the previous image only over our own). A file
+	// already holding Image is left as it is; anything else fails as fail.Replaced.
+	Expect string `json:"expect,omitempty"`
 }
 
 // WriteImageOutput says what was written.
@@ -58,10 +58,13 @@ func (a *Activities) WriteImage(ctx context.Context, in WriteImageInput) (WriteI
 		return WriteImageOutput{}, err
 	}
 	var previous string
-	change := Change{Path: ManifestPath(in.Env, in.Service), Message: in.Message, Edit: func(old []byte) ([]byte, error) {
+	change := Change{Path: policy.ManifestPath(in.Env, in.Service), Message: in.Message, Edit: func(old []byte) ([]byte, error) {
 		img, err := manifest.Image(old)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errBadManifest, err)
+		}
+		if in.Expect != "" && img != in.Expect && img != in.Image {
+			return nil, fmt.Errorf("%w: %s holds %s, not %s", errReplaced, policy.ManifestPath(in.Env, in.Service), img, in.Expect)
 		}
 		previous = img
 		out, err := manifest.SetImage(old, in.Image)
@@ -123,6 +126,9 @@ func (a *Activities) provider() (Provider, error) {
 // errBadManifest marks a manifest the editor cannot change: a person must fix the file.
 var errBadManifest = errors.New("manifest")
 
+// errReplaced marks a compare-and-swap write whose expected image is no longer there.
+var errReplaced = errors.New("a later change replaced the image")
+
 // classify makes what only a person can fix non-retryable.
 func classify(err error, format string, args ...any) error {
 	switch {
@@ -134,6 +140,8 @@ func classify(err error, format string, args ...any) error {
 		return fail.Wrap(fail.NotFound, err, format, args...)
 	case errors.Is(err, errBadManifest):
 		return fail.Wrap(fail.Config, err, format, args...)
+	case errors.Is(err, errReplaced):
+		return fail.Wrap(fail.Replaced, err, format, args...)
 	case errors.Is(err, ErrNotMergeable):
 		return fail.Wrap(fail.Conflict, err, format, args...)
 	}

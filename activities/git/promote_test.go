@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexpermiakov/idp/activities/git"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/policy"
 )
 
 const (
@@ -105,7 +106,7 @@ func requireFailure(t *testing.T, err error, typ string) {
 
 func TestWriteImage(t *testing.T) {
 	t.Parallel()
-	path := git.ManifestPath("dev", "time-service")
+	path := policy.ManifestPath("dev", "time-service")
 	commit := git.WriteImageInput{Env: "dev", Service: "time-service", Image: newImage, Message: "promote"}
 	propose := commit
 	propose.Propose, propose.Head, propose.Title, propose.Body = true, "idp/promote-time-service", "Promote", "waiting"
@@ -181,6 +182,34 @@ func TestWriteImage(t *testing.T) {
 			prov: &fakeProvider{files: map[string][]byte{}},
 			check: func(t *testing.T, _ *fakeProvider, _ git.WriteImageOutput, err error) {
 				requireFailure(t, err, fail.Config)
+			},
+		},
+		{
+			name: "a rollback restores the previous image over ours",
+			in:   git.WriteImageInput{Env: "dev", Service: "time-service", Image: newImage, Expect: oldImage, Message: "roll back"},
+			prov: &fakeProvider{files: map[string][]byte{path: []byte(devApp)}},
+			check: func(t *testing.T, f *fakeProvider, out git.WriteImageOutput, err error) {
+				require.NoError(t, err)
+				require.True(t, out.Changed)
+				require.Equal(t, strings.Replace(devApp, oldImage, newImage, 1), string(f.files[path]))
+			},
+		},
+		{
+			name: "a rollback over a newer change is refused: replaced, file untouched",
+			in:   git.WriteImageInput{Env: "dev", Service: "time-service", Image: newImage, Expect: "registry/idp/localtime:v9.9.9", Message: "roll back"},
+			prov: &fakeProvider{files: map[string][]byte{path: []byte(devApp)}},
+			check: func(t *testing.T, f *fakeProvider, _ git.WriteImageOutput, err error) {
+				requireFailure(t, err, fail.Replaced)
+				require.Equal(t, devApp, string(f.files[path]), "the newer change stays")
+			},
+		},
+		{
+			name: "a retried rollback that already landed changes nothing",
+			in:   git.WriteImageInput{Env: "dev", Service: "time-service", Image: oldImage, Expect: newImage, Message: "roll back"},
+			prov: &fakeProvider{files: map[string][]byte{path: []byte(devApp)}},
+			check: func(t *testing.T, f *fakeProvider, out git.WriteImageOutput, err error) {
+				require.NoError(t, err)
+				require.False(t, out.Changed)
 			},
 		},
 		{

@@ -13,6 +13,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/checkout"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/manifest"
 	"github.com/alexpermiakov/idp/internal/policy"
 )
 
@@ -127,4 +128,42 @@ func (s *Signaller) SignalWithStart(ctx context.Context, in SignalWithStartInput
 		return fmt.Errorf("signal-with-start %s: %w", in.WorkflowID, err)
 	}
 	return nil
+}
+
+// ImageInput names a service's manifest in one env.
+type ImageInput struct {
+	Env     string `json:"env"`
+	Service string `json:"service"`
+}
+
+// ImageOutput is the image the manifest pins on the platform branch now, and at which commit.
+type ImageOutput struct {
+	Image  string `json:"image"`
+	Commit string `json:"commit"`
+}
+
+// CurrentImage reads the image the env's manifest for the service pins on the platform branch
+// now. A promotion records it once, before its first write, as what a rollback restores: read
+// again after a retried write it would be the promotion's own image.
+func (a *Activities) CurrentImage(ctx context.Context, in ImageInput) (ImageOutput, error) {
+	commit, err := a.Repo.ResolveCommit(ctx, a.Config.Repository.Branch)
+	if errors.Is(err, checkout.ErrUnknownBranch) {
+		return ImageOutput{}, fail.Wrap(fail.Config, err, "repository.branch in idp.yaml")
+	}
+	if err != nil {
+		return ImageOutput{}, err
+	}
+	path := policy.ManifestPath(in.Env, in.Service)
+	l, err := a.Repo.Lineage(ctx, commit, commit, path)
+	if err != nil {
+		return ImageOutput{}, err
+	}
+	if l.File == nil {
+		return ImageOutput{}, fail.New(fail.Config, "%s does not exist at %s: add the service's Application for %s first", path, commit, in.Env)
+	}
+	img, err := manifest.Image(l.File)
+	if err != nil {
+		return ImageOutput{}, fail.Wrap(fail.Config, err, "%s at %s", path, commit)
+	}
+	return ImageOutput{Image: img, Commit: commit}, nil
 }

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -93,4 +94,23 @@ func TestCheckFreezeReadsTheLiveConfig(t *testing.T) {
 	out, err = a.CheckFreeze(context.Background(), FreezeInput{Env: "prod"})
 	require.NoError(t, err)
 	require.True(t, out.Frozen, "a freeze declared after the run started still stops it")
+}
+
+func TestCurrentImage(t *testing.T) {
+	a, _ := activities(t, "main")
+	dir := a.Repo.URL
+	path := policy.ManifestPath("dev", "time-service")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(path)), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, path), []byte("app:\n  image: registry/idp/localtime:sha-1111111\n"), 0o644))
+	for _, args := range [][]string{{"add", path}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "app"}} {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	out, err := a.CurrentImage(context.Background(), ImageInput{Env: "dev", Service: "time-service"})
+	require.NoError(t, err)
+	require.Equal(t, "registry/idp/localtime:sha-1111111", out.Image)
+	require.Len(t, out.Commit, 40)
+
+	_, err = a.CurrentImage(context.Background(), ImageInput{Env: "dev", Service: "version-service"})
+	require.True(t, fail.Is(err, fail.Config), "a service without a manifest is a config error: %v", err)
 }

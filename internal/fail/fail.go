@@ -31,6 +31,9 @@ const (
 	Conflict = "Conflict"
 	// Terraform: terraform itself failed in a way a retry will not fix.
 	Terraform = "TerraformError"
+	// Replaced: what a step wrote was replaced by a later change before it ran or before it
+	// could be undone; the later change owns the file now, and nothing of ours is left to act on.
+	Replaced = "Replaced"
 )
 
 // New returns a non-retryable application error of the given type.

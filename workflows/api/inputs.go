@@ -17,6 +17,9 @@ const (
 	ErrFrozen     = "Frozen"
 	ErrNotPassed  = "NotPassed"
 	ErrRolledBack = "RolledBack"
+	// ErrNotRolledBack: the image did not become healthy, and a later change had already
+	// replaced it, so there was nothing of ours to roll back.
+	ErrNotRolledBack = "NotRolledBack"
 )
 
 // BootstrapInput starts BootstrapEnvironment.

@@ -97,6 +97,7 @@ const (
 	EnvSoaking         EnvState = "soaking"
 	EnvRollingBack     EnvState = "rolling-back"
 	EnvRolledBack      EnvState = "rolled-back"
+	EnvSuperseded      EnvState = "superseded"
 	EnvDone            EnvState = "done"
 	EnvFailed          EnvState = "failed"
 )
