@@ -99,6 +99,30 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, []string{dev.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
 	})
 
+	// Two services promoted into one env at the same moment: each commit lands on a branch
+	// that the other has moved on, so Argo CD may sync the later commit first. Both steps must
+	// be verified at that later commit (it still holds each image), with no timeout and no
+	// rollback of a healthy release.
+	t.Run("two services promoted into dev at once both land", func(t *testing.T) {
+		for round, tags := range [][2]string{{"sha-2b3c4d5", "sha-3c4d5e6"}, {"sha-4d5e6f7", "sha-5e6f708"}} {
+			sandboxCLI(t, s, "image", "push", "time-service", tags[0])
+			sandboxCLI(t, s, "image", "push", "version-service", tags[1])
+			ids := []string{api.PromoteID("time-service", tags[0]), api.PromoteID("version-service", tags[1])}
+			code, out := starter(t, "promote", "--service", "time-service", "--tag", tags[0], "--as", "alice")
+			require.Equal(t, 0, code, out)
+			code, out = starter(t, "promote", "--service", "version-service", "--tag", tags[1], "--as", "alice")
+			require.Equal(t, 0, code, out)
+			for i, id := range ids {
+				code, out := starter(t, "watch", id)
+				require.Equal(t, 0, code, "round %d: %s failed: %s", round, id, out)
+				st := status(t, id)
+				require.Equal(t, api.EnvDone, st.Environments[0].State, "round %d: %s", round, id)
+				service := []string{"time-service", "version-service"}[i]
+				require.True(t, strings.HasSuffix(pinned(t, cfg, "dev", service), ":"+tags[i]), "round %d: %s keeps its image", round, service)
+			}
+		}
+	})
+
 	t.Run("bad input starts nothing", func(t *testing.T) {
 		code, out := starter(t, "promote", "--service", "time-service", "--tag", "latest")
 		require.Equal(t, 2, code, out)
