@@ -93,7 +93,8 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Len(t, st.Environments, 1)
 		dev := st.Environments[0]
 		require.Equal(t, api.EnvDone, dev.State)
-		require.True(t, strings.HasSuffix(dev.Image, "/idp/localtime:sha-1a2b3c4"), dev.Image)
+		require.Contains(t, dev.Image, "/idp/localtime:sha-1a2b3c4@sha256:", "pinned by tag and digest")
+		require.True(t, strings.HasSuffix(dev.Image, "@"+st.Digest), dev.Image)
 		require.Equal(t, dev.Image, pinned(t, cfg, "dev", "time-service"))
 		rev, sync, health := application(t, cfg, "dev", "time-service-dev")
 		require.Equal(t, []string{dev.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
@@ -118,7 +119,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 				st := status(t, id)
 				require.Equal(t, api.EnvDone, st.Environments[0].State, "round %d: %s", round, id)
 				service := []string{"time-service", "version-service"}[i]
-				require.True(t, strings.HasSuffix(pinned(t, cfg, "dev", service), ":"+tags[i]), "round %d: %s keeps its image", round, service)
+				require.Contains(t, pinned(t, cfg, "dev", service), ":"+tags[i]+"@sha256:", "round %d: %s keeps its image", round, service)
 			}
 		}
 	})
@@ -162,7 +163,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, api.StageDone, st.Stage)
 		prod := st.Environments[1]
 		require.Equal(t, "prod", prod.Name)
-		require.True(t, strings.HasSuffix(prod.Image, ":v1.2.3"))
+		require.True(t, strings.HasSuffix(prod.Image, ":v1.2.3@"+st.Digest), "prod runs the approved digest: %s", prod.Image)
 		require.Equal(t, prod.Image, pinned(t, cfg, "prod", "time-service"))
 		require.Equal(t, "bob", st.Approvals[0].Who)
 		rev, sync, health := application(t, cfg, "prod", "time-service-prod")
@@ -178,7 +179,7 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		st := status(t, "promote-time-service-v1.2.4")
 		stg := st.Environments[0]
 		require.Equal(t, api.EnvRolledBack, stg.State)
-		require.True(t, strings.HasSuffix(stg.Image, ":v1.2.3"), stg.Image)
+		require.Contains(t, stg.Image, ":v1.2.3@sha256:", stg.Image)
 		require.Equal(t, stg.Image, pinned(t, cfg, "staging", "time-service"))
 		rev, sync, health := application(t, cfg, "staging", "time-service-staging")
 		require.Equal(t, []string{stg.Commit, "Synced", "Healthy"}, []string{rev, sync, health})

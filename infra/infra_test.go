@@ -20,7 +20,7 @@ import (
 func tf(t *testing.T, dir, dataDir string, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("terraform is not on PATH: install terraform >= 1.6 (CI installs it in .ci/run)")
+		t.Fatal("terraform is not on PATH: install terraform >= 1.10 (CI installs it in .ci/run)")
 	}
 	if terraform.ProviderMirror(config.Terraform{}) == "" {
 		t.Fatal("no terraform provider mirror found: set IDP_TF_PROVIDER_MIRROR to a filesystem mirror holding hashicorp/aws 5.100.0")
@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 	root := scratch(t)
 	roots, err := filepath.Glob("modules/*")
 	require.NoError(t, err)
-	roots = append(roots, "entry")
+	roots = append(roots, "entry", "tooling")
 	for _, rel := range roots {
 		dir := filepath.Join(root, rel)
 		t.Run(rel, func(t *testing.T) {
@@ -83,4 +83,17 @@ func TestEntryWithMockedProvider(t *testing.T) {
 			require.NotContains(t, out, "0 passed")
 		})
 	}
+}
+
+// TestToolingRepositoriesAreImmutable: the tooling account's ECR repositories refuse a pushed-over
+// tag, checked with a mocked provider.
+func TestToolingRepositoriesAreImmutable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform test; not part of -short")
+	}
+	data, tooling := t.TempDir(), filepath.Join(scratch(t), "tooling")
+	tf(t, tooling, data, "init", "-backend=false", "-input=false")
+	out := tf(t, tooling, data, "test")
+	require.Contains(t, out, "Success!")
+	require.NotContains(t, out, "0 passed")
 }

@@ -197,6 +197,9 @@ func (p *promotion) awaitLock(ctx workflow.Context, e policy.Env) {
 // the image it replaced.
 func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string, error) {
 	es := p.env(e.Name)
+	if err := p.recheckDigest(ctx, e); err != nil {
+		return "", err
+	}
 	previous, err := p.recordPrevious(ctx, e)
 	if err != nil {
 		return "", err
@@ -208,18 +211,42 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 	if previous == "" {
 		previous = written.Previous // a run recorded before previous images were read up front
 	}
-	es.Image, es.Commit, es.Previous = p.image.Image, written.Commit, previous
+	es.Image, es.Commit, es.Previous = p.pinned(), written.Commit, previous
 
-	verr := p.verify(ctx, e, written, p.image.Image)
+	verr := p.verify(ctx, e, written, p.pinned())
 	switch {
 	case verr == nil:
 		return previous, nil
 	case !fail.Is(verr, argocd.ErrDegraded) && !fail.Is(verr, argocd.ErrHealthTimeout):
 		return "", verr // fail.Replaced among them: a later change owns the env now
-	case previous == "" || previous == p.image.Image:
+	case previous == "" || previous == p.pinned():
 		return "", verr
 	}
 	return "", p.rollback(ctx, e, previous, verr)
+}
+
+// pinned is the image as manifests pin it: by tag and digest.
+func (p *promotion) pinned() string { return policy.PinnedImage(p.image.Image, p.image.Digest) }
+
+// recheckDigest resolves the tag again before the image goes into an env: a tag that now
+// points at another digest was pushed over (ECR repositories should be IMMUTABLE). What is
+// written is pinned by digest either way, so nothing unverified would run; but a moved tag means
+// the release is not what people think it is, and the run stops and says so.
+func (p *promotion) recheckDigest(ctx workflow.Context, e policy.Env) error {
+	if workflow.GetVersion(ctx, "recheck-digest", workflow.DefaultVersion, 1) < 1 {
+		return nil
+	}
+	var ea *aws.Activities
+	var now aws.ResolveOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("is "+p.in.Tag+" still "+short(p.image.Digest)+"?", time.Minute)),
+		ea.ResolveImage, aws.ResolveInput{Service: p.in.Service, Tag: p.in.Tag, Tooling: e.Snapshot.Tooling}).Get(ctx, &now); err != nil {
+		return err
+	}
+	if now.Digest != p.image.Digest {
+		return fail.New(api.ErrRetagged, "%s %s now points at %s, not %s, which this run resolved and approvals are bound to: refusing to promote a moved tag into %s (make the ECR repository IMMUTABLE)",
+			p.in.Service, p.in.Tag, now.Digest, p.image.Digest, e.Name)
+	}
+	return nil
 }
 
 // recordPrevious reads, once and before anything is written, the image the env runs now: what
@@ -247,7 +274,7 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 
 	var written git.WriteImageOutput
 	if e.Propose {
-		in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg, Propose: true,
+		in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.pinned(), Message: msg, Propose: true,
 			Head:  policy.ProposalBranch(p.in.Service, e.Name, p.in.Tag),
 			Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
 			Body:  p.proposalBody(e.Name)}
@@ -268,7 +295,7 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 	es.State = api.EnvDeploying
 	switch {
 	case e.Propose && written.Proposal != nil && written.Proposal.Head == "":
-		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.image.Image)
+		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.pinned())
 		return written, nil
 	case e.Propose:
 		replaced := written.Previous
@@ -277,7 +304,7 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 		return written, err
 	}
 	err := workflow.ExecuteActivity(writeOpts, ga.WriteImage,
-		git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.image.Image, Message: msg}).Get(ctx, &written)
+		git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.pinned(), Message: msg}).Get(ctx, &written)
 	return written, err
 }
 
@@ -323,7 +350,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 	// Compare-and-swap: the previous image goes back only over our own, never over a newer
 	// promotion that landed meanwhile.
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
-		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Expect: p.image.Image, Message: msg}).Get(ctx, &written)
+		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Expect: p.pinned(), Message: msg}).Get(ctx, &written)
 	if fail.Is(err, fail.Replaced) {
 		es.State = api.EnvFailed
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; not rolled back: %s",

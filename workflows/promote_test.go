@@ -22,7 +22,8 @@ import (
 
 const (
 	digest  = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
-	image   = "864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.3"
+	tagged  = "864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.3"
+	image   = tagged + "@" + digest // as manifests pin it
 	oldImg  = "864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.2"
 	promoID = "promote-time-service-v1.2.3"
 )
@@ -37,6 +38,9 @@ type promoteSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
+	// movedAfter, when set, makes ECR answer another digest for the tag after that many
+	// resolutions: someone pushed over it.
+	movedAfter, resolved int
 }
 
 func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
@@ -55,7 +59,14 @@ func (s *promoteSuite) SetupTest() {
 		return nil
 	})
 	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", api.LockReleaseSignal, mock.Anything).Return(nil)
-	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
+	s.movedAfter, s.resolved = 0, 0
+	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(func(context.Context, aws.ResolveInput) (aws.ResolveOutput, error) {
+		s.resolved++
+		if s.movedAfter > 0 && s.resolved > s.movedAfter {
+			return aws.ResolveOutput{Repository: "idp/localtime", Image: tagged, Digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}, nil
+		}
+		return aws.ResolveOutput{Repository: "idp/localtime", Image: tagged, Digest: digest}, nil
+	}).Maybe()
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
 	// What each env runs before the promotion writes: what a rollback restores.
 	s.env.OnActivity(pa.CurrentImage, mock.Anything, mock.Anything).Return(platform.ImageOutput{Image: oldImg, Commit: "c-before"}, nil).Maybe()
@@ -309,6 +320,18 @@ func (s *promoteSuite) TestReplacedBeforeArgoCDRanIt() {
 	st := s.result()
 	s.Equal(api.StageDone, st.Stage)
 	s.Equal(api.EnvSuperseded, st.Environments[0].State)
+}
+
+// TestAMovedTagIsRefused: the tag was pushed over after the run resolved it: nothing is
+// written to the env, and the run says why.
+func (s *promoteSuite) TestAMovedTagIsRefused() {
+	s.movedAfter = 1
+	s.path(staging())
+	s.start("")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, api.ErrRetagged), "%v", err)
+	s.ErrorContains(err, "IMMUTABLE")
 }
 
 func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {

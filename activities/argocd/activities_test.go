@@ -244,6 +244,10 @@ func TestPassed(t *testing.T) {
 			"time-service", false, "time-service-dev runs no image of idp/localtime", ""},
 		{"no image of the service", []unstructured.Unstructured{running("Synced", "Healthy", "registry/idp/other:v1.2.3")},
 			"time-service", false, "time-service-dev runs no image of idp/localtime", ""},
+		{"pinned by digest: what runs says it, whatever the tag says now", []unstructured.Unstructured{running("Synced", "Healthy", "registry/idp/localtime:v0.0.1@sha256:aaa")},
+			"time-service", true, "time-service-dev runs registry/idp/localtime:v0.0.1@sha256:aaa, Healthy", ""},
+		{"pinned to another digest", []unstructured.Unstructured{running("Synced", "Healthy", "registry/idp/localtime:v1.2.3@sha256:ccc")},
+			"time-service", false, "time-service-dev runs registry/idp/localtime:v1.2.3@sha256:ccc, which is sha256:ccc", ""},
 		{"no such Application", nil, "time-service", false, "time-service-dev does not exist in dev", ""},
 		{"unknown service", nil, "billing", false, "", fail.Config},
 	} {

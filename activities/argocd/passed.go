@@ -64,16 +64,23 @@ func (a *Activities) runs(ctx context.Context, app *v1alpha1.Application, repo, 
 		return PassedOutput{Reason: "it is " + describe(st)}, nil
 	}
 	for _, img := range app.Status.Summary.Images {
-		name, tag := splitImage(img)
-		if tag == "" || !strings.HasSuffix(name, "/"+repo) {
+		ref, pinned, _ := strings.Cut(img, "@")
+		name, tag := splitImage(ref)
+		if !strings.HasSuffix(name, "/"+repo) || (tag == "" && pinned == "") {
 			continue
 		}
-		got, err := a.digests.Digest(ctx, repo, tag)
-		if fail.Is(err, fail.NotFound) {
-			continue
-		}
-		if err != nil {
-			return PassedOutput{}, err
+		// An image pinned by digest (as idp writes them) says what runs by itself; a bare tag
+		// is resolved in the registry, where it may have moved since.
+		got := pinned
+		if got == "" {
+			var err error
+			got, err = a.digests.Digest(ctx, repo, tag)
+			if fail.Is(err, fail.NotFound) {
+				continue
+			}
+			if err != nil {
+				return PassedOutput{}, err
+			}
 		}
 		if got == digest {
 			return PassedOutput{Passed: true, Reason: fmt.Sprintf("%s runs %s, Healthy", app.Name, img)}, nil

@@ -16,3 +16,12 @@ func LockKey(service, env string) string { return service + "/" + env }
 
 // ProposalBranch is the branch a promotion that needs approval proposes its change on.
 func ProposalBranch(service, env, tag string) string { return "idp/" + service + "-" + env + "-" + tag }
+
+// PinnedImage is how a manifest pins an image: by tag for people, by digest for the cluster
+// (registry/repository:tag@sha256:…), so a tag moved after approval changes nothing that runs.
+func PinnedImage(image, digest string) string {
+	if digest == "" {
+		return image
+	}
+	return image + "@" + digest
+}

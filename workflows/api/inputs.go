@@ -20,6 +20,8 @@ const (
 	// ErrNotRolledBack: the image did not become healthy, and a later change had already
 	// replaced it, so there was nothing of ours to roll back.
 	ErrNotRolledBack = "NotRolledBack"
+	// ErrRetagged: the tag points at another digest than the one the run resolved.
+	ErrRetagged = "Retagged"
 )
 
 // BootstrapInput starts BootstrapEnvironment.

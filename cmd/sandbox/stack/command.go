@@ -110,8 +110,9 @@ func pushImage(cmd *cobra.Command, dir string, push PushOptions) error {
 		return err
 	}
 	if push.Broken {
-		// Every env's kwok keeps this image's pods Running but never Ready.
-		suffix := "/" + cfg.Tooling.Repositories[push.Service] + ":" + push.Tag
+		// Every env's kwok keeps this image's pods Running but never Ready. idp pins images by
+		// tag and digest (repo:tag@sha256:…), so that is the image's suffix in a pod spec.
+		suffix := "/" + cfg.Tooling.Repositories[push.Service] + ":" + push.Tag + "@" + digest
 		for _, env := range cfg.Environments {
 			if err := markBroken(cmd.Context(), env.ArgoCD.Kubeconfig, suffix); err != nil {
 				return fmt.Errorf("marking %s broken in %s: %w", suffix, env.Name, err)
