@@ -40,6 +40,11 @@ func (c Change) CleanPath() (string, error) {
 	return cp, nil
 }
 
+// ProposalPrefix starts the name of every proposal branch. It is the only kind of branch a
+// provider ever rewrites (a non-fast-forward update), because idp alone writes there and
+// rebuilds it from base; a base branch is only ever moved forward, compare-and-swap.
+const ProposalPrefix = "idp/"
+
 // ForProposal checks a change to be proposed on branch head over base, and returns it with
 // its path in canonical form: every provider refuses the same bad input the same way.
 func (c Change) ForProposal(base, head string) (Change, error) {
@@ -47,8 +52,8 @@ func (c Change) ForProposal(base, head string) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
-	if head == "" || head == base {
-		return Change{}, fmt.Errorf("proposal branch %q must be set and differ from base %q", head, base)
+	if !strings.HasPrefix(head, ProposalPrefix) || head == base {
+		return Change{}, fmt.Errorf("proposal branch %q must be under %s and differ from base %q", head, ProposalPrefix, base)
 	}
 	c.Path = p
 	return c, nil
