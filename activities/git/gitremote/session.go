@@ -66,6 +66,8 @@ func (s *session) fetch(ctx context.Context, branches ...string) (map[string]plu
 	var specs []gitconfig.RefSpec
 	for _, b := range branches {
 		if _, ok := listed[b]; ok {
+			// "+" only lets this session's in-memory tracking refs follow the remote; it
+			// never touches the remote.
 			specs = append(specs, gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", b, b)))
 		}
 	}
