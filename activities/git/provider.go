@@ -40,6 +40,11 @@ func (c Change) CleanPath() (string, error) {
 	return cp, nil
 }
 
+// ProposalPrefix starts the name of every proposal branch. It is the only kind of branch a
+// provider ever rewrites (a non-fast-forward update), because idp alone writes there and
+// rebuilds it from base; a base branch is only ever moved forward, compare-and-swap.
+const ProposalPrefix = "idp/"
+
 // ForProposal checks a change to be proposed on branch head over base, and returns it with
 // its path in canonical form: every provider refuses the same bad input the same way.
 func (c Change) ForProposal(base, head string) (Change, error) {
@@ -47,8 +52,8 @@ func (c Change) ForProposal(base, head string) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
-	if head == "" || head == base {
-		return Change{}, fmt.Errorf("proposal branch %q must be set and differ from base %q", head, base)
+	if !strings.HasPrefix(head, ProposalPrefix) || head == base {
+		return Change{}, fmt.Errorf("proposal branch %q must be under %s and differ from base %q", head, ProposalPrefix, base)
 	}
 	c.Path = p
 	return c, nil
@@ -79,18 +84,24 @@ type Provider interface {
 	// current head with Changed=false.
 	Commit(ctx context.Context, branch string, c Change) (CommitResult, error)
 	// Propose creates or updates branch head from base with the change and, on GitHub, opens
-	// a pull request titled title with body body, or finds the open one for that head. It is
-	// idempotent: a retry finds the existing branch and pull request instead of making new
-	// ones. If the edit changes nothing on base there is nothing to propose: the result has an
-	// empty Head, Number 0 and base's head as Commit.
+	// a pull request titled title with body body, or finds the open one for that head. head
+	// must be under ProposalPrefix. It is idempotent: a retry finds the existing branch and
+	// pull request instead of making new ones, but reuses the branch only when it is exactly
+	// one commit on base's head with this change and c.Message (which carries the workflow
+	// ID); a branch holding anything else is rebuilt from base. If the edit changes nothing on
+	// base there is nothing to propose: the result has an empty Head, Number 0 and base's
+	// head as Commit.
 	Propose(ctx context.Context, base, head string, c Change, title, body string) (Proposal, error)
 	// UpdateProposal rewrites the pull request's body (e.g. to list approvals); it does
 	// nothing for plain Git and for empty proposals.
 	UpdateProposal(ctx context.Context, p Proposal, body string) error
-	// Merge merges the proposal into its base and returns the commit base then points at.
-	// It is idempotent: an already merged proposal returns the existing merge commit. A base
-	// that moved on is handled (git: the proposal's commit is re-created on the new base and
-	// base fast-forwarded; GitHub: the branch is updated, then merged).
+	// Merge lands exactly p.Commit, the commit shown for approval, into base and returns the
+	// commit base then points at. A proposal branch that no longer points at p.Commit is
+	// refused with ErrNotMergeable, never merged. It is idempotent: an already merged proposal
+	// returns the existing merge commit. Base only moves forward, compare-and-swap against
+	// the tip that was read. A base that moved on is handled (git: the approved one-file
+	// change is re-created on the new base; GitHub: GitHub merges the approved commit onto
+	// it, and a repository requiring up-to-date branches refuses with ErrNotMergeable).
 	Merge(ctx context.Context, p Proposal) (CommitResult, error)
 }
 
@@ -126,7 +137,8 @@ var (
 	// the credentials cannot see it).
 	ErrNotFound = errors.New("not found in the git repository")
 	// ErrNotMergeable means a proposal cannot be merged as it stands: its base changed the
-	// same file differently, or the pull request was closed without merging.
+	// same file differently, its branch moved away from the approved commit, or the pull
+	// request was closed without merging.
 	ErrNotMergeable = errors.New("proposal cannot be merged")
 	// ErrUnknownBranch means the remote has no such branch. It is checkout's sentinel, so
 	// callers test one value whichever package found the branch missing.

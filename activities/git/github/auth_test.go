@@ -59,7 +59,7 @@ func TestAuthErrors(t *testing.T) {
 	require.NotContains(t, err.Error(), leaked)
 	require.Equal(t, 1, f.count("GET ref"), "refused credentials are not retried")
 
-	_, err = p.Propose(context.Background(), "main", "h", git.Change{Path: gittest.ProdApp, Edit: gittest.Image("x"), Message: "m"}, "t", "b")
+	_, err = p.Propose(context.Background(), "main", "idp/h", git.Change{Path: gittest.ProdApp, Edit: gittest.Image("x"), Message: "m"}, "t", "b")
 	require.ErrorIs(t, err, git.ErrAuth)
 	require.NotContains(t, err.Error(), leaked)
 

@@ -30,8 +30,11 @@ type provFakeGitHub struct {
 	pulls    []*provFakePull
 	calls    map[string]int // by route, e.g. "PUT contents"
 	// strict refuses merges of a branch that does not contain its base (branch protection's
-	// "require branches to be up to date"), so a moved base needs update-branch.
+	// "require branches to be up to date").
 	strict bool
+	// refUpdates records every PATCH of a ref; mergeSHAs the sha of every merge request.
+	refUpdates []provRefUpdate
+	mergeSHAs  []string
 	// disabled merge methods answer 405 "... are not allowed".
 	disabled map[string]bool
 	// intercept may answer a request itself (returning true); it runs under mu, after the
@@ -41,6 +44,11 @@ type provFakeGitHub struct {
 	appID    string
 	appKey   *rsa.PublicKey
 	appToken string // handed out for installation 42
+}
+
+type provRefUpdate struct {
+	branch string
+	force  bool
 }
 
 type provFakeCommit struct {
@@ -78,7 +86,7 @@ func provNewFakeGitHub(t *testing.T) *provFakeGitHub {
 	f.handle(mux, "GET pull", "GET "+repo+"/pulls/{n}", f.getPull)
 	f.handle(mux, "PATCH pull", "PATCH "+repo+"/pulls/{n}", f.editPull)
 	f.handle(mux, "PUT merge", "PUT "+repo+"/pulls/{n}/merge", f.mergePull)
-	f.handle(mux, "PUT update-branch", "PUT "+repo+"/pulls/{n}/update-branch", f.updateBranch)
+	f.handle(mux, "GET compare", "GET "+repo+"/compare/{basehead}", f.compare)
 	f.handle(mux, "POST app-token", "POST /app/installations/{id}/access_tokens", f.appInstallationToken)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -229,8 +237,15 @@ func (f *provFakeGitHub) pull(r *http.Request) *provFakePull {
 }
 
 func (f *provFakeGitHub) pullJSON(p *provFakePull) map[string]any {
+	head, base := f.branches[p.head], f.branches[p.base]
+	mergeable := "clean"
+	if _, ok := f.merge3(base, head); !ok {
+		mergeable = "dirty"
+	} else if f.strict && !f.ancestors(head)[base] {
+		mergeable = "behind"
+	}
 	return map[string]any{
-		"number": p.number, "state": p.state, "title": p.title, "body": p.body, "merged": p.merged,
+		"number": p.number, "state": p.state, "title": p.title, "body": p.body, "merged": p.merged, "mergeable_state": mergeable,
 		"merge_commit_sha": p.mergeSHA, "html_url": fmt.Sprintf("https://github.test/%s/%s/pull/%d", f.owner, f.repo, p.number),
 		"head": map[string]any{"ref": p.head, "sha": f.branches[p.head]},
 		"base": map[string]any{"ref": p.base, "sha": f.branches[p.base]},

@@ -45,6 +45,7 @@ func (f *provFakeGitHub) updateRef(w http.ResponseWriter, r *http.Request) {
 	}
 	provDecode(r, &in)
 	b := r.PathValue("branch")
+	f.refUpdates = append(f.refUpdates, provRefUpdate{branch: b, force: in.Force})
 	old, ok := f.branches[b]
 	if !ok || f.commits[in.SHA] == nil {
 		provJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Reference does not exist"})
@@ -198,6 +199,7 @@ func (f *provFakeGitHub) mergePull(w http.ResponseWriter, r *http.Request) {
 		SHA           string `json:"sha"`
 	}
 	provDecode(r, &in)
+	f.mergeSHAs = append(f.mergeSHAs, in.SHA)
 	head, base := f.branches[p.head], f.branches[p.base]
 	notMergeable := map[string]any{"message": "Pull Request is not mergeable"}
 	switch {
@@ -237,32 +239,52 @@ func (f *provFakeGitHub) mergePull(w http.ResponseWriter, r *http.Request) {
 	provJSON(w, http.StatusOK, map[string]any{"sha": sha, "merged": true, "message": "Pull Request successfully merged"})
 }
 
-func (f *provFakeGitHub) updateBranch(w http.ResponseWriter, r *http.Request) {
-	p := f.pull(r)
-	if p == nil {
+// compare answers for base...head as GitHub does for a head ahead of (or equal to) base; the
+// files are those that differ between the two snapshots.
+func (f *provFakeGitHub) compare(w http.ResponseWriter, r *http.Request) {
+	base, head, _ := strings.Cut(r.PathValue("basehead"), "...")
+	bc, hc := f.commits[base], f.commits[head]
+	if bc == nil || hc == nil {
 		provJSON(w, http.StatusNotFound, provNotFound)
 		return
 	}
-	var in struct {
-		ExpectedHeadSHA string `json:"expected_head_sha"`
+	inBase, inHead := f.ancestors(base), f.ancestors(head)
+	commits := []map[string]any{}
+	for sha := range inHead {
+		if !inBase[sha] {
+			commits = append(commits, map[string]any{"sha": sha, "commit": map[string]any{"message": f.commits[sha].message}})
+		}
 	}
-	provDecode(r, &in)
-	head, base := f.branches[p.head], f.branches[p.base]
-	switch {
-	case in.ExpectedHeadSHA != "" && in.ExpectedHeadSHA != head:
-		provJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "expected head sha didn't match current head ref."})
-		return
-	case f.ancestors(head)[base]:
-		provJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "There are no new commits on the base branch."})
-		return
+	behind := 0
+	for sha := range inBase {
+		if !inHead[sha] {
+			behind++
+		}
 	}
-	files, ok := f.merge3(base, head)
-	if !ok {
-		provJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "merge conflict between base and head"})
-		return
+	status := map[bool]string{true: "ahead", false: "diverged"}[behind == 0]
+	if base == head {
+		status = "identical"
 	}
-	f.branches[p.head] = f.newCommit("Merge branch '"+p.base+"' into "+p.head, []string{head, base}, files)
-	provJSON(w, http.StatusAccepted, map[string]any{"message": "Updating pull request branch."})
+	files := []map[string]any{}
+	for path := range provUnion(bc.files, hc.files) {
+		bv, bok := bc.files[path]
+		hv, hok := hc.files[path]
+		if bv != hv || bok != hok {
+			files = append(files, map[string]any{"filename": path})
+		}
+	}
+	provJSON(w, http.StatusOK, map[string]any{"status": status, "ahead_by": len(commits), "behind_by": behind,
+		"total_commits": len(commits), "commits": commits, "files": files})
+}
+
+func provUnion(a, b map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range []map[string]string{a, b} {
+		for k := range m {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 func (f *provFakeGitHub) appInstallationToken(w http.ResponseWriter, r *http.Request) {

@@ -36,7 +36,7 @@ type githubClient interface {
 	CreatePullRequest(ctx context.Context, owner, repo string, pull *github.NewPullRequest) (*github.PullRequest, *github.Response, error)
 	EditPullRequest(ctx context.Context, owner, repo string, number int, pull *github.PullRequest) (*github.PullRequest, *github.Response, error)
 	MergePullRequest(ctx context.Context, owner, repo string, number int, commitMessage string, opts *github.PullRequestOptions) (*github.PullRequestMergeResult, *github.Response, error)
-	UpdatePullRequestBranch(ctx context.Context, owner, repo string, number int, opts *github.PullRequestBranchUpdateOptions) (*github.PullRequestBranchUpdateResponse, *github.Response, error)
+	CompareCommits(ctx context.Context, owner, repo, base, head string, opts *github.ListOptions) (*github.CommitsComparison, *github.Response, error)
 }
 
 // clientWrapper is githubClient over a go-github client's services.
@@ -86,8 +86,8 @@ func (w clientWrapper) MergePullRequest(ctx context.Context, owner, repo string,
 	return w.c.PullRequests.Merge(ctx, owner, repo, number, commitMessage, opts)
 }
 
-func (w clientWrapper) UpdatePullRequestBranch(ctx context.Context, owner, repo string, number int, opts *github.PullRequestBranchUpdateOptions) (*github.PullRequestBranchUpdateResponse, *github.Response, error) {
-	return w.c.PullRequests.UpdateBranch(ctx, owner, repo, number, opts)
+func (w clientWrapper) CompareCommits(ctx context.Context, owner, repo, base, head string, opts *github.ListOptions) (*github.CommitsComparison, *github.Response, error) {
+	return w.c.Repositories.CompareCommits(ctx, owner, repo, base, head, opts)
 }
 
 // provider writes to one GitHub repository.

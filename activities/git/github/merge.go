@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -24,8 +23,12 @@ type merging struct {
 	message *string // the proposal commit's message, read once
 }
 
-// Merge implements git.Provider. GitHub merges the pull request itself; when it refuses because
-// the branch is behind base (405), the branch is updated from base and the merge retried.
+// Merge implements git.Provider. GitHub merges the pull request itself, told to merge only
+// while its head is prop.Commit, the commit shown for approval: a branch that moved since is
+// refused, never merged. A base that moved on is fine as long as GitHub can merge the
+// approved commit onto it; a repository that requires branches to be up to date refuses,
+// since updating the branch would make a head nobody approved, and the change must be
+// proposed again.
 func (p *provider) Merge(ctx context.Context, prop git.Proposal) (git.CommitResult, error) {
 	if prop.Number == 0 {
 		return git.CommitResult{Commit: prop.Commit}, nil
@@ -50,6 +53,9 @@ func (p *provider) merge(ctx context.Context, m *merging) (git.CommitResult, err
 	if err != nil {
 		return git.CommitResult{}, p.classify(err, "reading pull request #%d", n)
 	}
+	if head := pr.GetHead().GetSHA(); head != m.prop.Commit {
+		return git.CommitResult{}, moved(m.prop, head)
+	}
 	if pr.GetMerged() {
 		return git.CommitResult{Commit: pr.GetMergeCommitSHA(), Changed: true}, nil
 	}
@@ -61,7 +67,7 @@ func (p *provider) merge(ctx context.Context, m *merging) (git.CommitResult, err
 	}
 	method := mergeMethods[m.method]
 	title, body := mergeText(method, *m.message, n)
-	opts := &github.PullRequestOptions{MergeMethod: method, CommitTitle: title, SHA: pr.GetHead().GetSHA()}
+	opts := &github.PullRequestOptions{MergeMethod: method, CommitTitle: title, SHA: m.prop.Commit}
 	r, _, err := p.client.MergePullRequest(ctx, p.owner, p.repo, n, body, opts)
 	switch {
 	case err == nil:
@@ -69,12 +75,37 @@ func (p *provider) merge(ctx context.Context, m *merging) (git.CommitResult, err
 	case refused(err, http.StatusMethodNotAllowed, "not allowed") && m.method+1 < len(mergeMethods):
 		m.method++
 		return git.CommitResult{}, retry.Later(p.scrub(err))
+	case status(err) == http.StatusConflict: // "Head branch was modified": not the approved commit
+		return git.CommitResult{}, p.scrub(fmt.Errorf("%w: pull request #%d: the head of %s is no longer the approved %s, refusing to merge what nobody approved: %w",
+			git.ErrNotMergeable, n, m.prop.Head, m.prop.Commit, err))
 	case status(err) == http.StatusMethodNotAllowed:
-		return git.CommitResult{}, p.updateBranch(ctx, pr, err)
-	case status(err) == http.StatusConflict: // head moved between our read and the merge
-		return git.CommitResult{}, retry.Later(p.scrub(fmt.Errorf("merging pull request #%d: %w", n, err)))
+		return git.CommitResult{}, p.notMergeable(pr, err)
 	}
 	return git.CommitResult{}, p.classify(err, "merging pull request #%d", n)
+}
+
+// moved is the refusal to merge (or accept as merged) a proposal whose branch no longer
+// points at the approved commit.
+func moved(prop git.Proposal, head string) error {
+	return fmt.Errorf("%w: branch %s moved from %s to %s: refusing to merge what nobody approved",
+		git.ErrNotMergeable, prop.Head, prop.Commit, head)
+}
+
+// notMergeable sorts GitHub's 405 to a merge (mergeErr) by the pull request's mergeable
+// state: a conflict with base, or a base that moved in a repository requiring up-to-date
+// branches, needs a new proposal; anything else (checks still running, GitHub still
+// computing) may pass on a later attempt. The branch is never updated from base here: that
+// would put a commit nobody approved at its head.
+func (p *provider) notMergeable(pr *github.PullRequest, mergeErr error) error {
+	n, base := pr.GetNumber(), pr.GetBase().GetRef()
+	switch pr.GetMergeableState() {
+	case "dirty":
+		return p.scrub(fmt.Errorf("%w: pull request #%d conflicts with %s: %w", git.ErrNotMergeable, n, base, mergeErr))
+	case "behind":
+		return p.scrub(fmt.Errorf("%w: pull request #%d is behind %s, which must be merged into it first: propose the change again: %w",
+			git.ErrNotMergeable, n, base, mergeErr))
+	}
+	return retry.Later(p.scrub(fmt.Errorf("merging pull request #%d: %w", n, mergeErr)))
 }
 
 // commitMessage is the message of the proposal's commit (which carries the workflow ID), or
@@ -98,23 +129,4 @@ func mergeText(method, message string, n int) (title, body string) {
 		return "", message
 	}
 	return "", ""
-}
-
-// updateBranch asks GitHub to merge base into the pull request's branch after a refused
-// merge (mergeErr), then has the caller retry: the update runs in the background.
-func (p *provider) updateBranch(ctx context.Context, pr *github.PullRequest, mergeErr error) error {
-	_, _, err := p.client.UpdatePullRequestBranch(ctx, p.owner, p.repo, pr.GetNumber(),
-		&github.PullRequestBranchUpdateOptions{ExpectedHeadSHA: github.String(pr.GetHead().GetSHA())})
-	var accepted *github.AcceptedError
-	switch {
-	case err == nil, errors.As(err, &accepted):
-		return retry.Later(p.scrub(fmt.Errorf("merging pull request #%d (branch update requested): %w", pr.GetNumber(), mergeErr)))
-	case refused(err, http.StatusUnprocessableEntity, "conflict"):
-		return p.scrub(fmt.Errorf("%w: pull request #%d conflicts with %s: %w", git.ErrNotMergeable, pr.GetNumber(), pr.GetBase().GetRef(), err))
-	case status(err) == http.StatusUnprocessableEntity:
-		// Already up to date (or head moved): the refusal has another cause, such as checks
-		// still running; try again later.
-		return retry.Later(p.scrub(fmt.Errorf("merging pull request #%d: %w", pr.GetNumber(), mergeErr)))
-	}
-	return p.classify(err, "updating the branch of pull request #%d", pr.GetNumber())
 }

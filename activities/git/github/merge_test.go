@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -112,18 +113,59 @@ func TestMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "a base that moved on gets merged into the branch first",
+			name: "a base that moved on gets the approved commit merged on top",
 			setup: func(f *provFakeGitHub, _ git.Proposal) {
-				f.strict = true
 				f.commitFile("main", gittest.DevApp, "name: time-service\nimage: idp/localtime:sha-7654321\n", "dev")
 			},
 			check: func(t *testing.T, f *provFakeGitHub, _ *provider, _ git.Proposal, res git.CommitResult, err error) {
 				require.NoError(t, err)
-				require.Equal(t, 1, f.count("PUT update-branch"))
 				base := f.head("main")
 				require.Equal(t, res.Commit, base.sha)
+				require.Equal(t, "dev", f.commits[base.parents[0]].message, "the unrelated commit is kept")
 				require.Contains(t, base.files[gittest.DevApp], "sha-7654321")
 				require.Contains(t, base.files[gittest.ProdApp], "v1.2.3")
+			},
+		},
+		{
+			name: "a base that moved on where branches must be up to date is refused, not updated",
+			setup: func(f *provFakeGitHub, _ git.Proposal) {
+				f.strict = true
+				f.commitFile("main", gittest.DevApp, "name: time-service\nimage: idp/localtime:sha-7654321\n", "dev")
+			},
+			check: func(t *testing.T, f *provFakeGitHub, _ *provider, prop git.Proposal, _ git.CommitResult, err error) {
+				require.ErrorIs(t, err, git.ErrNotMergeable)
+				require.ErrorContains(t, err, "behind main")
+				require.Equal(t, prop.Commit, f.head(prop.Head).sha, "the branch keeps the approved commit")
+				require.Equal(t, "dev", f.head("main").message)
+			},
+		},
+		{
+			name: "a foreign commit pushed on the branch after approval is refused",
+			setup: func(f *provFakeGitHub, prop git.Proposal) {
+				f.commitFile(prop.Head, ".github/workflows/x.yaml", "run: evil\n", "foreign")
+			},
+			check: func(t *testing.T, f *provFakeGitHub, _ *provider, prop git.Proposal, _ git.CommitResult, err error) {
+				require.ErrorIs(t, err, git.ErrNotMergeable)
+				require.ErrorContains(t, err, fmt.Sprintf("branch %s moved from %s to %s: refusing to merge what nobody approved", prop.Head, prop.Commit, f.head(prop.Head).sha))
+				require.Zero(t, f.count("PUT merge"))
+				require.NotContains(t, f.head("main").files, ".github/workflows/x.yaml")
+			},
+		},
+		{
+			name: "a branch that moves between our read and the merge (409) is not mergeable, not retried",
+			setup: func(f *provFakeGitHub, prop git.Proposal) {
+				f.intercept = func(_ http.ResponseWriter, _ *http.Request, route string) bool {
+					if route == "PUT merge" {
+						f.commitFile(prop.Head, ".github/workflows/x.yaml", "run: evil\n", "foreign")
+					}
+					return false
+				}
+			},
+			check: func(t *testing.T, f *provFakeGitHub, _ *provider, prop git.Proposal, _ git.CommitResult, err error) {
+				require.ErrorIs(t, err, git.ErrNotMergeable)
+				require.ErrorContains(t, err, "Head branch was modified")
+				require.Equal(t, 1, f.count("PUT merge"))
+				require.NotContains(t, f.head("main").files, ".github/workflows/x.yaml")
 			},
 		},
 		{
@@ -178,6 +220,14 @@ func TestMerge(t *testing.T) {
 			}
 			res, err := p.Merge(ctx, prop)
 			tc.check(t, f, p, prop, res, err)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for _, sha := range f.mergeSHAs {
+				require.Equal(t, prop.Commit, sha, "GitHub is told to merge only the approved commit")
+			}
+			for _, u := range f.refUpdates {
+				require.NotEqual(t, "main", u.branch, "the base moves only by merges")
+			}
 		})
 	}
 }

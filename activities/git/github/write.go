@@ -1,9 +1,7 @@
 package github
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -126,106 +124,4 @@ func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git
 		return git.CommitResult{}, fmt.Errorf("committing %s to %s: %w", path, branch, err)
 	}
 	return res, nil
-}
-
-// Propose implements git.Provider.
-func (p *provider) Propose(ctx context.Context, base, head string, c git.Change, title, body string) (git.Proposal, error) {
-	c, err := c.ForProposal(base, head)
-	if err != nil {
-		return git.Proposal{}, err
-	}
-	var prop git.Proposal
-	err = p.retry.Do(ctx, func() error {
-		var err error
-		prop, err = p.propose(ctx, base, head, c, title, body)
-		return err
-	})
-	if err != nil {
-		return git.Proposal{}, fmt.Errorf("proposing %s on %s: %w", c.Path, head, err)
-	}
-	return prop, nil
-}
-
-// propose is one attempt of Propose.
-func (p *provider) propose(ctx context.Context, base, head string, c git.Change, title, body string) (git.Proposal, error) {
-	ed, err := p.editAtHead(ctx, base, c)
-	if err != nil {
-		return git.Proposal{}, err
-	}
-	if ed.same {
-		return git.Proposal{Base: base, Commit: ed.tip}, nil
-	}
-	headTip, err := p.branchHead(ctx, head)
-	if errors.Is(err, git.ErrNotFound) {
-		if err := p.createBranch(ctx, head, ed.tip); err != nil {
-			return git.Proposal{}, err
-		}
-		headTip = ed.tip
-	} else if err != nil {
-		return git.Proposal{}, err
-	}
-	commit := headTip
-	cur, _, curExists, err := p.readFile(ctx, c.Path, headTip)
-	if err != nil {
-		return git.Proposal{}, err
-	}
-	if !curExists || !bytes.Equal(cur, ed.updated) {
-		// Start the branch over from base so the pull request holds exactly this change.
-		if headTip != ed.tip {
-			ref := &github.Reference{Ref: github.String("refs/heads/" + head), Object: &github.GitObject{SHA: &ed.tip}}
-			if _, _, err := p.client.UpdateRef(ctx, p.owner, p.repo, ref, true); err != nil {
-				return git.Proposal{}, p.classify(err, "resetting branch %q", head)
-			}
-		}
-		if commit, err = p.putFile(ctx, head, c.Path, ed.blob, ed.updated, c.Message); err != nil {
-			return git.Proposal{}, err
-		}
-	}
-	pr, err := p.findOrOpenPR(ctx, base, head, title, body)
-	if err != nil {
-		return git.Proposal{}, err
-	}
-	return git.Proposal{Base: base, Head: head, Commit: commit, Number: pr.GetNumber(), URL: pr.GetHTMLURL()}, nil
-}
-
-// createBranch creates branch at sha; a branch that appeared meanwhile means another attempt
-// got there first, so the caller starts over and finds it.
-func (p *provider) createBranch(ctx context.Context, branch, sha string) error {
-	ref := &github.Reference{Ref: github.String("refs/heads/" + branch), Object: &github.GitObject{SHA: &sha}}
-	_, _, err := p.client.CreateRef(ctx, p.owner, p.repo, ref)
-	if status(err) == http.StatusUnprocessableEntity {
-		return retry.Later(p.scrub(fmt.Errorf("creating branch %q: %w", branch, err)))
-	}
-	return p.classify(err, "creating branch %q", branch)
-}
-
-// findOrOpenPR returns the open pull request from head into base, opening it if there is none.
-func (p *provider) findOrOpenPR(ctx context.Context, base, head, title, body string) (*github.PullRequest, error) {
-	prs, _, err := p.client.ListPullRequests(ctx, p.owner, p.repo, &github.PullRequestListOptions{State: "open", Head: p.owner + ":" + head, Base: base})
-	if err != nil {
-		return nil, p.classify(err, "listing pull requests for %q", head)
-	}
-	if len(prs) > 0 {
-		return prs[0], nil
-	}
-	pr, _, err := p.client.CreatePullRequest(ctx, p.owner, p.repo, &github.NewPullRequest{Title: &title, Head: &head, Base: &base, Body: &body})
-	if status(err) == http.StatusUnprocessableEntity {
-		// Usually "a pull request already exists": another attempt opened it; list again.
-		return nil, retry.Later(p.scrub(fmt.Errorf("opening a pull request for %q: %w", head, err)))
-	}
-	if err != nil {
-		return nil, p.classify(err, "opening a pull request for %q", head)
-	}
-	return pr, nil
-}
-
-// UpdateProposal implements git.Provider.
-func (p *provider) UpdateProposal(ctx context.Context, prop git.Proposal, body string) error {
-	if prop.Number == 0 {
-		return nil
-	}
-	return p.retry.Do(ctx, func() error {
-		_, _, err := p.client.EditPullRequest(ctx, p.owner, p.repo, prop.Number, &github.PullRequest{Body: &body})
-		return p.classify(err, "updating pull request #%d", prop.Number)
-	})
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/alexpermiakov/idp/activities/git"
 )
 
-// Merge implements git.Provider. When base has not moved, base is fast-forwarded to head.
-// When it has, head's changes are re-created file by file on base's new head (a file base
-// changed too is a conflict, unless both sides agree), and head and base are pushed together
-// atomically so that a retried Merge finds head inside base and returns the same commit.
+// Merge implements git.Provider. It lands exactly prop.Commit, the commit shown for approval:
+// a proposal branch that moved since is refused. When base has not moved, base is
+// fast-forwarded to that commit; when it has, the commit's one file change is re-created on
+// base's new head (a base that changed that file too is a conflict). Base only ever moves
+// forward, compare-and-swap against the tip this attempt read; a lost race starts over.
 func (p *provider) Merge(ctx context.Context, prop git.Proposal) (git.CommitResult, error) {
 	if prop.Head == "" {
 		return git.CommitResult{Commit: prop.Commit}, nil
@@ -45,41 +46,43 @@ func (s *session) merge(ctx context.Context, prop git.Proposal) (git.CommitResul
 	if !ok {
 		return git.CommitResult{}, s.p.missingBranch(prop.Base)
 	}
-	baseCommit, err := s.repo.CommitObject(baseTip)
+	base, err := s.repo.CommitObject(baseTip)
 	if err != nil {
 		return git.CommitResult{}, err
 	}
 	headTip, ok := heads[prop.Head]
 	if !ok {
-		return s.mergedBefore(prop, baseCommit)
+		return s.mergedBefore(prop, base)
 	}
-	headCommit, err := s.repo.CommitObject(headTip)
+	if headTip.String() != prop.Commit {
+		return git.CommitResult{}, fmt.Errorf("%w: branch %s moved from %s to %s: refusing to merge what nobody approved",
+			git.ErrNotMergeable, prop.Head, prop.Commit, headTip)
+	}
+	approved, err := s.repo.CommitObject(headTip)
 	if err != nil {
 		return git.CommitResult{}, err
 	}
-	landed := git.CommitResult{Commit: headTip.String(), Changed: true}
-	merged, err := headCommit.IsAncestor(baseCommit)
-	if err != nil {
+	landed := git.CommitResult{Commit: approved.Hash.String(), Changed: true}
+	if merged, err := approved.IsAncestor(base); err != nil {
 		return git.CommitResult{}, err
-	}
-	if merged {
+	} else if merged {
 		return landed, nil
 	}
-	ff, err := baseCommit.IsAncestor(headCommit)
+	ch, err := s.approvedChange(approved, base)
 	if err != nil {
 		return git.CommitResult{}, err
 	}
-	if ff {
-		if err := s.push(ctx, false, map[string]plumbing.Hash{prop.Base: headTip}); err != nil {
-			return git.CommitResult{}, err
-		}
-		return landed, nil
+	if ch.parent == baseTip {
+		return landed, s.push(ctx, refUpdate{branch: prop.Base, from: baseTip, to: approved.Hash})
 	}
-	h, err := s.rebase(headCommit, baseCommit)
-	if err != nil {
-		return git.CommitResult{}, err
+	if h, err := s.replayedBefore(ch, base); err != nil || !h.IsZero() {
+		return git.CommitResult{Commit: h.String(), Changed: true}, err
 	}
-	if err := s.push(ctx, true, map[string]plumbing.Hash{prop.Head: h, prop.Base: h}); err != nil {
+	h, err := s.replay(ch, base)
+	if err != nil || h == baseTip {
+		return git.CommitResult{Commit: h.String(), Changed: true}, err
+	}
+	if err := s.push(ctx, refUpdate{branch: prop.Base, from: baseTip, to: h}); err != nil {
 		return git.CommitResult{}, err
 	}
 	return git.CommitResult{Commit: h.String(), Changed: true}, nil
@@ -98,61 +101,137 @@ func (s *session) mergedBefore(prop git.Proposal, base *object.Commit) (git.Comm
 	return git.CommitResult{}, s.p.missingBranch(prop.Head)
 }
 
-// rebase re-creates what head changed since its merge base with base as one commit on base,
-// keeping head's message and author.
-func (s *session) rebase(head, base *object.Commit) (plumbing.Hash, error) {
-	bases, err := head.MergeBase(base)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if len(bases) == 0 {
-		return plumbing.ZeroHash, fmt.Errorf("%w: %s and %s share no history", git.ErrNotMergeable, head.Hash, base.Hash)
-	}
-	from, err := bases[0].Tree()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	to, err := head.Tree()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	changes, err := object.DiffTree(from, to)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	tree := base.TreeHash
-	for _, ch := range changes {
-		if tree, err = s.replay(tree, ch); err != nil {
-			return plumbing.ZeroHash, err
-		}
-	}
-	author := head.Author
-	return s.writeCommit(base.Hash, tree, head.Message, &author)
+// fileChange is what one commit did: it changed the file at path from was to want (nil: the
+// file did not exist, or was removed) on top of parent.
+type fileChange struct {
+	commit    *object.Commit
+	parent    plumbing.Hash
+	path      string
+	was, want *object.TreeEntry
 }
 
-// replay applies one change of the proposal to tree: a no-op when tree already has the
-// result, a conflict when tree no longer has what the change started from.
-func (s *session) replay(tree plumbing.Hash, ch *object.Change) (plumbing.Hash, error) {
-	path := ch.To.Name
-	if path == "" {
-		path = ch.From.Name
+// approvedChange reads the change an approved commit makes. Idp proposes exactly one commit
+// changing one file on a commit of base; anything else is not what idp asked to approve.
+func (s *session) approvedChange(approved, base *object.Commit) (fileChange, error) {
+	ch, ok, err := s.oneFileChange(approved)
+	if err != nil {
+		return fileChange{}, err
 	}
-	var was, want *object.TreeEntry
-	if ch.From.Name != "" {
-		was = &ch.From.TreeEntry
+	if !ok {
+		return fileChange{}, fmt.Errorf("%w: %s is not one commit changing one file", git.ErrNotMergeable, approved.Hash)
 	}
-	if ch.To.Name != "" {
-		want = &ch.To.TreeEntry
+	parent, err := s.repo.CommitObject(ch.parent)
+	if err != nil {
+		return fileChange{}, err
 	}
-	now, err := findEntry(s.repo.Storer, tree, path)
+	if onBase, err := parent.IsAncestor(base); err != nil || !onBase {
+		return fileChange{}, fmt.Errorf("%w: %s does not start from a commit of the base branch (%v)", git.ErrNotMergeable, approved.Hash, err)
+	}
+	return ch, nil
+}
+
+// oneFileChange returns the change c makes to its only parent, and false when c is a root
+// or merge commit or changes more or less than one file.
+func (s *session) oneFileChange(c *object.Commit) (fileChange, bool, error) {
+	if len(c.ParentHashes) != 1 {
+		return fileChange{}, false, nil
+	}
+	parent, err := c.Parent(0)
+	if err != nil {
+		return fileChange{}, false, err
+	}
+	changes, err := diffTrees(s, parent.TreeHash, c.TreeHash)
+	if err != nil || len(changes) != 1 {
+		return fileChange{}, false, err
+	}
+	ch := fileChange{commit: c, parent: parent.Hash, path: changes[0].To.Name}
+	if ch.path == "" {
+		ch.path = changes[0].From.Name
+	}
+	if changes[0].From.Name != "" {
+		ch.was = &changes[0].From.TreeEntry
+	}
+	if changes[0].To.Name != "" {
+		ch.want = &changes[0].To.TreeEntry
+	}
+	return ch, true, nil
+}
+
+// diffTrees lists what changed between two trees (a zero hash is the empty tree).
+func diffTrees(s *session, from, to plumbing.Hash) (object.Changes, error) {
+	tree := func(h plumbing.Hash) (*object.Tree, error) {
+		if h.IsZero() {
+			return &object.Tree{}, nil
+		}
+		return object.GetTree(s.repo.Storer, h)
+	}
+	a, err := tree(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := tree(to)
+	if err != nil {
+		return nil, err
+	}
+	return object.DiffTree(a, b)
+}
+
+// maxReplayScan bounds how far back replayedBefore looks for an earlier merge.
+const maxReplayScan = 1000
+
+// replayedBefore finds the commit an earlier attempt made when it re-created ch on base (a
+// retried Merge must return the same commit): walking base's first parents back to where the
+// proposal started, a commit with the approved message making the same one-file change.
+func (s *session) replayedBefore(ch fileChange, base *object.Commit) (plumbing.Hash, error) {
+	c := base
+	for range maxReplayScan {
+		if c.Hash == ch.parent || len(c.ParentHashes) == 0 {
+			return plumbing.ZeroHash, nil
+		}
+		if c.Message == ch.commit.Message {
+			got, ok, err := s.oneFileChange(c)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			if ok && got.path == ch.path && sameEntry(got.want, ch.want) {
+				return c.Hash, nil
+			}
+		}
+		next, err := c.Parent(0)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		c = next
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// replay re-creates the approved change ch as one commit on base, keeping its message and
+// author, and checks that the result changes nothing but that file, to that content. A base
+// that already has the file as approved is returned as it is; one whose file is no longer
+// what the change started from is a conflict.
+func (s *session) replay(ch fileChange, base *object.Commit) (plumbing.Hash, error) {
+	now, err := findEntry(s.repo.Storer, base.TreeHash, ch.path)
+	switch {
+	case err != nil:
+		return plumbing.ZeroHash, err
+	case sameEntry(now, ch.want):
+		return base.Hash, nil
+	case !sameEntry(now, ch.was):
+		return plumbing.ZeroHash, fmt.Errorf("%w: %s was changed on both branches", git.ErrNotMergeable, ch.path)
+	}
+	tree, err := setTreeEntry(s.repo.Storer, base.TreeHash, strings.Split(ch.path, "/"), ch.want)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	switch {
-	case sameEntry(now, want):
-		return tree, nil // base already has it
-	case !sameEntry(now, was):
-		return plumbing.ZeroHash, fmt.Errorf("%w: %s was changed on both branches", git.ErrNotMergeable, path)
+	changes, err := diffTrees(s, base.TreeHash, tree)
+	if err != nil {
+		return plumbing.ZeroHash, err
 	}
-	return setTreeEntry(s.repo.Storer, tree, strings.Split(path, "/"), want)
+	if len(changes) != 1 || (changes[0].To.Name != ch.path && changes[0].From.Name != ch.path) {
+		return plumbing.ZeroHash, fmt.Errorf("%w: re-creating %s on %s would change %d paths, not just %s",
+			git.ErrNotMergeable, ch.commit.Hash, base.Hash, len(changes), ch.path)
+	}
+	author := ch.commit.Author
+	return s.writeCommit(base.Hash, tree, ch.commit.Message, &author)
 }

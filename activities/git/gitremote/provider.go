@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/alexpermiakov/idp/activities/git"
@@ -103,7 +102,7 @@ func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git
 		if err != nil {
 			return err
 		}
-		if err := s.push(ctx, false, map[string]plumbing.Hash{branch: h}); err != nil {
+		if err := s.push(ctx, refUpdate{branch: branch, from: tip.Hash, to: h}); err != nil {
 			return err
 		}
 		res = git.CommitResult{Commit: h.String(), Changed: true}
@@ -158,21 +157,25 @@ func (s *session) propose(ctx context.Context, base, head string, c git.Change) 
 	if tree.IsZero() {
 		return git.Proposal{Base: base, Commit: baseTip.String()}, nil
 	}
-	if headTip, ok := heads[head]; ok {
+	headTip := heads[head]
+	if !headTip.IsZero() {
 		hc, err := s.repo.CommitObject(headTip)
 		if err != nil {
 			return git.Proposal{}, err
 		}
-		if len(hc.ParentHashes) == 1 && hc.ParentHashes[0] == baseTip && hc.TreeHash == tree {
-			// An earlier attempt already made exactly this branch.
+		if len(hc.ParentHashes) == 1 && hc.ParentHashes[0] == baseTip && hc.TreeHash == tree && hc.Message == c.Message {
+			// An earlier attempt already made exactly this branch: one idp commit on base
+			// carrying this change (the whole tree matches) and this workflow's message.
 			return git.Proposal{Base: base, Head: head, Commit: headTip.String()}, nil
 		}
 	}
+	// Anything else on the branch (a stale attempt, foreign commits) is replaced: the branch
+	// starts over from base, compare-and-swap against the tip we just read.
 	h, err := s.writeCommit(baseTip, tree, c.Message, nil)
 	if err != nil {
 		return git.Proposal{}, err
 	}
-	if err := s.push(ctx, true, map[string]plumbing.Hash{head: h}); err != nil {
+	if err := s.push(ctx, refUpdate{branch: head, from: headTip, to: h}); err != nil {
 		return git.Proposal{}, err
 	}
 	return git.Proposal{Base: base, Head: head, Commit: h.String()}, nil

@@ -66,6 +66,8 @@ func (s *session) fetch(ctx context.Context, branches ...string) (map[string]plu
 	var specs []gitconfig.RefSpec
 	for _, b := range branches {
 		if _, ok := listed[b]; ok {
+			// "+" only lets this session's in-memory tracking refs follow the remote; it
+			// never touches the remote.
 			specs = append(specs, gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", b, b)))
 		}
 	}
@@ -102,28 +104,41 @@ func (s *session) fetchBranch(ctx context.Context, branch string) (*object.Commi
 	return s.repo.CommitObject(h)
 }
 
-// push sends local commits to the remote: each entry of refs maps a branch to the commit it
-// should point at; force allows non-fast-forward updates. Several branches go atomically.
-// When the push fails, push looks at the remote: if it already has what we pushed (the
-// error came after the update) that is success; otherwise the error is marked for a retry
-// when the branches moved, since the caller then has to start over from the new heads.
-func (s *session) push(ctx context.Context, force bool, refs map[string]plumbing.Hash) error {
-	var specs []gitconfig.RefSpec
+// refUpdate moves branch from the commit an attempt read (zero: it saw no such branch) to to.
+type refUpdate struct {
+	branch   string
+	from, to plumbing.Hash
+}
+
+// push sends local commits to the remote, all updates atomically, each a compare-and-swap
+// against the tip the attempt read: RequireRemoteRefs refuses the push unless the remote still
+// advertises from, and the server checks that old value again under its ref lock, so a commit
+// that landed after our fetch is never dropped. A rewrite (non-fast-forward) is allowed only
+// for a proposal branch that existed when we read it; every other update, the base's above
+// all, must fast-forward. When the push fails, push looks at the remote: if it already has
+// what we pushed (the error came after the update) that is success; otherwise the error is
+// marked for a retry when the branches moved, since the caller then has to start over.
+func (s *session) push(ctx context.Context, updates ...refUpdate) error {
+	var specs, require []gitconfig.RefSpec
 	var names []string
-	for b, h := range refs {
-		local := plumbing.ReferenceName("refs/idp/push/" + b)
-		if err := s.repo.Storer.SetReference(plumbing.NewHashReference(local, h)); err != nil {
+	for _, u := range updates {
+		local := plumbing.ReferenceName("refs/idp/push/" + u.branch)
+		if err := s.repo.Storer.SetReference(plumbing.NewHashReference(local, u.to)); err != nil {
 			return err
 		}
-		spec := fmt.Sprintf("%s:refs/heads/%s", local, b)
-		if force {
-			spec = "+" + spec
+		spec := fmt.Sprintf("%s:refs/heads/%s", local, u.branch)
+		if !u.from.IsZero() {
+			require = append(require, gitconfig.RefSpec(fmt.Sprintf("%s:refs/heads/%s", u.from, u.branch)))
+			if strings.HasPrefix(u.branch, git.ProposalPrefix) {
+				spec = "+" + spec // safe: idp alone writes proposal branches, and only from u.from
+			}
 		}
 		specs = append(specs, gitconfig.RefSpec(spec))
-		names = append(names, b)
+		names = append(names, u.branch)
 	}
 	sort.Strings(names)
-	err := s.repo.PushContext(ctx, &gogit.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Atomic: len(specs) > 1})
+	err := s.repo.PushContext(ctx, &gogit.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs,
+		RequireRemoteRefs: require, Atomic: len(specs) > 1})
 	if err == nil || errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 		return nil
 	}
@@ -135,8 +150,8 @@ func (s *session) push(ctx context.Context, force bool, refs map[string]plumbing
 	if lerr != nil {
 		return pushErr
 	}
-	for b, h := range refs {
-		if now[b] != h {
+	for _, u := range updates {
+		if now[u.branch] != u.to {
 			// Someone pushed in between (the usual cause), or the remote was briefly busy:
 			// either way a new attempt on fresh heads is the fix; the caller bounds attempts.
 			return retry.Later(pushErr)
