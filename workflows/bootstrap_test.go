@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
@@ -46,6 +47,9 @@ func TestBootstrap(t *testing.T) { suite.Run(t, new(bootstrapSuite)) }
 
 func (s *bootstrapSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
+	// The 1 s default flags a slow machine (CI runs every package at once, under -race) as a
+	// deadlock; a workflow that really never yields still fails, later.
+	s.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	s.env.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(api.BootstrapWorkflowName))
 	s.env.RegisterActivity(pa)
 	s.env.RegisterActivity(aa)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
@@ -47,6 +48,9 @@ func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
 
 func (s *promoteSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
+	// The 1 s default flags a slow machine (CI runs every package at once, under -race) as a
+	// deadlock; a workflow that really never yields still fails, later.
+	s.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	s.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: promoID})
 	s.env.RegisterWorkflowWithOptions(Promote, workflowOptions(api.PromoteWorkflowName))
 	for _, a := range []any{pa, ar, ga, ea, sa} {
