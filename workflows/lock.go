@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -12,6 +14,9 @@ type LockInput struct {
 	// Holder and Queue carry the lock's state across continue-as-new.
 	Holder string        `json:"holder,omitempty"`
 	Queue  []LockRequest `json:"queue,omitempty"`
+	// CheckInterval is how often the lock asks whether its holder still runs while others
+	// wait; zero means defaultCheckInterval.
+	CheckInterval time.Duration `json:"checkInterval,omitempty"`
 }
 
 // LockRequest asks for the lock on behalf of a workflow.
