@@ -36,7 +36,7 @@ func devServer(t *testing.T) client.Client {
 		args = append(args, "--search-attribute", sa+"=Keyword")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 

@@ -31,6 +31,7 @@ func TestRecordHistories(t *testing.T) {
 	c := devServer(t)
 	lockWorker(t, c, registerPromoteStubs)
 	t.Run("lock-contention", func(t *testing.T) { recordLockContention(t, c) })
+	t.Run("lock-holder-terminated", func(t *testing.T) { recordLockHolderTerminated(t, c) })
 	t.Run("promote-prod-approved", func(t *testing.T) { recordPromoteToProd(t, c) })
 }
 
@@ -54,6 +55,22 @@ func recordLockContention(t *testing.T, c client.Client) {
 	require.NoError(t, c.SignalWorkflow(context.Background(), "promote-time-service-v1.2.5", "", doneSignal, nil))
 	require.NoError(t, c.GetWorkflow(context.Background(), lockID, "").Get(context.Background(), nil), "an idle lock ends")
 	writeHistory(t, c, lockID, "lock-contention.json")
+}
+
+// recordLockHolderTerminated: a holds the lock, b waits, a is terminated; the lock's next
+// liveness check lets go of a and b gets the lock.
+func recordLockHolderTerminated(t *testing.T, c client.Client) {
+	lockID := api.LockID("version-service", "prod")
+	in := lockHolderInput{LockID: lockID, Key: "version-service/prod", CheckInterval: time.Second}
+	startHolder(t, c, "promote-version-service-v2.0.0", in)
+	waitState(t, c, "promote-version-service-v2.0.0", "holding", 30*time.Second)
+	startHolder(t, c, "promote-version-service-v2.0.1", in)
+	waitState(t, c, "promote-version-service-v2.0.1", "requested", 30*time.Second)
+	require.NoError(t, c.TerminateWorkflow(context.Background(), "promote-version-service-v2.0.0", "", "stuck"))
+	waitState(t, c, "promote-version-service-v2.0.1", "holding", 30*time.Second)
+	require.NoError(t, c.SignalWorkflow(context.Background(), "promote-version-service-v2.0.1", "", doneSignal, nil))
+	require.NoError(t, c.GetWorkflow(context.Background(), lockID, "").Get(context.Background(), nil), "an idle lock ends")
+	writeHistory(t, c, lockID, "lock-holder-terminated.json")
 }
 
 // writeHistory exports the workflow's history in the JSON `temporal workflow show -o json`
