@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -41,4 +42,8 @@ func TestLockLetsGoOfATerminatedHolder(t *testing.T) {
 	require.NoError(t, c.SignalWorkflow(ctx, next.GetID(), "", doneSignal, nil))
 	require.NoError(t, next.Get(ctx, nil))
 	require.NoError(t, c.GetWorkflow(ctx, lockID, "").Get(ctx, nil), "an idle lock ends")
+
+	out, err := (&platform.Signaller{Client: c}).WorkflowRunning(ctx, platform.WorkflowRunningInput{WorkflowID: "promote-never-started"})
+	require.NoError(t, err, "the server's NotFound is an answer, not an error")
+	require.Equal(t, platform.WorkflowRunningOutput{Status: "not found"}, out)
 }

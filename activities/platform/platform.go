@@ -149,7 +149,7 @@ type WorkflowRunningOutput struct {
 // newest one, so a run that continued as new still counts as running; an ID the server does
 // not know counts as gone.
 func (s *Signaller) WorkflowRunning(ctx context.Context, in WorkflowRunningInput) (WorkflowRunningOutput, error) {
-	resp, err := s.Client.DescribeWorkflowExecution(ctx, in.WorkflowID, "")
+	desc, err := s.Client.DescribeWorkflow(ctx, in.WorkflowID, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return WorkflowRunningOutput{Status: "not found"}, nil
@@ -157,7 +157,7 @@ func (s *Signaller) WorkflowRunning(ctx context.Context, in WorkflowRunningInput
 	if err != nil {
 		return WorkflowRunningOutput{}, fmt.Errorf("describing workflow %s: %w", in.WorkflowID, err)
 	}
-	st := resp.GetWorkflowExecutionInfo().GetStatus()
+	st := desc.Status
 	return WorkflowRunningOutput{
 		Running: st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || st == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
 		Status:  strings.ToLower(st.String()),

@@ -8,12 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 )
 
-// describeClient answers DescribeWorkflowExecution from a fixed status or error; any other
+// describeClient answers DescribeWorkflow from a fixed status or error; any other
 // call panics on the nil embedded client.
 type describeClient struct {
 	client.Client
@@ -21,12 +19,11 @@ type describeClient struct {
 	err    error
 }
 
-func (c *describeClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (c *describeClient) DescribeWorkflow(context.Context, string, string) (*client.WorkflowExecutionDescription, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{
-		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: c.status}}, nil
+	return &client.WorkflowExecutionDescription{WorkflowExecutionMetadata: client.WorkflowExecutionMetadata{Status: c.status}}, nil
 }
 
 func TestWorkflowRunning(t *testing.T) {
