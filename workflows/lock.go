@@ -11,7 +11,7 @@ import (
 // LockInput starts a lock workflow for one key, e.g. "time-service/prod".
 type LockInput struct {
 	Key string `json:"key"`
-	// Holder and Queue carry the lock's state across continue-as-new.
+	// Holder, Queue and Released carry the lock's state across continue-as-new.
 	Holder   string        `json:"holder,omitempty"`
 	Queue    []LockRequest `json:"queue,omitempty"`
 	Released []string      `json:"released,omitempty"`
