@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -61,3 +63,116 @@ var errGone = &notFound{}
 type notFound struct{}
 
 func (*notFound) Error() string { return "workflow not found" }
+
+// lockEnv is a test lock whose owners exist unless gone lists them, and whose liveness
+// checks answer from running.
+type lockEnv struct {
+	env     *testsuite.TestWorkflowEnvironment
+	granted []string
+	checked []string
+}
+
+func newLockEnv(t *testing.T, running map[string]bool, gone ...string) *lockEnv {
+	var ts testsuite.WorkflowTestSuite
+	l := &lockEnv{env: ts.NewTestWorkflowEnvironment()}
+	l.env.RegisterWorkflowWithOptions(Lock, workflowOptions(api.LockWorkflowName))
+	l.env.RegisterActivity(sa)
+	for _, g := range gone {
+		l.env.OnSignalExternalWorkflow(mock.Anything, g, "", api.LockGrantedSignal, mock.Anything).Return(errGone)
+	}
+	l.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", api.LockGrantedSignal, mock.Anything).
+		Run(func(args mock.Arguments) { l.granted = append(l.granted, args.String(1)) }).Return(nil)
+	l.env.OnActivity(sa.WorkflowRunning, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in platform.WorkflowRunningInput) (platform.WorkflowRunningOutput, error) {
+			l.checked = append(l.checked, in.WorkflowID)
+			if running[in.WorkflowID] {
+				return platform.WorkflowRunningOutput{Running: true, Status: "running"}, nil
+			}
+			return platform.WorkflowRunningOutput{Status: "terminated"}, nil
+		}).Maybe()
+	t.Cleanup(func() { l.env.AssertExpectations(t) })
+	return l
+}
+
+func (l *lockEnv) at(d time.Duration, f func()) { l.env.RegisterDelayedCallback(f, d) }
+
+func (l *lockEnv) acquire(owner string) {
+	l.env.SignalWorkflow(api.LockAcquireSignal, LockRequest{Owner: owner})
+}
+
+func (l *lockEnv) release(owner string) {
+	l.env.SignalWorkflow(api.LockReleaseSignal, LockRelease{Owner: owner})
+}
+
+func (l *lockEnv) status(t *testing.T) LockStatus {
+	v, err := l.env.QueryWorkflow(api.StatusQuery)
+	require.NoError(t, err)
+	var st LockStatus
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func (l *lockEnv) run(t *testing.T, in LockInput) {
+	l.env.ExecuteWorkflow(api.LockWorkflowName, in)
+	require.True(t, l.env.IsWorkflowCompleted())
+	require.NoError(t, l.env.GetWorkflowError())
+}
+
+func TestLockReleasesAHolderThatEnded(t *testing.T) {
+	l := newLockEnv(t, map[string]bool{})
+	l.at(time.Second, func() { l.acquire("promote-a") })
+	l.at(2*time.Second, func() { l.acquire("promote-b") })
+	l.at(2*time.Second+4*time.Second, func() {
+		require.Equal(t, []string{"promote-a"}, l.granted, "no check before the interval")
+		require.Empty(t, l.checked)
+	})
+	l.at(2*time.Second+6*time.Second, func() {
+		require.Equal(t, []string{"promote-a", "promote-b"}, l.granted, "b gets the lock after one check")
+		require.Equal(t, []string{"promote-a"}, l.checked)
+		st := l.status(t)
+		require.Equal(t, "promote-b", st.Holder)
+		require.Empty(t, st.Queue)
+		require.Equal(t, "promote-a: released: its workflow is terminated and never released the lock", st.LastReason)
+		l.release("promote-b")
+	})
+	l.run(t, LockInput{Key: "time-service/prod", CheckInterval: 5 * time.Second})
+	require.Equal(t, []string{"promote-a"}, l.checked, "no check without waiters")
+}
+
+func TestLockKeepsAHolderThatRuns(t *testing.T) {
+	l := newLockEnv(t, map[string]bool{"promote-a": true, "promote-b": true})
+	l.at(time.Second, func() { l.acquire("promote-a") })
+	l.at(2*time.Second, func() { l.acquire("promote-b") })
+	l.at(2*time.Minute, func() {
+		require.Equal(t, []string{"promote-a"}, l.granted)
+		require.Len(t, l.checked, 3, "one check every 30s while b waits")
+		st := l.status(t)
+		require.Equal(t, "promote-a", st.Holder)
+		require.Equal(t, []LockRequest{{Owner: "promote-b"}}, st.Queue)
+		require.Empty(t, st.Released)
+		l.release("promote-a")
+	})
+	l.at(10*time.Minute, func() { l.release("promote-b") })
+	l.run(t, LockInput{Key: "time-service/prod"})
+	require.Equal(t, []string{"promote-a", "promote-b"}, l.granted)
+	require.Len(t, l.checked, 3, "a lone holder is not checked")
+}
+
+func TestLockSkipsAQueuedOwnerThatIsGoneAfterTheHolderEnded(t *testing.T) {
+	l := newLockEnv(t, map[string]bool{}, "promote-b")
+	l.at(time.Second, func() { l.acquire("promote-a") })
+	l.at(2*time.Second, func() {
+		l.acquire("promote-b")
+		l.acquire("promote-c")
+	})
+	l.at(time.Minute, func() {
+		require.Equal(t, []string{"promote-a", "promote-c"}, l.granted)
+		st := l.status(t)
+		require.Equal(t, "promote-c", st.Holder)
+		require.Len(t, st.Released, 2)
+		require.Contains(t, st.Released[0], "promote-a: released: its workflow is terminated")
+		require.Contains(t, st.LastReason, "promote-b: skipped: gone when its turn came")
+		l.release("promote-c")
+	})
+	l.run(t, LockInput{Key: "time-service/prod"})
+}

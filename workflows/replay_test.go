@@ -6,13 +6,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
-
-	"github.com/alexpermiakov/idp/workflows/api"
 )
 
-// TestReplayRecordedHistories replays histories recorded from the local stack (an approval
-// by update after a refused self-approval and an ignored signal; a rerun with no changes), so
-// a change that breaks determinism for running workflows fails here.
+// TestReplayRecordedHistories replays the committed histories, so a change that breaks
+// determinism for running workflows fails here: bootstraps recorded from the local stack (an
+// approval by update after a refused self-approval and an ignored signal; a rerun with no
+// changes), and, recorded by TestRecordHistories, a promotion to prod approved after a refused
+// self-approval and locks under contention from before and after the liveness check. Every
+// workflow type is registered for every file.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	require.NoError(t, err)
@@ -20,7 +21,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(api.BootstrapWorkflowName))
+			for _, d := range Definitions() {
+				r.RegisterWorkflowWithOptions(d.Func, workflowOptions(d.Name))
+			}
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

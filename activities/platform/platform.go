@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/alexpermiakov/idp/internal/checkout"
@@ -166,4 +169,36 @@ func (a *Activities) CurrentImage(ctx context.Context, in ImageInput) (ImageOutp
 		return ImageOutput{}, fail.Wrap(fail.Config, err, "%s at %s", path, commit)
 	}
 	return ImageOutput{Image: img, Commit: commit}, nil
+}
+
+// WorkflowRunningInput names a workflow by ID; its current run is the one asked about.
+type WorkflowRunningInput struct {
+	WorkflowID string `json:"workflowId"`
+}
+
+// WorkflowRunningOutput says whether the workflow still runs, and its status ("running",
+// "terminated", "timedout", ..., or "not found").
+type WorkflowRunningOutput struct {
+	Running bool   `json:"running"`
+	Status  string `json:"status"`
+}
+
+// WorkflowRunning describes the current run of a workflow, so a lock can let go of a holder
+// that ended without releasing it. The current run of a chain that continued as new is the
+// newest one, so a run that continued as new still counts as running; an ID the server does
+// not know counts as gone.
+func (s *Signaller) WorkflowRunning(ctx context.Context, in WorkflowRunningInput) (WorkflowRunningOutput, error) {
+	desc, err := s.Client.DescribeWorkflow(ctx, in.WorkflowID, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return WorkflowRunningOutput{Status: "not found"}, nil
+	}
+	if err != nil {
+		return WorkflowRunningOutput{}, fmt.Errorf("describing workflow %s: %w", in.WorkflowID, err)
+	}
+	st := desc.Status
+	return WorkflowRunningOutput{
+		Running: st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || st == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
+		Status:  strings.ToLower(st.String()),
+	}, nil
 }

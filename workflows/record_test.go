@@ -1,0 +1,92 @@
+package workflows
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/alexpermiakov/idp/workflows/api"
+)
+
+// TestRecordHistories records, on a real dev server, the histories TestReplayRecordedHistories
+// replays, and writes them under testdata/. It is a tool, not a test: it runs only with
+// IDP_RECORD_HISTORIES=1, e.g.
+//
+//	IDP_RECORD_HISTORIES=1 go test -count=1 -run TestRecordHistories ./workflows
+//
+// Rerun it (and commit the files) when a workflow changes on purpose, with a GetVersion guard:
+// keep the old files, which must still replay, and add the new ones under new names.
+func TestRecordHistories(t *testing.T) {
+	if os.Getenv("IDP_RECORD_HISTORIES") != "1" {
+		t.Skip("records histories into testdata/ only with IDP_RECORD_HISTORIES=1")
+	}
+	c := devServer(t)
+	lockWorker(t, c, registerPromoteStubs)
+	t.Run("lock-contention", func(t *testing.T) { recordLockContention(t, c) })
+	t.Run("lock-holder-terminated", func(t *testing.T) { recordLockHolderTerminated(t, c) })
+	t.Run("promote-prod-approved", func(t *testing.T) { recordPromoteToProd(t, c) })
+}
+
+// recordLockContention: a holds the lock; b, then c asking to supersede, queue; a steps
+// aside; b holds past a few liveness checks, then releases; c gets it and releases.
+func recordLockContention(t *testing.T, c client.Client) {
+	lockID := api.LockID("time-service", "prod")
+	in := lockHolderInput{LockID: lockID, Key: "time-service/prod", CheckInterval: time.Second}
+	startHolder(t, c, "promote-time-service-v1.2.3", in)
+	waitState(t, c, "promote-time-service-v1.2.3", "holding", 30*time.Second)
+	startHolder(t, c, "promote-time-service-v1.2.4", in)
+	waitState(t, c, "promote-time-service-v1.2.4", "requested", 30*time.Second)
+	sup := in
+	sup.Supersede = true
+	startHolder(t, c, "promote-time-service-v1.2.5", sup)
+	waitState(t, c, "promote-time-service-v1.2.3", "done", 30*time.Second)
+	waitState(t, c, "promote-time-service-v1.2.4", "holding", 30*time.Second)
+	time.Sleep(3 * in.CheckInterval) // let the lock check a live holder
+	require.NoError(t, c.SignalWorkflow(context.Background(), "promote-time-service-v1.2.4", "", doneSignal, nil))
+	waitState(t, c, "promote-time-service-v1.2.5", "holding", 30*time.Second)
+	require.NoError(t, c.SignalWorkflow(context.Background(), "promote-time-service-v1.2.5", "", doneSignal, nil))
+	require.NoError(t, c.GetWorkflow(context.Background(), lockID, "").Get(context.Background(), nil), "an idle lock ends")
+	writeHistory(t, c, lockID, "lock-contention.json")
+}
+
+// recordLockHolderTerminated: a holds the lock, b waits, a is terminated; the lock's next
+// liveness check lets go of a and b gets the lock.
+func recordLockHolderTerminated(t *testing.T, c client.Client) {
+	lockID := api.LockID("version-service", "prod")
+	in := lockHolderInput{LockID: lockID, Key: "version-service/prod", CheckInterval: time.Second}
+	startHolder(t, c, "promote-version-service-v2.0.0", in)
+	waitState(t, c, "promote-version-service-v2.0.0", "holding", 30*time.Second)
+	startHolder(t, c, "promote-version-service-v2.0.1", in)
+	waitState(t, c, "promote-version-service-v2.0.1", "requested", 30*time.Second)
+	require.NoError(t, c.TerminateWorkflow(context.Background(), "promote-version-service-v2.0.0", "", "stuck"))
+	waitState(t, c, "promote-version-service-v2.0.1", "holding", 30*time.Second)
+	require.NoError(t, c.SignalWorkflow(context.Background(), "promote-version-service-v2.0.1", "", doneSignal, nil))
+	require.NoError(t, c.GetWorkflow(context.Background(), lockID, "").Get(context.Background(), nil), "an idle lock ends")
+	writeHistory(t, c, lockID, "lock-holder-terminated.json")
+}
+
+// writeHistory exports the workflow's history in the JSON `temporal workflow show -o json`
+// writes, which ReplayWorkflowHistoryFromJSONFile reads.
+func writeHistory(t *testing.T, c client.Client, id, name string) {
+	t.Helper()
+	ctx := context.Background()
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, e)
+	}
+	out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join("testdata", name), append(out, '\n'), 0o644))
+	t.Logf("wrote testdata/%s: %d events", name, len(h.Events))
+}
