@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,6 +30,9 @@ func TestBadInputExitsTwoWithoutTemporal(t *testing.T) {
 		{"frobnicate"},
 		{"status", "--no-such-flag", "x"},
 		{"bootstrap", "--env"},
+		{"promote", "--service", "time-service", "--tag", "v1/../main", "--config", "../../idp.yaml"},
+		{"promote", "--service", "time-service", "--tag", "-v1", "--config", "../../idp.yaml"},
+		{"promote", "--service", "time-service", "--tag", "v1 2", "--config", "../../idp.yaml"},
 	} {
 		var out, errOut bytes.Buffer
 		root := NewRoot(&out, &errOut)
@@ -39,6 +43,20 @@ func TestBadInputExitsTwoWithoutTemporal(t *testing.T) {
 		require.Equal(t, ExitBadInput, Code(err), "%v: %v", args, err)
 	}
 	require.Equal(t, ExitBadInput, Main(context.Background(), []string{"frobnicate"}, &bytes.Buffer{}, &bytes.Buffer{}))
+}
+
+func TestPromoteRefusesTagsThatAreNotOCITags(t *testing.T) {
+	for tag, ok := range map[string]bool{
+		"v1.2.3": true, "sha-1a2b3c4": true, "_x": true, "V1_rc.2-b": true, strings.Repeat("a", 128): true,
+		"-v1": false, ".v1": false, "v1/x": false, "v1:x": false, "v 1": false, "v1@sha256": false, strings.Repeat("a", 129): false,
+	} {
+		err := promoteOptions{service: "time-service", tag: tag}.validate()
+		if ok {
+			require.NoError(t, err, tag)
+		} else {
+			require.ErrorContains(t, err, "is not a valid image tag", tag)
+		}
+	}
 }
 
 func TestIdentityOrder(t *testing.T) {

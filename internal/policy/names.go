@@ -1,5 +1,7 @@
 package policy
 
+import "regexp"
+
 // Names of things in the platform repository and in Argo CD, built in this one place so that
 // the CLI, the workflows and the activities always agree on them.
 
@@ -16,3 +18,11 @@ func LockKey(service, env string) string { return service + "/" + env }
 
 // ProposalBranch is the branch a promotion that needs approval proposes its change on.
 func ProposalBranch(service, env, tag string) string { return "idp/" + service + "-" + env + "-" + tag }
+
+// tagRE is the OCI distribution spec's tag grammar.
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidTag reports whether tag is a valid OCI image tag. Tags end up in workflow IDs
+// (promote-<service>-<tag>), Git branch names and manifests, so anything else (a '/', a ':',
+// a space, a leading '-' or '.') is refused before it can reach any of them.
+func ValidTag(tag string) bool { return tagRE.MatchString(tag) }
