@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,8 +67,22 @@ func TestIdentityOrder(t *testing.T) {
 	require.Equal(t, "bob", (&globals{}).identity())
 }
 
-func TestConnectionErrorIsNotBadInput(t *testing.T) {
-	g := &globals{dial: func() (client.Client, error) { return nil, errors.New("connection refused") }}
+func TestUnreachableTemporalExitsThreeNamingTheAddress(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	t.Setenv("TEMPORAL_ADDRESS", "temporal.example.com:7233")
+	t.Setenv("TEMPORAL_API_KEY", "secret-api-key")
+	g := &globals{dial: func(client.Options) (client.Client, error) { return nil, errors.New("connection refused") }}
 	_, err := g.client()
-	require.Equal(t, ExitFailed, Code(err))
+	require.Equal(t, ExitUnreachable, Code(err))
+	require.ErrorContains(t, err, "connecting to Temporal at temporal.example.com:7233, namespace default")
+	require.NotContains(t, err.Error(), "secret-api-key")
+}
+
+func TestBadTemporalTLSFileIsBadInput(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	t.Setenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "/nonexistent/ca.pem")
+	g := &globals{dial: func(client.Options) (client.Client, error) { panic("dialed with a bad configuration") }}
+	_, err := g.client()
+	require.Equal(t, ExitBadInput, Code(err))
+	require.ErrorContains(t, err, "TEMPORAL_TLS_SERVER_CA_CERT_PATH")
 }
