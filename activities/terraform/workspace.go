@@ -136,21 +136,45 @@ func backendConfig(env *config.Environment) string {
 	return b.String()
 }
 
-// processEnv is terraform's environment: the worker's, minus any AWS settings, plus idp's CLI
-// config and credentials for the env's account (the assumed role's, when one is configured).
+// inherited are the worker's environment variables terraform gets, by exact name; the ones
+// ending in '*' by prefix. Everything else stays with the worker. See processEnv.
+var inherited = []string{
+	"PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "LANG", "LC_*", "TZ",
+	// reaching the network through a proxy, and trusting a private CA
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "AWS_CA_BUNDLE",
+}
+
+// inheritedEnv is the part of environ (as os.Environ returns it) that terraform inherits.
+func inheritedEnv(environ []string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		for _, name := range inherited {
+			if prefix, ok := strings.CutSuffix(name, "*"); (ok && strings.HasPrefix(k, prefix)) || k == name {
+				out[k] = v
+				break
+			}
+		}
+	}
+	return out
+}
+
+// processEnv is terraform's environment: an allow-list of the worker's (inherited: PATH,
+// HOME, TMPDIR, locale, proxies, CA bundles), plus idp's CLI config and credentials for the
+// env's account (the assumed role's, when one is configured).
+//
+// An allow-list, not the worker's environment minus some names, because infra/ is code from
+// the platform repository: a data "external" source or a provider runs with terraform's
+// environment at plan time, before anyone approved anything, so whatever terraform inherits
+// anyone who can push to infra/ can read. The worker holds IDP_GIT_TOKEN, GITHUB_TOKEN, the
+// GitHub App's key (IDP_GITHUB_APP_*), IDP_SIGNING_KEY, TEMPORAL_API_KEY and TEMPORAL_TLS_*,
+// and an operator may add secrets idp has never heard of; none of them reaches terraform.
+// The worker's own AWS_* and TF_* settings are not inherited either: terraform gets exactly
+// the env account's credentials and region, and terraform-exec manages TF_LOG and friends.
 // Credentials live only in the child process's environment, never in workflow data.
 func processEnv(ctx context.Context, env *config.Environment, rc string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "TF_") {
-			continue
-		}
-		out[k] = v
-	}
-	if ca := os.Getenv("AWS_CA_BUNDLE"); ca != "" {
-		out["AWS_CA_BUNDLE"] = ca
-	}
+	out := inheritedEnv(os.Environ())
 	cfg, err := awsconf.Load(ctx, env.AWS)
 	if err != nil {
 		return nil, err

@@ -32,9 +32,13 @@ func run(cfgPath string) error {
 		return err
 	}
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	c, err := client.Dial(temporalx.Options(logger))
+	opts, err := temporalx.Options(logger)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w", temporalx.Address(), err)
+		return err
+	}
+	c, err := client.Dial(opts)
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", opts.HostPort, opts.Namespace, err)
 	}
 	defer c.Close()
 	w := worker.New(c, api.TaskQueue, worker.Options{})

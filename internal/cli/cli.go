@@ -1,6 +1,6 @@
 // Package cli implements cmd/starter, the command people use to start idp's workflows,
 // approve or reject them, and follow them. Exit codes: 0 the run is done, 1 it failed or was
-// rejected, 2 bad input (nothing was started or recorded).
+// rejected, 2 bad input (nothing was started or recorded), 3 Temporal could not be reached.
 package cli
 
 import (
@@ -24,6 +24,8 @@ const (
 	ExitDone     = 0
 	ExitFailed   = 1
 	ExitBadInput = 2
+	// ExitUnreachable: Temporal could not be reached, so nothing was started or recorded.
+	ExitUnreachable = 3
 )
 
 // ExitError carries an exit code with its one-line cause.
@@ -56,8 +58,10 @@ type globals struct {
 	as     string
 	out    io.Writer
 	errOut io.Writer
-	// dial is replaced in tests; it connects to Temporal.
-	dial func() (client.Client, error)
+	// dial connects to Temporal (client.Dial when nil); tests replace it.
+	dial func(client.Options) (client.Client, error)
+	// namespace is the Temporal namespace client() connected to, for Web UI links.
+	namespace string
 }
 
 func (g *globals) loadConfig() (*config.Config, error) {
@@ -85,12 +89,18 @@ func (g *globals) identity() string {
 }
 
 func (g *globals) client() (client.Client, error) {
-	if g.dial != nil {
-		return g.dial()
-	}
-	c, err := client.Dial(temporalx.Options(quietLogger{}))
+	opts, err := temporalx.Options(quietLogger{})
 	if err != nil {
-		return nil, fmt.Errorf("connecting to Temporal at %s (set TEMPORAL_ADDRESS, or start the sandbox with make sandbox-up): %w", temporalx.Address(), err)
+		return nil, badInput(err)
+	}
+	g.namespace = opts.Namespace
+	dial := g.dial
+	if dial == nil {
+		dial = client.Dial
+	}
+	c, err := dial(opts)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUnreachable, Err: fmt.Errorf("connecting to Temporal at %s, namespace %s (set TEMPORAL_ADDRESS or a TEMPORAL_PROFILE, or start the sandbox with make sandbox-up): %w", opts.HostPort, opts.Namespace, err)}
 	}
 	return c, nil
 }
@@ -101,11 +111,15 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "starter",
 		Short: "Start, approve and follow idp's bootstrap and promotion workflows",
-		Long: `starter is idp's command line. It starts workflows on Temporal (TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE; default localhost:7233, default), approves or rejects them, and
-follows them. Configuration comes from --config, else $IDP_CONFIG, else ./idp.yaml.
+		Long: `starter is idp's command line. It starts workflows on Temporal, approves or rejects
+them, and follows them. Configuration comes from --config, else $IDP_CONFIG, else ./idp.yaml.
 
-Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing started).`,
+Temporal is configured as for Temporal's own CLI: a profile of the TOML config file
+($TEMPORAL_CONFIG_FILE, $TEMPORAL_PROFILE), overridden by TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY and TEMPORAL_TLS_* (default localhost:7233, default).
+
+Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing started),
+3 Temporal could not be reached.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,6 +31,9 @@ func TestBadInputExitsTwoWithoutTemporal(t *testing.T) {
 		{"frobnicate"},
 		{"status", "--no-such-flag", "x"},
 		{"bootstrap", "--env"},
+		{"promote", "--service", "time-service", "--tag", "v1/../main", "--config", "../../idp.yaml"},
+		{"promote", "--service", "time-service", "--tag", "-v1", "--config", "../../idp.yaml"},
+		{"promote", "--service", "time-service", "--tag", "v1 2", "--config", "../../idp.yaml"},
 	} {
 		var out, errOut bytes.Buffer
 		root := NewRoot(&out, &errOut)
@@ -41,6 +46,20 @@ func TestBadInputExitsTwoWithoutTemporal(t *testing.T) {
 	require.Equal(t, ExitBadInput, Main(context.Background(), []string{"frobnicate"}, &bytes.Buffer{}, &bytes.Buffer{}))
 }
 
+func TestPromoteRefusesTagsThatAreNotOCITags(t *testing.T) {
+	for tag, ok := range map[string]bool{
+		"v1.2.3": true, "sha-1a2b3c4": true, "_x": true, "V1_rc.2-b": true, strings.Repeat("a", 128): true,
+		"-v1": false, ".v1": false, "v1/x": false, "v1:x": false, "v 1": false, "v1@sha256": false, strings.Repeat("a", 129): false,
+	} {
+		err := promoteOptions{service: "time-service", tag: tag}.validate()
+		if ok {
+			require.NoError(t, err, tag)
+		} else {
+			require.ErrorContains(t, err, "is not a valid image tag", tag)
+		}
+	}
+}
+
 func TestIdentityOrder(t *testing.T) {
 	g := &globals{as: "alice"}
 	require.Equal(t, "alice", g.identity())
@@ -48,8 +67,22 @@ func TestIdentityOrder(t *testing.T) {
 	require.Equal(t, "bob", (&globals{}).identity())
 }
 
-func TestConnectionErrorIsNotBadInput(t *testing.T) {
-	g := &globals{dial: func() (client.Client, error) { return nil, errors.New("connection refused") }}
+func TestUnreachableTemporalExitsThreeNamingTheAddress(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	t.Setenv("TEMPORAL_ADDRESS", "temporal.example.com:7233")
+	t.Setenv("TEMPORAL_API_KEY", "secret-api-key")
+	g := &globals{dial: func(client.Options) (client.Client, error) { return nil, errors.New("connection refused") }}
 	_, err := g.client()
-	require.Equal(t, ExitFailed, Code(err))
+	require.Equal(t, ExitUnreachable, Code(err))
+	require.ErrorContains(t, err, "connecting to Temporal at temporal.example.com:7233, namespace default")
+	require.NotContains(t, err.Error(), "secret-api-key")
+}
+
+func TestBadTemporalTLSFileIsBadInput(t *testing.T) {
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	t.Setenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "/nonexistent/ca.pem")
+	g := &globals{dial: func(client.Options) (client.Client, error) { panic("dialed with a bad configuration") }}
+	_, err := g.client()
+	require.Equal(t, ExitBadInput, Code(err))
+	require.ErrorContains(t, err, "TEMPORAL_TLS_SERVER_CA_CERT_PATH")
 }

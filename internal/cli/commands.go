@@ -309,12 +309,15 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 	}
 }
 
-func webURL(id, runID string) string {
+func webURL(namespace, id, runID string) string {
+	if namespace == "" {
+		namespace = temporalx.DefaultNamespace
+	}
 	base := os.Getenv("TEMPORAL_UI_URL")
 	if base == "" {
 		base = "http://localhost:8233"
 	}
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s", strings.TrimRight(base, "/"), temporalx.Namespace(), id, runID)
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s", strings.TrimRight(base, "/"), namespace, id, runID)
 }
 
 // startRequest is one workflow start by the CLI.
@@ -353,7 +356,7 @@ func (g *globals) start(ctx context.Context, r startRequest) error {
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", r.id, err)
 	}
-	fmt.Fprintf(g.out, "started %s as %s%s\n  %s\n", r.id, r.who, r.route, webURL(r.id, run.GetRunID()))
+	fmt.Fprintf(g.out, "started %s as %s%s\n  %s\n", r.id, r.who, r.route, webURL(g.namespace, r.id, run.GetRunID()))
 	if !r.wait {
 		return nil
 	}

@@ -27,6 +27,10 @@ func (o promoteOptions) validate() error {
 	}
 	if o.tag == "" {
 		errs = append(errs, errors.New("--tag is required (e.g. --tag sha-1a2b3c4 or --tag v1.2.3)"))
+	} else if !policy.ValidTag(o.tag) {
+		// The tag becomes part of the workflow ID promote-<service>-<tag> and of branch names:
+		// only OCI tags, so it cannot smuggle in '/', ':' or whitespace.
+		errs = append(errs, fmt.Errorf("--tag %q is not a valid image tag: letters, digits, '_', '.' and '-', starting with a letter, digit or '_', at most 128 characters (e.g. v1.2.3)", o.tag))
 	}
 	return errors.Join(errs...)
 }

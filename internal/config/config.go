@@ -303,7 +303,6 @@ func (c *Config) applyDefaults() {
 }
 
 var (
-	envNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)

@@ -82,7 +82,7 @@ environments:
 		`tooling.aws.accountId: must be 12 digits, got "12"`,
 		`tooling.aws.region: must be an AWS region like us-west-2, got "mars"`,
 		"tooling.repositories: needs at least one",
-		`environments[0](Dev).name: must be lowercase`,
+		`environments[0](Dev).name: must be a DNS label`,
 		`environments[0](Dev).aws.endpoint: must be an http(s) URL`,
 		`environments[0](Dev).stateBucket: must be a valid S3 bucket name, got "B"`,
 		"environments[0](Dev).promotion.entryPattern: is not a valid regular expression",

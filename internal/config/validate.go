@@ -34,18 +34,13 @@ func (c *Config) Validate() error {
 			bad("tooling.repositories."+svc, "is empty")
 		}
 	}
+	c.validateNames(bad)
 	if len(c.Environments) == 0 {
 		bad("environments", "needs at least one environment")
 	}
 	seen := map[string]int{}
 	for i, e := range c.Environments {
-		p := fmt.Sprintf("environments[%d]", i)
-		if e.Name != "" {
-			p = fmt.Sprintf("environments[%d](%s)", i, e.Name)
-		}
-		if !envNameRE.MatchString(e.Name) {
-			bad(p+".name", "must be lowercase letters, digits and dashes, got %q", e.Name)
-		}
+		p := envPath(i, e.Name)
 		if j, dup := seen[e.Name]; dup {
 			bad(p+".name", "duplicates environments[%d]", j)
 		}

@@ -1,5 +1,7 @@
 package policy
 
+import "regexp"
+
 // Names of things in the platform repository and in Argo CD, built in this one place so that
 // the CLI, the workflows and the activities always agree on them.
 
@@ -25,3 +27,11 @@ func PinnedImage(image, digest string) string {
 	}
 	return image + "@" + digest
 }
+
+// tagRE is the OCI distribution spec's tag grammar.
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidTag reports whether tag is a valid OCI image tag. Tags end up in workflow IDs
+// (promote-<service>-<tag>), Git branch names and manifests, so anything else (a '/', a ':',
+// a space, a leading '-' or '.') is refused before it can reach any of them.
+func ValidTag(tag string) bool { return tagRE.MatchString(tag) }

@@ -1,31 +1,121 @@
-// Package temporalx holds how idp's commands reach Temporal: TEMPORAL_ADDRESS and
-// TEMPORAL_NAMESPACE, defaulting to a local dev server.
+// Package temporalx holds how idp's commands reach Temporal: the way Temporal's own CLI and
+// SDKs do (go.temporal.io/sdk/contrib/envconfig), so one configuration serves them all. A
+// profile of the TOML config file (TEMPORAL_CONFIG_FILE, else the user's
+// temporalio/temporal.toml; profile TEMPORAL_PROFILE, else default) is read first, then the
+// environment overrides it: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+// TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH/_DATA, TEMPORAL_TLS_CLIENT_KEY_PATH/_DATA,
+// TEMPORAL_TLS_SERVER_CA_CERT_PATH/_DATA, TEMPORAL_TLS_SERVER_NAME,
+// TEMPORAL_TLS_DISABLE_HOST_VERIFICATION, TEMPORAL_GRPC_META_*. Without any of it idp talks
+// to a local dev server: localhost:7233, namespace default.
 package temporalx
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"os"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
 )
 
-// Address is $TEMPORAL_ADDRESS or localhost:7233.
-func Address() string {
-	if a := os.Getenv("TEMPORAL_ADDRESS"); a != "" {
-		return a
-	}
-	return "localhost:7233"
+// Defaults when neither the config file nor the environment names a server or namespace.
+const (
+	DefaultAddress   = "localhost:7233"
+	DefaultNamespace = "default"
+)
+
+// Options are the client options of the configured server, with logger (which may be nil).
+// An error names the variable or config file setting to fix. Options carry the API key in
+// their Credentials: never print or log them; HostPort and Namespace are safe to show.
+func Options(logger log.Logger) (client.Options, error) {
+	return load(envconfig.EnvLookupOS, logger)
 }
 
-// Namespace is $TEMPORAL_NAMESPACE or default.
-func Namespace() string {
-	if n := os.Getenv("TEMPORAL_NAMESPACE"); n != "" {
-		return n
+func load(env envconfig.EnvLookup, logger log.Logger) (client.Options, error) {
+	src := sources{env: env}
+	profile, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{EnvLookup: env})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("reading Temporal client configuration (%s, %s): %w", src.file(), src.profile(), err)
 	}
-	return "default"
+	if profile.Address == "" {
+		profile.Address = DefaultAddress
+	}
+	if profile.Namespace == "" {
+		profile.Namespace = DefaultNamespace
+	}
+	if t := profile.TLS; t != nil && !t.Disabled {
+		if err := checkTLS(t, src); err != nil {
+			return client.Options{}, err
+		}
+	}
+	opts, err := profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("invalid Temporal client configuration (TEMPORAL_TLS_*, or %s of %s): %w", src.profile(), src.file(), err)
+	}
+	opts.Logger = logger
+	return opts, nil
 }
 
-// Options are client options for the configured server; logger may be nil.
-func Options(logger log.Logger) client.Options {
-	return client.Options{HostPort: Address(), Namespace: Namespace(), Logger: logger}
+// checkTLS reads the TLS files a profile names, so that a missing or wrong one is reported
+// with the variable (or config file setting) that names it, rather than as a failed dial.
+func checkTLS(t *envconfig.ClientConfigTLS, src sources) error {
+	cert := src.name("TEMPORAL_TLS_CLIENT_CERT_PATH", "client_cert_path", t.ClientCertPath)
+	key := src.name("TEMPORAL_TLS_CLIENT_KEY_PATH", "client_key_path", t.ClientKeyPath)
+	ca := src.name("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "server_ca_cert_path", t.ServerCACertPath)
+	for _, f := range []struct{ name, path string }{{cert, t.ClientCertPath}, {key, t.ClientKeyPath}, {ca, t.ServerCACertPath}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.ReadFile(f.path); err != nil {
+			return fmt.Errorf("%s: cannot read %s: %w", f.name, f.path, err)
+		}
+	}
+	switch {
+	case t.ClientCertPath != "" && t.ClientKeyPath == "" && len(t.ClientKeyData) == 0:
+		return fmt.Errorf("%s is set but %s is not: mTLS needs the client certificate and its key", cert, key)
+	case t.ClientKeyPath != "" && t.ClientCertPath == "" && len(t.ClientCertData) == 0:
+		return fmt.Errorf("%s is set but %s is not: mTLS needs the client certificate and its key", key, cert)
+	case t.ClientCertPath != "" && t.ClientKeyPath != "":
+		if _, err := tls.LoadX509KeyPair(t.ClientCertPath, t.ClientKeyPath); err != nil {
+			return fmt.Errorf("%s and %s: not a PEM certificate and its private key: %w", cert, key, err)
+		}
+	}
+	if t.ServerCACertPath != "" {
+		b, _ := os.ReadFile(t.ServerCACertPath)
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return fmt.Errorf("%s: %s holds no PEM certificate", ca, t.ServerCACertPath)
+		}
+	}
+	return nil
+}
+
+// sources names where a setting came from: its environment variable when that is set to the
+// value in use (or when the setting is missing: the variable is what to set), else the
+// config file's setting.
+type sources struct{ env envconfig.EnvLookup }
+
+func (s sources) name(variable, field, value string) string {
+	if v, ok := s.env.LookupEnv(variable); value == "" || ok && v == value {
+		return variable
+	}
+	return fmt.Sprintf("tls.%s of %s in %s", field, s.profile(), s.file())
+}
+
+func (s sources) file() string {
+	if f, ok := s.env.LookupEnv("TEMPORAL_CONFIG_FILE"); ok && f != "" {
+		return f
+	}
+	if f := envconfig.DefaultConfigFilePath(); f != "" {
+		return f
+	}
+	return "no config file"
+}
+
+func (s sources) profile() string {
+	if p, ok := s.env.LookupEnv("TEMPORAL_PROFILE"); ok && p != "" {
+		return fmt.Sprintf("profile %q (TEMPORAL_PROFILE)", p)
+	}
+	return fmt.Sprintf("profile %q", envconfig.DefaultConfigFileProfile)
 }

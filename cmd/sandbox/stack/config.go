@@ -87,13 +87,32 @@ func (s *Stack) writeConfig() (string, error) {
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
+// temporalEnv is the Temporal client configuration of everything that talks to the dev
+// server: a config file of its own (so neither the user's temporal.toml nor its profiles
+// apply) naming the dev server, and the same as variables.
+func (s *Stack) temporalEnv() []string {
+	return []string{"TEMPORAL_CONFIG_FILE=" + filepath.Join(s.opts.Dir, "temporal.toml"),
+		"TEMPORAL_ADDRESS=" + s.TemporalAddress(), "TEMPORAL_NAMESPACE=default"}
+}
+
+// writeTemporalConfig writes the dev server as the default profile of .sandbox/temporal.toml,
+// which Temporal's own CLI reads as well as idp.
+func (s *Stack) writeTemporalConfig() error {
+	toml := fmt.Sprintf("[profile.default]\naddress = %q\nnamespace = \"default\"\n", s.TemporalAddress())
+	return os.WriteFile(filepath.Join(s.opts.Dir, "temporal.toml"), []byte(toml), 0o644)
+}
+
 // writeEnv writes .sandbox/env for `source`: bin/starter and bin/worker then use the stack.
 func (s *Stack) writeEnv() error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by bin/sandbox: source it to use the local stack.\n")
 	fmt.Fprintf(&b, "export IDP_CONFIG=%s\n", s.Config)
-	fmt.Fprintf(&b, "export TEMPORAL_ADDRESS=127.0.0.1:%d\n", s.opts.TemporalPort)
-	fmt.Fprintf(&b, "export TEMPORAL_NAMESPACE=default\n")
+	// Forget the shell's Temporal client settings (an API key, TLS files, a profile for a real
+	// cluster): the dev server wants none of them.
+	b.WriteString("for v in $(env | sed -n 's/^\\(TEMPORAL_[A-Za-z0-9_]*\\)=.*/\\1/p'); do unset \"$v\"; done\n")
+	for _, kv := range s.temporalEnv() {
+		fmt.Fprintf(&b, "export %s\n", kv)
+	}
 	fmt.Fprintf(&b, "export TEMPORAL_UI_URL=http://localhost:%d\n", s.opts.UIPort)
 	fmt.Fprintf(&b, "export AWS_ENDPOINT_URL=%s\n", s.Endpoints["tooling"])
 	fmt.Fprintf(&b, "export AWS_REGION=us-west-2\n")
@@ -104,6 +123,9 @@ func (s *Stack) writeEnv() error {
 	fmt.Fprintf(&b, "export IDP_SANDBOX_GIT=%s\n", s.RepoURL)
 	for _, env := range Environments {
 		fmt.Fprintf(&b, "export IDP_SANDBOX_KUBECONFIG_%s=%s\n", strings.ToUpper(env), s.Kubeconfigs[env])
+	}
+	if err := s.writeTemporalConfig(); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(s.opts.Dir, "env"), []byte(b.String()), 0o644)
 }

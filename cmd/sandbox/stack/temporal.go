@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -57,7 +58,14 @@ func (s *Stack) waitTemporal(ctx context.Context, p *proc) error {
 }
 
 func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
-	env := append(os.Environ(), "TEMPORAL_ADDRESS="+hostPort, "TEMPORAL_NAMESPACE=default", "IDP_CONFIG="+s.Config)
+	// The worker reaches the dev server whatever Temporal settings the sandbox was started with.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEMPORAL_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(append(env, s.temporalEnv()...), "IDP_CONFIG="+s.Config)
 	p, err := startProc("worker", filepath.Join(s.opts.Dir, "logs", "worker.log"), env,
 		filepath.Join(s.opts.BinDir, "worker"), "--config", s.Config)
 	if err != nil {
