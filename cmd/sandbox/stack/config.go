@@ -43,6 +43,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("terraform:")
 	w("  workDir: %s", filepath.Join(s.opts.Dir, "work"))
 	w("  pluginCache: %s", filepath.Join(s.opts.Dir, "work", "plugin-cache"))
+	w("people: {alice: {}, bob: {}, carol: {}}")
 	w("environments:")
 	for _, env := range Environments {
 		w("  - name: %s", env)
