@@ -37,6 +37,8 @@ type promoteSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
+	// people are the keys ApprovalKeys answers with.
+	people map[string][]string
 }
 
 func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
@@ -57,6 +59,8 @@ func (s *promoteSuite) SetupTest() {
 	s.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", api.LockReleaseSignal, mock.Anything).Return(nil)
 	s.env.OnActivity(ea.ResolveImage, mock.Anything, mock.Anything).Return(aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil).Maybe()
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.people = map[string][]string{}
+	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
 }
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
