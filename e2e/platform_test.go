@@ -66,6 +66,7 @@ func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 	cfg, err := config.Load(s.Config)
 	require.NoError(t, err)
 	t.Setenv("IDP_CONFIG", s.Config)
+	t.Setenv("IDP_KEYS_DIR", s.KeysDir()) // --as NAME signs with the sandbox's key of NAME
 	// the sandbox's own Temporal client configuration, never the user's profiles
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(s.Dir(), "temporal.toml"))
 	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress())

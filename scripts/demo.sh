@@ -60,8 +60,11 @@ wait_stage promote-time-service-v1.2.3 waiting-approval
 bin/starter status promote-time-service-v1.2.3
 step "alice may not approve her own release (four-eyes, exit 2)"
 expect_exit 2 bin/starter approve promote-time-service-v1.2.3 --as alice
-step "bob approves exactly that digest; the prod branch is merged and Argo CD turns Healthy"
+step "a forged approval, bob's name signed with alice's key, is refused (exit 2, nothing recorded)"
+expect_exit 2 bin/starter approve promote-time-service-v1.2.3 --as bob --key "$IDP_KEYS_DIR/alice"
+step "bob approves exactly that digest with his own key; the prod branch is merged and Argo CD turns Healthy"
 bin/starter approve promote-time-service-v1.2.3 --as bob --comment "release notes read"
+bin/starter status promote-time-service-v1.2.3 -o json | grep -q '"verified": true'
 bin/starter watch promote-time-service-v1.2.3
 bin/starter status promote-time-service-v1.2.3 -o json | grep -q '"stage": "done"'
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/prod/time-service.yaml | grep -q "localtime:v1.2.3"

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -28,6 +30,12 @@ type gate struct {
 	req       *gateRequest
 	approvers []string // who approved the pending request
 	rejection *api.Decision
+	// keys are the approvers and their keys, read when the gate opened; nil in runs recorded
+	// before gates read them, which check the snapshot's list and take no signatures.
+	keys *platform.ApprovalKeysOutput
+	// usedKeys are the fingerprints that signed an approval of the pending request: one key
+	// counts once, whatever names it is listed under.
+	usedKeys []usedKey
 	// abort, when set, ends a wait early with its error (a promotion superseded by a newer one).
 	abort func() error
 }
@@ -75,61 +83,68 @@ func newGate(ctx workflow.Context, r *run) (*gate, error) {
 func normalize(who string) string { return strings.ToLower(strings.TrimSpace(who)) }
 
 // check refuses a decision that must not be recorded; it reads state and never changes it.
-func (g *gate) check(who, subject string) error {
+// It returns the fingerprint of the key that signed the decision, or "" when unsigned.
+func (g *gate) check(now time.Time, d decision) (string, error) {
 	if g.req == nil {
-		return errors.New("no approval is pending for this run")
+		return "", errors.New("no approval is pending for this run")
 	}
-	if normalize(who) == "" {
-		return errors.New("approver identity is empty: pass --as USER or set IDP_USER")
+	who := normalize(d.Who)
+	if who == "" {
+		return "", errors.New("approver identity is empty: pass --as USER or set IDP_USER")
 	}
-	p := g.req.Policy
-	if len(p.Approvers) > 0 && !slices.ContainsFunc(p.Approvers, func(a string) bool { return normalize(a) == normalize(who) }) {
-		return fmt.Errorf("%s may not approve in %s: approvers are %s", who, g.req.Env, strings.Join(p.Approvers, ", "))
+	if approvers := g.allowed(); len(approvers) > 0 && !slices.ContainsFunc(approvers, func(a string) bool { return normalize(a) == who }) {
+		return "", fmt.Errorf("%s may not approve in %s: approvers are %s", d.Who, g.req.Env, strings.Join(approvers, ", "))
 	}
-	if p.FourEyes && normalize(who) == normalize(g.run.status.Requester) {
-		return fmt.Errorf("four-eyes: %s started this run and cannot approve it; ask another approver", who)
+	if g.req.Policy.FourEyes && who == normalize(g.run.status.Requester) {
+		return "", fmt.Errorf("four-eyes: %s started this run and cannot approve it; ask another approver", d.Who)
 	}
-	if subject == "" {
-		return fmt.Errorf("no subject given: approvals bind to the pending %s %s", g.req.What, g.req.Subject)
+	if d.Subject == "" {
+		return "", fmt.Errorf("no subject given: approvals bind to the pending %s %s", g.req.What, g.req.Subject)
 	}
-	if subject != g.req.Subject {
-		return fmt.Errorf("subject %s is not the pending %s %s (it changed since you looked: check status)", subject, g.req.What, g.req.Subject)
+	if d.Subject != g.req.Subject {
+		return "", fmt.Errorf("subject %s is not the pending %s %s (it changed since you looked: check status)", d.Subject, g.req.What, g.req.Subject)
 	}
-	if slices.Contains(g.approvers, normalize(who)) {
-		return fmt.Errorf("%s already approved %s; another approver is needed", who, g.req.Subject)
+	if slices.Contains(g.approvers, who) {
+		return "", fmt.Errorf("%s already approved %s; another approver is needed", d.Who, g.req.Subject)
 	}
-	return nil
+	return g.checkSignature(now, d)
 }
 
-func (g *gate) validateApprove(_ workflow.Context, in api.ApproveInput) error {
-	return g.check(in.Who, in.Subject)
+func (g *gate) validateApprove(ctx workflow.Context, in api.ApproveInput) error {
+	_, err := g.check(workflow.Now(ctx), approveDecision(in))
+	return err
 }
 
-func (g *gate) validateReject(_ workflow.Context, in api.RejectInput) error {
+func (g *gate) validateReject(ctx workflow.Context, in api.RejectInput) error {
 	if strings.TrimSpace(in.Reason) == "" {
 		return errors.New("a rejection needs a reason (--reason)")
 	}
-	return g.check(in.Who, in.Subject)
+	_, err := g.check(workflow.Now(ctx), rejectDecision(in))
+	return err
 }
 
 func (g *gate) approve(ctx workflow.Context, in api.ApproveInput) (api.DecisionResult, error) {
+	key := g.signedBy(approveDecision(in))
 	g.approvers = append(g.approvers, normalize(in.Who))
-	g.record(ctx, in.Who, "approve", in.Comment)
+	if key != "" {
+		g.usedKeys = append(g.usedKeys, usedKey{key: key, who: in.Who})
+	}
+	g.record(ctx, in.Who, "approve", in.Comment, key)
 	res := api.DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals}
 	res.Message = fmt.Sprintf("approval %d of %d recorded for %s", res.Received, res.Needed, g.req.Env)
 	return res, nil
 }
 
 func (g *gate) reject(ctx workflow.Context, in api.RejectInput) (api.DecisionResult, error) {
-	d := g.record(ctx, in.Who, "reject", in.Reason)
+	d := g.record(ctx, in.Who, "reject", in.Reason, g.signedBy(rejectDecision(in)))
 	g.rejection = &d
 	return api.DecisionResult{Received: len(g.approvers), Needed: g.req.Policy.MinApprovals,
 		Message: fmt.Sprintf("rejected by %s: %s", in.Who, in.Reason)}, nil
 }
 
-func (g *gate) record(ctx workflow.Context, who, decision, comment string) api.Decision {
+func (g *gate) record(ctx workflow.Context, who, decision, comment, key string) api.Decision {
 	d := api.Decision{Who: who, When: workflow.Now(ctx).UTC(), Decision: decision, Env: g.req.Env,
-		Subject: g.req.Subject, Comment: comment}
+		Subject: g.req.Subject, Comment: comment, Verified: key != "", Key: key}
 	st := g.run.status
 	st.Approvals = append(st.Approvals, d)
 	if st.PendingApproval != nil {
@@ -147,15 +162,20 @@ func (g *gate) ignore(ctx workflow.Context, who, signal string, err error) {
 
 // wait opens the gate for req and blocks until enough approvals, a rejection or expiry.
 func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
-	g.req, g.approvers, g.rejection = &req, nil, nil
+	keys, err := readKeys(ctx, req)
+	if err != nil {
+		return err
+	}
+	g.req, g.approvers, g.rejection, g.keys, g.usedKeys = &req, nil, nil, keys, nil
 	defer func() { g.req = nil; g.run.status.PendingApproval = nil }()
 	expires := workflow.Now(ctx).Add(req.Policy.Expiry.Std()).UTC()
-	approvers := req.Policy.Approvers
+	approvers := g.allowed()
 	if approvers == nil {
 		approvers = []string{}
 	}
 	g.run.status.PendingApproval = &api.PendingApproval{Env: req.Env, Approvers: approvers, ExpiresAt: expires,
-		Subject: req.Subject, What: req.What, MinApprovals: req.Policy.MinApprovals, FourEyes: req.Policy.FourEyes}
+		Subject: req.Subject, What: req.What, MinApprovals: req.Policy.MinApprovals, FourEyes: req.Policy.FourEyes,
+		RequireSignatures: g.signaturesRequired()}
 	g.run.setStage(ctx, api.StageWaitingApproval)
 
 	aborted := func() error {

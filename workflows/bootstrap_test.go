@@ -41,6 +41,8 @@ type bootstrapSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
+	// people are the keys ApprovalKeys answers with.
+	people map[string][]string
 }
 
 func TestBootstrap(t *testing.T) { suite.Run(t, new(bootstrapSuite)) }
@@ -55,6 +57,8 @@ func (s *bootstrapSuite) SetupTest() {
 	s.env.RegisterActivity(aa)
 	s.env.RegisterActivity(ta)
 	s.env.RegisterActivity(ar)
+	s.people = map[string][]string{}
+	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
 }
 
 func (s *bootstrapSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }

@@ -1,7 +1,31 @@
 package workflows
 
-import "go.temporal.io/sdk/workflow"
+import (
+	"context"
+	"strings"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/activities/platform"
+)
 
 func workflowOptions(name string) workflow.RegisterOptions {
 	return workflow.RegisterOptions{Name: name}
+}
+
+// mockApprovalKeys answers ApprovalKeys as the worker would with people's keys (a person's
+// authorized_keys lines by name, read when the gate opens) and no groups.
+func mockApprovalKeys(env *testsuite.TestWorkflowEnvironment, people func() map[string][]string) {
+	env.OnActivity(pa.ApprovalKeys, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in platform.ApprovalKeysInput) (platform.ApprovalKeysOutput, error) {
+			out := platform.ApprovalKeysOutput{Approvers: []string{}, People: []platform.PersonKeys{}}
+			for _, a := range in.Approvers {
+				a = strings.ToLower(a)
+				out.Approvers = append(out.Approvers, a)
+				out.People = append(out.People, platform.PersonKeys{Name: a, Keys: people()[a]})
+			}
+			return out, nil
+		}).Maybe()
 }

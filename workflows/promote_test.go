@@ -42,6 +42,8 @@ type promoteSuite struct {
 	// movedAfter, when set, makes ECR answer another digest for the tag after that many
 	// resolutions: someone pushed over it.
 	movedAfter, resolved int
+	// people are the keys ApprovalKeys answers with.
+	people map[string][]string
 }
 
 func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
@@ -74,6 +76,8 @@ func (s *promoteSuite) SetupTest() {
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil).Maybe()
 	// What each env runs before the promotion writes: what a rollback restores.
 	s.env.OnActivity(pa.CurrentImage, mock.Anything, mock.Anything).Return(platform.ImageOutput{Image: oldImg, Commit: "c-before"}, nil).Maybe()
+	s.people = map[string][]string{}
+	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
 }
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }

@@ -96,7 +96,11 @@ func (r *run) publish(ctx workflow.Context) {
 		b.WriteString(fmt.Sprintf("`starter approve %s --as USER`\n\n", st.WorkflowID))
 	}
 	for _, d := range st.Approvals {
-		b.WriteString(fmt.Sprintf("- %s by %s at %s\n", d.Decision, d.Who, d.When.Format(time.RFC3339)))
+		signed := "unsigned"
+		if d.Verified {
+			signed = "signed with `" + d.Key + "`"
+		}
+		b.WriteString(fmt.Sprintf("- %s by %s at %s, %s\n", d.Decision, d.Who, d.When.Format(time.RFC3339), signed))
 	}
 	if st.Error != "" {
 		b.WriteString(fmt.Sprintf("\n**Failed:** %s\n", st.Error))

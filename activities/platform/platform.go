@@ -202,3 +202,32 @@ func (s *Signaller) WorkflowRunning(ctx context.Context, in WorkflowRunningInput
 		Status:  strings.ToLower(st.String()),
 	}, nil
 }
+
+// ApprovalKeysInput names a gate's env and its approver list as the run's snapshot has it.
+type ApprovalKeysInput struct {
+	Env       string   `json:"env"`
+	Approvers []string `json:"approvers"`
+}
+
+// PersonKeys are one person's public key lines.
+type PersonKeys struct {
+	Name string   `json:"name"`
+	Keys []string `json:"keys"`
+}
+
+// ApprovalKeysOutput is who may decide at a gate, groups resolved, and their keys.
+type ApprovalKeysOutput struct {
+	Approvers []string     `json:"approvers"`
+	People    []PersonKeys `json:"people"`
+}
+
+// ApprovalKeys resolves a gate's approvers and reads their keys from the worker's current
+// idp.yaml when the gate opens: a rotated or revoked key counts for gates opened after the
+// change, and the answer is recorded in history, so replays check against the same keys.
+func (a *Activities) ApprovalKeys(_ context.Context, in ApprovalKeysInput) (ApprovalKeysOutput, error) {
+	out := ApprovalKeysOutput{Approvers: a.Config.Approvers(in.Approvers), People: []PersonKeys{}}
+	for _, who := range out.Approvers {
+		out.People = append(out.People, PersonKeys{Name: who, Keys: a.Config.Keys(who)})
+	}
+	return out, nil
+}

@@ -114,3 +114,18 @@ func TestCurrentImage(t *testing.T) {
 	_, err = a.CurrentImage(context.Background(), ImageInput{Env: "dev", Service: "version-service"})
 	require.True(t, fail.Is(err, fail.Config), "a service without a manifest is a config error: %v", err)
 }
+
+func TestApprovalKeysResolveGroupsFromTheCurrentConfig(t *testing.T) {
+	a, _ := activities(t, "main")
+	out, err := a.ApprovalKeys(context.Background(), ApprovalKeysInput{Env: "prod", Approvers: []string{"@release-managers", "carol"}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"alice", "bob", "carol"}, out.Approvers)
+	require.Len(t, out.People, 3)
+	require.Equal(t, a.Config.People["bob"].Keys, out.People[1].Keys)
+
+	// A rotated key counts at the next gate.
+	a.Config.People["bob"] = config.Person{Keys: []string{"ssh-ed25519 NEW"}}
+	out, err = a.ApprovalKeys(context.Background(), ApprovalKeysInput{Env: "prod", Approvers: []string{"bob"}})
+	require.NoError(t, err)
+	require.Equal(t, []PersonKeys{{Name: "bob", Keys: []string{"ssh-ed25519 NEW"}}}, out.People)
+}

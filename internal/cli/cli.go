@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -62,7 +63,19 @@ type globals struct {
 	dial func(client.Options) (client.Client, error)
 	// namespace is the Temporal namespace client() connected to, for Web UI links.
 	namespace string
+	// clock is replaced in tests; it is when decisions are signed.
+	clock func() time.Time
 }
+
+func (g *globals) now() time.Time {
+	if g.clock != nil {
+		return g.clock()
+	}
+	return time.Now()
+}
+
+// normalizeName is how a person's name is compared and how their key file is named.
+func normalizeName(who string) string { return strings.ToLower(strings.TrimSpace(who)) }
 
 func (g *globals) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(config.Path(g.config))
@@ -107,7 +120,12 @@ func (g *globals) client() (client.Client, error) {
 
 // NewRoot returns the starter command tree writing to out and errOut.
 func NewRoot(out, errOut io.Writer) *cobra.Command {
-	g := &globals{out: out, errOut: errOut}
+	return newRoot(&globals{out: out, errOut: errOut})
+}
+
+// newRoot builds the command tree on g, whose dial and clock tests replace.
+func newRoot(g *globals) *cobra.Command {
+	out, errOut := g.out, g.errOut
 	root := &cobra.Command{
 		Use:   "starter",
 		Short: "Start, approve and follow idp's bootstrap and promotion workflows",

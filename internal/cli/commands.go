@@ -74,6 +74,8 @@ type decideOptions struct {
 	comment string
 	reason  string
 	reject  bool
+	// key is the private key file that signs the decision (--key).
+	key string
 }
 
 func (o decideOptions) validate() error {
@@ -90,12 +92,18 @@ func (o decideOptions) validate() error {
 func newApproveCmd(g *globals) *cobra.Command {
 	var o decideOptions
 	cmd := &cobra.Command{
-		Use:   "approve WORKFLOW_ID [--as USER] [--comment TEXT]",
+		Use:   "approve WORKFLOW_ID [--as USER] [--key FILE] [--comment TEXT]",
 		Short: "Approve the plan or image a run waits for",
 		Long: `approve records your approval of exactly what the run waits for: the pending plan
 sha256 or image digest (see status). Pass --subject to bind your approval to the one you
-reviewed; if the run has moved on to another, the approval is refused.`,
+reviewed; if the run has moved on to another, the approval is refused.
+
+Where the gate requires signatures, the approval is a statement (run, env, decision,
+subject, comment, time) signed with your SSH key, which must be listed for you under
+people: in idp.yaml. The key comes from --key, else $IDP_SIGNING_KEY, else
+$IDP_KEYS_DIR/<name>, else ssh-agent. A refused decision exits 2 and records nothing.`,
 		Example: `  starter approve bootstrap-staging --as bob
+  starter approve bootstrap-prod --as bob --key ~/.ssh/id_ed25519
   starter approve promote-time-service-v1.2.3 --as bob --comment "release notes checked"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,13 +113,14 @@ reviewed; if the run has moved on to another, the approval is refused.`,
 	}
 	cmd.Flags().StringVar(&o.subject, "subject", "", "the plan sha256 or image digest you approve (default: the pending one)")
 	cmd.Flags().StringVar(&o.comment, "comment", "", "a comment recorded with your approval")
+	cmd.Flags().StringVar(&o.key, "key", "", "SSH private key that signs the approval (default $IDP_SIGNING_KEY, else ssh-agent)")
 	return cmd
 }
 
 func newRejectCmd(g *globals) *cobra.Command {
 	o := decideOptions{reject: true}
 	cmd := &cobra.Command{
-		Use:     "reject WORKFLOW_ID [--as USER] --reason TEXT",
+		Use:     "reject WORKFLOW_ID [--as USER] [--key FILE] --reason TEXT",
 		Short:   "Reject the plan or image a run waits for; the run fails",
 		Example: `  starter reject bootstrap-prod --as carol --reason "destroys the NAT gateway"`,
 		Args:    cobra.ExactArgs(1),
@@ -122,6 +131,7 @@ func newRejectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.subject, "subject", "", "the plan sha256 or image digest you reject (default: the pending one)")
 	cmd.Flags().StringVar(&o.reason, "reason", "", "why (required)")
+	cmd.Flags().StringVar(&o.key, "key", "", "SSH private key that signs the rejection (default $IDP_SIGNING_KEY, else ssh-agent)")
 	return cmd
 }
 
@@ -146,9 +156,13 @@ func decide(ctx context.Context, g *globals, o decideOptions) error {
 		subject = st.PendingApproval.Subject
 	}
 	who := g.identity()
-	name, arg := api.ApproveUpdate, any(api.ApproveInput{Who: who, Subject: subject, Comment: o.comment})
+	sig, at, err := g.signDecision(o, st.PendingApproval, who, subject)
+	if err != nil {
+		return err
+	}
+	name, arg := api.ApproveUpdate, any(api.ApproveInput{Who: who, Subject: subject, Comment: o.comment, Signature: sig, SignedAt: at})
 	if o.reject {
-		name, arg = api.RejectUpdate, api.RejectInput{Who: who, Subject: subject, Reason: o.reason}
+		name, arg = api.RejectUpdate, api.RejectInput{Who: who, Subject: subject, Reason: o.reason, Signature: sig, SignedAt: at}
 	}
 	handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   o.id,

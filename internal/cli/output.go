@@ -54,6 +54,11 @@ func printStatus(w io.Writer, st api.Status) {
 	}
 	for _, d := range st.Approvals {
 		fmt.Fprintf(w, "%s by %s at %s", d.Decision, d.Who, d.When.Format(time.RFC3339))
+		if d.Verified {
+			fmt.Fprintf(w, " (signed, %s)", d.Key)
+		} else {
+			fmt.Fprint(w, " (unsigned)")
+		}
 		if d.Comment != "" {
 			fmt.Fprintf(w, ": %s", d.Comment)
 		}

@@ -26,8 +26,13 @@ type Config struct {
 	Tooling Tooling `yaml:"tooling" json:"tooling"`
 	// Terraform configures how idp runs terraform.
 	Terraform Terraform `yaml:"terraform" json:"terraform"`
-	// Environments in promotion order (dev before staging before prod).
+	// Environments in promotion order (dev before staging before prod); the last one is
+	// production.
 	Environments []Environment `yaml:"environments" json:"environments"`
+	// People who may approve, by name, with the SSH public keys their decisions are signed with.
+	People map[string]Person `yaml:"people" json:"people,omitempty"`
+	// Groups name sets of people; an approver list names a group as "@name".
+	Groups map[string][]string `yaml:"groups" json:"groups,omitempty"`
 }
 
 // Repository is the Git repository holding the platform.
@@ -154,12 +159,16 @@ type Promotion struct {
 // Approval is an approval policy.
 type Approval struct {
 	Required bool `yaml:"required" json:"required"`
-	// Approvers is the allow-list; empty means anyone.
+	// Approvers is the allow-list of people (names under people:) and groups ("@name" of a
+	// group under groups:); empty means anyone, which the production env may not allow.
 	Approvers    []string `yaml:"approvers" json:"approvers,omitempty"`
 	MinApprovals int      `yaml:"minApprovals" json:"minApprovals"`
 	// FourEyes refuses an approval from the person who started the run.
 	FourEyes bool     `yaml:"fourEyes" json:"fourEyes"`
 	Expiry   Duration `yaml:"expiry" json:"expiry"`
+	// RequireSignatures accepts only decisions signed with a key of the named person (see
+	// people:), verified by the gate; unsigned ones are refused.
+	RequireSignatures bool `yaml:"requireSignatures" json:"requireSignatures,omitempty"`
 }
 
 // DefaultArgoCDVersion is the Argo CD release idp installs unless idp.yaml says otherwise.

@@ -28,6 +28,14 @@ func TestCheckedInConfigDescribesThePlatform(t *testing.T) {
 	require.True(t, prod.Promotion.Approval.Required)
 	require.True(t, prod.Promotion.Approval.FourEyes)
 	require.Equal(t, "refs/heads/main", prod.GitHubRef)
+	for _, e := range c.Environments[1:] {
+		require.True(t, e.Bootstrap.PlanApproval.RequireSignatures, "%s plan approvals are signed", e.Name)
+	}
+	require.True(t, prod.Promotion.Approval.RequireSignatures)
+	require.Equal(t, []string{"alice", "bob", "carol"}, c.Approvers(prod.Promotion.Approval.Approvers))
+	for _, who := range []string{"alice", "bob", "carol"} {
+		require.Len(t, c.Keys(who), 1, who)
+	}
 	require.Equal(t, "github.com/alexpermiakov/idp", strings.TrimSuffix(strings.TrimPrefix(c.Repository.URL, "https://"), ".git"))
 }
 
@@ -87,7 +95,8 @@ environments:
 		`environments[0](Dev).stateBucket: must be a valid S3 bucket name, got "B"`,
 		"environments[0](Dev).promotion.entryPattern: is not a valid regular expression",
 		`environments[0](Dev).promotion.requirePassed: must name an earlier environment, got "prod"`,
-		"environments[0](Dev).promotion.approval.approvers: lists 1 people but minApprovals is 2",
+		`environments[0](Dev).promotion.approval.approvers[0]: "bob" is not under people:`,
+		"environments[0](Dev).promotion.approval.approvers: leaves 1 possible approvers but minApprovals is 2: the gate could never open",
 		"environments[1](Dev).name: duplicates environments[0]",
 	} {
 		require.ErrorContains(t, err, want)

@@ -38,38 +38,10 @@ func (c *Config) Validate() error {
 	if len(c.Environments) == 0 {
 		bad("environments", "needs at least one environment")
 	}
+	c.validatePeople(bad)
 	seen := map[string]int{}
-	for i, e := range c.Environments {
-		p := envPath(i, e.Name)
-		if j, dup := seen[e.Name]; dup {
-			bad(p+".name", "duplicates environments[%d]", j)
-		}
-		seen[e.Name] = i
-		validateAWS(p+".aws", e.AWS, bad)
-		if !bucketRE.MatchString(e.StateBucket) {
-			bad(p+".stateBucket", "must be a valid S3 bucket name, got %q", e.StateBucket)
-		}
-		if e.GitHubRef != "" && !strings.HasPrefix(e.GitHubRef, "refs/") {
-			bad(p+".githubRef", "must be a full ref like refs/heads/main, got %q", e.GitHubRef)
-		}
-		if rc := e.ArgoCD.RepoCredentials; rc != nil && (rc.SecretsManager == "") == (rc.SSMParameter == "") {
-			bad(p+".argocd.repoCredentials", "needs exactly one of secretsManager or ssmParameter")
-		}
-		validateApproval(p+".bootstrap.planApproval", e.Bootstrap.PlanApproval, bad)
-		validateApproval(p+".promotion.approval", e.Promotion.Approval, bad)
-		if e.Promotion.EntryPattern != "" {
-			if _, err := regexp.Compile(e.Promotion.EntryPattern); err != nil {
-				bad(p+".promotion.entryPattern", "is not a valid regular expression: %v", err)
-			}
-		}
-		if r := e.Promotion.RequirePassed; r != "" {
-			if j, ok := seen[r]; !ok || j >= i {
-				bad(p+".promotion.requirePassed", "must name an earlier environment, got %q", r)
-			}
-		}
-		if e.Promotion.Soak < 0 || e.Promotion.HealthTimeout < 0 {
-			bad(p+".promotion", "soak and healthTimeout must not be negative")
-		}
+	for i := range c.Environments {
+		c.validateEnv(i, seen, bad)
 	}
 	return errors.Join(errs...)
 }
@@ -89,27 +61,38 @@ func validateAWS(p string, a AWS, bad func(string, string, ...any)) {
 	}
 }
 
-func validateApproval(p string, a Approval, bad func(string, string, ...any)) {
-	if a.MinApprovals < 1 {
-		bad(p+".minApprovals", "must be at least 1, got %d", a.MinApprovals)
+// validateEnv checks environments[i]; seen maps the names of the envs before it to their index.
+func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string, ...any)) {
+	e := c.Environments[i]
+	p := envPath(i, e.Name)
+	if j, dup := seen[e.Name]; dup {
+		bad(p+".name", "duplicates environments[%d]", j)
 	}
-	if a.Expiry <= 0 {
-		bad(p+".expiry", "must be positive")
+	seen[e.Name] = i
+	validateAWS(p+".aws", e.AWS, bad)
+	if !bucketRE.MatchString(e.StateBucket) {
+		bad(p+".stateBucket", "must be a valid S3 bucket name, got %q", e.StateBucket)
 	}
-	if !a.Required {
-		return
+	if e.GitHubRef != "" && !strings.HasPrefix(e.GitHubRef, "refs/") {
+		bad(p+".githubRef", "must be a full ref like refs/heads/main, got %q", e.GitHubRef)
 	}
-	if len(a.Approvers) > 0 && len(a.Approvers) < a.MinApprovals {
-		bad(p+".approvers", "lists %d people but minApprovals is %d: the gate could never open", len(a.Approvers), a.MinApprovals)
+	if rc := e.ArgoCD.RepoCredentials; rc != nil && (rc.SecretsManager == "") == (rc.SSMParameter == "") {
+		bad(p+".argocd.repoCredentials", "needs exactly one of secretsManager or ssmParameter")
 	}
-	seen := map[string]bool{}
-	for _, who := range a.Approvers {
-		if strings.TrimSpace(who) == "" {
-			bad(p+".approvers", "has an empty name")
+	prod := i == len(c.Environments)-1
+	c.validateApproval(p+".bootstrap.planApproval", e.Bootstrap.PlanApproval, prod, bad)
+	c.validateApproval(p+".promotion.approval", e.Promotion.Approval, prod, bad)
+	if e.Promotion.EntryPattern != "" {
+		if _, err := regexp.Compile(e.Promotion.EntryPattern); err != nil {
+			bad(p+".promotion.entryPattern", "is not a valid regular expression: %v", err)
 		}
-		if seen[who] {
-			bad(p+".approvers", "lists %q twice", who)
+	}
+	if r := e.Promotion.RequirePassed; r != "" {
+		if j, ok := seen[r]; !ok || j >= i {
+			bad(p+".promotion.requirePassed", "must name an earlier environment, got %q", r)
 		}
-		seen[who] = true
+	}
+	if e.Promotion.Soak < 0 || e.Promotion.HealthTimeout < 0 {
+		bad(p+".promotion", "soak and healthTimeout must not be negative")
 	}
 }

@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // PromoteInput starts Promote.
 type PromoteInput struct {
 	Service string `json:"service"`
@@ -38,13 +40,20 @@ type ApproveInput struct {
 	// what the approver saw.
 	Subject string `json:"subject"`
 	Comment string `json:"comment,omitempty"`
+	// Signature is the armored SSH signature (SSHSIG, namespace "idp") of the statement
+	// internal/signature builds from the run, env, decision, subject, comment and SignedAt.
+	Signature string    `json:"signature,omitempty"`
+	SignedAt  time.Time `json:"signedAt,omitempty"`
 }
 
 // RejectInput is the payload of the reject update and signal.
 type RejectInput struct {
 	Who     string `json:"who"`
 	Subject string `json:"subject"`
-	Reason  string `json:"reason"`
+	// Reason is signed as the statement's comment.
+	Reason    string    `json:"reason"`
+	Signature string    `json:"signature,omitempty"`
+	SignedAt  time.Time `json:"signedAt,omitempty"`
 }
 
 // DecisionResult is what the approve and reject updates return.

@@ -62,6 +62,8 @@ type PendingApproval struct {
 	MinApprovals int    `json:"minApprovals"`
 	FourEyes     bool   `json:"fourEyes"`
 	Received     int    `json:"received"`
+	// RequireSignatures refuses decisions not signed by a key of the named person.
+	RequireSignatures bool `json:"requireSignatures,omitempty"`
 }
 
 // Decision is one recorded approval or rejection.
@@ -72,6 +74,10 @@ type Decision struct {
 	Env      string    `json:"env"`
 	Subject  string    `json:"subject"`
 	Comment  string    `json:"comment,omitempty"`
+	// Verified says the decision was signed by a key of Who (fingerprint Key); unsigned
+	// decisions, where the gate allows them (CI), are recorded with Verified false.
+	Verified bool   `json:"verified"`
+	Key      string `json:"key,omitempty"`
 }
 
 // IgnoredSignal is an approval signal the gate refused.

@@ -24,6 +24,10 @@ var TerraformVars = map[string]any{
 // writeConfig writes the sandbox's idp.yaml: the real platform's envs, services, patterns and
 // policies, pointed at the emulators, with short timeouts suited to a laptop.
 func (s *Stack) writeConfig() (string, error) {
+	people, err := s.peopleYAML()
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# Written by bin/sandbox: the real idp.yaml's platform, pointed at the local stack.")
@@ -43,6 +47,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("terraform:")
 	w("  workDir: %s", filepath.Join(s.opts.Dir, "work"))
 	w("  pluginCache: %s", filepath.Join(s.opts.Dir, "work", "plugin-cache"))
+	b.WriteString(people)
 	w("environments:")
 	for _, env := range Environments {
 		w("  - name: %s", env)
@@ -67,7 +72,7 @@ func (s *Stack) writeConfig() (string, error) {
 		if env == "dev" {
 			w("      planApproval: {required: false}")
 		} else {
-			w("      planApproval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], expiry: 1h}")
+			w("      planApproval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], requireSignatures: true, expiry: 1h}")
 		}
 		w("    promotion:")
 		switch env {
@@ -79,7 +84,7 @@ func (s *Stack) writeConfig() (string, error) {
 			w("      soak: 5s")
 		case "prod":
 			w("      requirePassed: staging")
-			w("      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], expiry: 1h}")
+			w("      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], requireSignatures: true, expiry: 1h}")
 		}
 		w("      healthTimeout: 3m")
 	}
@@ -121,6 +126,8 @@ func (s *Stack) writeEnv() error {
 		fmt.Fprintf(&b, "export IDP_SANDBOX_AWS_%s=%s\n", strings.ToUpper(a), s.Endpoints[a])
 	}
 	fmt.Fprintf(&b, "export IDP_SANDBOX_GIT=%s\n", s.RepoURL)
+	fmt.Fprintf(&b, "# starter approve --as NAME signs with %s/NAME.\n", s.KeysDir())
+	fmt.Fprintf(&b, "export IDP_KEYS_DIR=%s\n", s.KeysDir())
 	for _, env := range Environments {
 		fmt.Fprintf(&b, "export IDP_SANDBOX_KUBECONFIG_%s=%s\n", strings.ToUpper(env), s.Kubeconfigs[env])
 	}

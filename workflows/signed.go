@@ -1,0 +1,148 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/internal/signature"
+	"github.com/alexpermiakov/idp/workflows/api"
+)
+
+// maxClockSkew bounds how far a statement's signing time may be from the run's clock: an old
+// signature is not replayed into a later gate, and a person signs what is pending now.
+const maxClockSkew = 10 * time.Minute
+
+// decision is an approval or a rejection in the one shape the gate checks.
+type decision struct {
+	Who, Subject, Decision, Comment, Signature string
+	SignedAt                                   time.Time
+}
+
+func approveDecision(in api.ApproveInput) decision {
+	return decision{Who: in.Who, Subject: in.Subject, Decision: "approve", Comment: in.Comment,
+		Signature: in.Signature, SignedAt: in.SignedAt}
+}
+
+func rejectDecision(in api.RejectInput) decision {
+	return decision{Who: in.Who, Subject: in.Subject, Decision: "reject", Comment: in.Reason,
+		Signature: in.Signature, SignedAt: in.SignedAt}
+}
+
+// readKeys asks, when a gate opens, who may decide (groups resolved) and with which keys.
+// Runs recorded before gates did this skip it, so their histories replay unchanged.
+func readKeys(ctx workflow.Context, req gateRequest) (*platform.ApprovalKeysOutput, error) {
+	if workflow.GetVersion(ctx, "approval-keys", workflow.DefaultVersion, 1) < 1 {
+		return nil, nil
+	}
+	var pa *platform.Activities
+	var out platform.ApprovalKeysOutput
+	opts := activityOptions("approvers and keys for "+req.Env, time.Minute)
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), pa.ApprovalKeys,
+		platform.ApprovalKeysInput{Env: req.Env, Approvers: req.Policy.Approvers}).Get(ctx, &out); err != nil {
+		return nil, fmt.Errorf("reading the approvers of %s: %w", req.Env, err)
+	}
+	return &out, nil
+}
+
+// allowed is the pending gate's approver list: resolved when the gate read it, else as the
+// snapshot has it.
+func (g *gate) allowed() []string {
+	if g.keys != nil {
+		return g.keys.Approvers
+	}
+	return g.req.Policy.Approvers
+}
+
+// signaturesRequired holds only where the gate has keys to check against.
+func (g *gate) signaturesRequired() bool { return g.keys != nil && g.req.Policy.RequireSignatures }
+
+// statement is what a decision's signature must cover.
+func (g *gate) statement(d decision) signature.Statement {
+	return signature.Statement{WorkflowID: g.run.status.WorkflowID, Env: g.req.Env, Decision: d.Decision,
+		Subject: d.Subject, Comment: d.Comment, SignedAt: d.SignedAt}
+}
+
+// personKeys are the keys listed for who when the gate opened.
+func (g *gate) personKeys(who string) []string {
+	for _, p := range g.keys.People {
+		if normalize(p.Name) == normalize(who) {
+			return p.Keys
+		}
+	}
+	return nil
+}
+
+// verify checks the decision's signature against who's keys and returns the key's
+// fingerprint. It is pure, so the update handler can repeat it on replay.
+func (g *gate) verify(d decision) (string, error) {
+	lines := g.personKeys(d.Who)
+	if len(lines) == 0 {
+		return "", fmt.Errorf("%s has no SSH key in idp.yaml (people.%s.keys): a signed decision cannot be checked", d.Who, normalize(d.Who))
+	}
+	// Parsing keys and checking a signature are pure computation; workflowcheck flags them
+	// only because x/crypto/ssh's package also holds connection code with goroutines.
+	keys, err := signature.ParseKeys(lines) //workflowcheck:ignore
+	if err != nil {
+		return "", fmt.Errorf("people.%s.keys in idp.yaml: %w", normalize(d.Who), err)
+	}
+	k, err := signature.Verify(g.statement(d), d.Signature, keys) //workflowcheck:ignore
+	switch {
+	case errors.Is(err, signature.ErrNotSigner):
+		return "", fmt.Errorf("the signature is not by a key of %s (%v): sign with your own key and your own name", d.Who, err)
+	case errors.Is(err, signature.ErrMismatch):
+		return "", fmt.Errorf("the signature by %s's key is for another statement (run, env, decision, subject, comment or signing time differ): sign this decision again (%v)", d.Who, err)
+	case err != nil:
+		return "", fmt.Errorf("the signature cannot be read: %w", err)
+	}
+	return signature.Fingerprint(k), nil
+}
+
+// checkSignature refuses an unsigned decision where signatures are required, a signature
+// that does not verify, one made too far from now, and a key that already approved.
+func (g *gate) checkSignature(now time.Time, d decision) (string, error) {
+	if g.keys == nil {
+		return "", nil
+	}
+	if d.Signature == "" {
+		if g.signaturesRequired() {
+			return "", fmt.Errorf("%s in %s needs a signed decision: pass --key FILE, set IDP_SIGNING_KEY, or load your key into ssh-agent", g.req.What, g.req.Env)
+		}
+		return "", nil
+	}
+	if skew := now.Sub(d.SignedAt); skew > maxClockSkew || skew < -maxClockSkew {
+		return "", fmt.Errorf("the statement was signed at %s, more than %s from now (%s): sign again",
+			d.SignedAt.UTC().Format(time.RFC3339), maxClockSkew, now.UTC().Format(time.RFC3339))
+	}
+	key, err := g.verify(d)
+	if err != nil {
+		return "", err
+	}
+	if d.Decision == "approve" {
+		for _, used := range g.usedKeys {
+			if used.key == key {
+				return "", fmt.Errorf("key %s already approved %s as %s: one key counts once", key, short(g.req.Subject), used.who)
+			}
+		}
+	}
+	return key, nil
+}
+
+// usedKey is a key that signed an approval of the pending request, and the name it signed as.
+type usedKey struct{ key, who string }
+
+// signedBy is the fingerprint of the key that signed an accepted decision, or "": the update
+// handler records it without the time check, which only the validator may make.
+func (g *gate) signedBy(d decision) string {
+	if g.keys == nil || d.Signature == "" {
+		return ""
+	}
+	key, err := g.verify(d)
+	if err != nil {
+		return ""
+	}
+	return key
+}
