@@ -244,16 +244,31 @@ func TestSandboxUpDown(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	tp, up := freePort(t), freePort(t)
 	bin, _ := filepath.Abs("../bin")
-	run := func(args ...string) string {
+	sandbox := func(args ...string) (string, error) {
 		cmd := exec.Command(filepath.Join(bin, "sandbox"), append([]string{"--dir", dir}, args...)...)
 		cmd.Dir = ".."
 		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "sandbox %v:\n%s", args, out)
-		return string(out)
+		return string(out), err
 	}
-	out := run("up", "--detach", "--temporal-port", fmt.Sprint(tp), "--ui-port", fmt.Sprint(up))
+	run := func(args ...string) string {
+		out, err := sandbox(args...)
+		require.NoError(t, err, "sandbox %v:\n%s", args, out)
+		return out
+	}
+	// The ports are free when chosen, but one of the stack's own processes (an emulator binds
+	// any free port) may take one before Temporal binds it: then try once more with new ones.
+	var out string
+	var tp, up int
+	for attempt := 1; ; attempt++ {
+		tp, up = freePort(t), freePort(t)
+		var err error
+		if out, err = sandbox("up", "--detach", "--temporal-port", fmt.Sprint(tp), "--ui-port", fmt.Sprint(up)); err == nil {
+			break
+		}
+		require.Less(t, attempt, 2, "sandbox up:\n%s", out)
+		run("down")
+	}
 	t.Cleanup(func() { run("down") })
 	require.Contains(t, out, "sandbox ready in")
 	env, err := os.ReadFile(filepath.Join(dir, "env"))
