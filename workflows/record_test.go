@@ -1,3 +1,5 @@
+//go:build record
+
 package workflows
 
 import (
@@ -17,17 +19,14 @@ import (
 )
 
 // TestRecordHistories records, on a real dev server, the histories TestReplayRecordedHistories
-// replays, and writes them under testdata/. It is a tool, not a test: it runs only with
-// IDP_RECORD_HISTORIES=1, e.g.
+// replays, and writes them under testdata/. It is a tool, not a test: it is compiled only with
+// the build tag "record" (so `make test` neither runs nor skips it), e.g.
 //
-//	IDP_RECORD_HISTORIES=1 go test -count=1 -run TestRecordHistories ./workflows
+//	go test -tags record -count=1 -run TestRecordHistories ./workflows
 //
 // Rerun it (and commit the files) when a workflow changes on purpose, with a GetVersion guard:
 // keep the old files, which must still replay, and add the new ones under new names.
 func TestRecordHistories(t *testing.T) {
-	if os.Getenv("IDP_RECORD_HISTORIES") != "1" {
-		t.Skip("records histories into testdata/ only with IDP_RECORD_HISTORIES=1")
-	}
 	c := devServer(t)
 	lockWorker(t, c, registerPromoteStubs)
 	t.Run("lock-contention", func(t *testing.T) { recordLockContention(t, c) })
