@@ -52,10 +52,7 @@ func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOu
 	if err != nil {
 		return DescribeOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")
 	}
-	commit, err := a.Repo.ResolveCommit(ctx, a.Config.Repository.Branch)
-	if errors.Is(err, checkout.ErrUnknownBranch) {
-		return DescribeOutput{}, fail.Wrap(fail.Config, err, "repository.branch in idp.yaml")
-	}
+	commit, err := a.headCommit(ctx)
 	if err != nil {
 		return DescribeOutput{}, err
 	}
@@ -149,10 +146,7 @@ type ImageOutput struct {
 // now. A promotion records it once, before its first write, as what a rollback restores: read
 // again after a retried write it would be the promotion's own image.
 func (a *Activities) CurrentImage(ctx context.Context, in ImageInput) (ImageOutput, error) {
-	commit, err := a.Repo.ResolveCommit(ctx, a.Config.Repository.Branch)
-	if errors.Is(err, checkout.ErrUnknownBranch) {
-		return ImageOutput{}, fail.Wrap(fail.Config, err, "repository.branch in idp.yaml")
-	}
+	commit, err := a.headCommit(ctx)
 	if err != nil {
 		return ImageOutput{}, err
 	}
@@ -230,4 +224,14 @@ func (a *Activities) ApprovalKeys(_ context.Context, in ApprovalKeysInput) (Appr
 		out.People = append(out.People, PersonKeys{Name: who, Keys: a.Config.Keys(who)})
 	}
 	return out, nil
+}
+
+// headCommit is the commit the platform branch points at now; a branch the remote does not
+// have is idp.yaml's to fix, not a retry's.
+func (a *Activities) headCommit(ctx context.Context) (string, error) {
+	commit, err := a.Repo.ResolveCommit(ctx, a.Config.Repository.Branch)
+	if errors.Is(err, checkout.ErrUnknownBranch) {
+		return "", fail.Wrap(fail.Config, err, "repository.branch in idp.yaml")
+	}
+	return commit, err
 }
