@@ -19,6 +19,9 @@ type Activities struct {
 	// Branch is the platform branch (idp.yaml's repository.branch) that commits go to and
 	// proposals are based on.
 	Branch string
+	// ReviewPoll is how often WatchReviews reads a pull request's reviews (idp.yaml's
+	// repository.reviewPollInterval); zero means DefaultReviewPoll.
+	ReviewPoll time.Duration
 }
 
 // WriteImageInput asks to pin a service's image in one env.

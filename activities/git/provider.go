@@ -76,7 +76,8 @@ func (c Change) Apply(old []byte, exists bool) (updated []byte, changed bool, er
 //
 // Errors the user must fix wrap ErrAuth (credentials refused), ErrNotFound (repository or
 // branch missing) or ErrNotMergeable (the proposal conflicts with its base or was closed);
-// anything else is worth retrying.
+// anything else is worth retrying. A provider whose proposals have reviews (GitHub) also
+// implements ReviewLister.
 type Provider interface {
 	// Commit applies the change on top of branch's head and pushes it. A push rejected as
 	// non-fast-forward (someone else pushed meanwhile) re-reads the new head, re-applies the

@@ -213,13 +213,16 @@ type PersonKeys struct {
 type ApprovalKeysOutput struct {
 	Approvers []string     `json:"approvers"`
 	People    []PersonKeys `json:"people"`
+	// GitHub maps the GitHub logins of everyone in idp.yaml (approver or not) to their person,
+	// so an approving pull request review can be checked like any other approval.
+	GitHub []config.GitHubLogin `json:"github,omitempty"`
 }
 
 // ApprovalKeys resolves a gate's approvers and reads their keys from the worker's current
 // idp.yaml when the gate opens: a rotated or revoked key counts for gates opened after the
 // change, and the answer is recorded in history, so replays check against the same keys.
 func (a *Activities) ApprovalKeys(_ context.Context, in ApprovalKeysInput) (ApprovalKeysOutput, error) {
-	out := ApprovalKeysOutput{Approvers: a.Config.Approvers(in.Approvers), People: []PersonKeys{}}
+	out := ApprovalKeysOutput{Approvers: a.Config.Approvers(in.Approvers), People: []PersonKeys{}, GitHub: a.Config.GitHubLogins()}
 	for _, who := range out.Approvers {
 		out.People = append(out.People, PersonKeys{Name: who, Keys: a.Config.Keys(who)})
 	}

@@ -122,10 +122,14 @@ func TestApprovalKeysResolveGroupsFromTheCurrentConfig(t *testing.T) {
 	require.Equal(t, []string{"alice", "bob", "carol"}, out.Approvers)
 	require.Len(t, out.People, 3)
 	require.Equal(t, a.Config.People["bob"].Keys, out.People[1].Keys)
+	require.Empty(t, out.GitHub)
 
 	// A rotated key counts at the next gate.
 	a.Config.People["bob"] = config.Person{Keys: []string{"ssh-ed25519 NEW"}}
+	// Every mapped login comes along, approver or not, so a review is checked like a decision.
+	a.Config.People["dave"] = config.Person{GitHub: "Dave-GH"}
 	out, err = a.ApprovalKeys(context.Background(), ApprovalKeysInput{Env: "prod", Approvers: []string{"bob"}})
 	require.NoError(t, err)
 	require.Equal(t, []PersonKeys{{Name: "bob", Keys: []string{"ssh-ed25519 NEW"}}}, out.People)
+	require.Equal(t, []config.GitHubLogin{{Login: "dave-gh", Person: "dave"}}, out.GitHub)
 }

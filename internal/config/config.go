@@ -45,6 +45,9 @@ type Repository struct {
 	Provider string `yaml:"provider" json:"provider"`
 	// GitHub is the owner/name slug the GitHub OIDC trust policy names (repo:<slug>:...).
 	GitHub string `yaml:"github" json:"github"`
+	// ReviewPollInterval is how often the github provider reads a waiting pull request's
+	// reviews (default 30s); each look is one API request per 100 reviews.
+	ReviewPollInterval Duration `yaml:"reviewPollInterval" json:"reviewPollInterval,omitempty"`
 }
 
 // Tooling is the account holding container images.
@@ -264,6 +267,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Repository.Provider == "" {
 		c.Repository.Provider = "git"
+	}
+	if c.Repository.ReviewPollInterval == 0 {
+		c.Repository.ReviewPollInterval = Duration(30 * time.Second)
 	}
 	for i := range c.Environments {
 		e := &c.Environments[i]

@@ -14,6 +14,32 @@ import (
 // decisions verify against. Rotating a key is editing this list; gates read it when they open.
 type Person struct {
 	Keys []string `yaml:"keys" json:"keys,omitempty"`
+	// GitHub is the person's GitHub login: with the github provider, an approving review of a
+	// promotion's pull request by this login counts as the person's approval (GitHub
+	// authenticated them). One login belongs to one person.
+	GitHub string `yaml:"github" json:"github,omitempty"`
+}
+
+// githubLoginRE is GitHub's rule for user names: letters, digits and single hyphens, neither
+// first nor last, at most 39 characters (checked apart).
+var githubLoginRE = regexp.MustCompile(`^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
+
+// GitHubLogin is one GitHub login mapped to a person.
+type GitHubLogin struct {
+	Login  string `json:"login"`
+	Person string `json:"person"`
+}
+
+// GitHubLogins lists every person with a GitHub login, ordered by person, logins lowercased
+// (GitHub compares them case-insensitively).
+func (c *Config) GitHubLogins() []GitHubLogin {
+	out := []GitHubLogin{}
+	for _, name := range sortedKeys(c.People) {
+		if l := strings.TrimSpace(c.People[name].GitHub); l != "" {
+			out = append(out, GitHubLogin{Login: strings.ToLower(l), Person: name})
+		}
+	}
+	return out
 }
 
 // GroupPrefix marks a group in an approver list: "@release-managers".
@@ -81,6 +107,7 @@ func (c *Config) validatePeople(bad func(string, string, ...any)) {
 			owner[fp] = name
 		}
 	}
+	c.validateLogins(bad)
 	for _, g := range sortedKeys(c.Groups) {
 		if !nameRE.MatchString(g) {
 			bad("groups."+g, "name must be lowercase letters, digits, '.', '_' or '-', got %q", g)
@@ -93,9 +120,31 @@ func (c *Config) validatePeople(bad func(string, string, ...any)) {
 	}
 }
 
+// validateLogins checks GitHub logins: GitHub's format, and one login for one person, or one
+// account's reviews would approve under two names.
+func (c *Config) validateLogins(bad func(string, string, ...any)) {
+	owner := map[string]string{}
+	for _, name := range sortedKeys(c.People) {
+		login := c.People[name].GitHub
+		if login == "" {
+			continue
+		}
+		p := "people." + name + ".github"
+		if len(login) > 39 || !githubLoginRE.MatchString(login) {
+			bad(p, "must be a GitHub login (letters, digits and single hyphens, not first or last, at most 39), got %q", login)
+			continue
+		}
+		if o, dup := owner[strings.ToLower(login)]; dup {
+			bad(p, "login %q also belongs to %s: one login, one person", login, o)
+			continue
+		}
+		owner[strings.ToLower(login)] = name
+	}
+}
+
 // validateApproval checks one gate's policy; prod is the last env, where "anyone may approve"
-// is refused.
-func (c *Config) validateApproval(p string, a Approval, prod bool, bad func(string, string, ...any)) {
+// is refused; reviews says an approving GitHub review can open this gate too.
+func (c *Config) validateApproval(p string, a Approval, prod, reviews bool, bad func(string, string, ...any)) {
 	if a.MinApprovals < 1 {
 		bad(p+".minApprovals", "must be at least 1, got %d", a.MinApprovals)
 	}
@@ -134,21 +183,24 @@ func (c *Config) validateApproval(p string, a Approval, prod bool, bad func(stri
 		}
 		return
 	}
-	c.validateQuorum(p, a, bad)
+	c.validateQuorum(p, a, reviews, bad)
 }
 
 // validateQuorum refuses a gate that could never open: fewer possible approvers than
 // minApprovals once four-eyes leaves out the requester (and, with signatures, people without
-// a key).
-func (c *Config) validateQuorum(p string, a Approval, bad func(string, string, ...any)) {
+// a key, or without a GitHub login where a review can approve).
+func (c *Config) validateQuorum(p string, a Approval, reviews bool, bad func(string, string, ...any)) {
 	can := 0
 	for _, who := range c.Approvers(a.Approvers) {
-		if !a.RequireSignatures || len(c.Keys(who)) > 0 {
+		if !a.RequireSignatures || len(c.Keys(who)) > 0 || reviews && c.People[who].GitHub != "" {
 			can++
 		}
 	}
 	why := ""
-	if a.RequireSignatures {
+	switch {
+	case a.RequireSignatures && reviews:
+		why = " with a key or a GitHub login"
+	case a.RequireSignatures:
 		why = " with a key"
 	}
 	if a.FourEyes && can > 0 {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -79,4 +81,53 @@ func TestPeopleValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestGitHubLogins(t *testing.T) {
+	c, err := Parse([]byte(withPeople(`
+people:
+  alice: {keys: ["`+aliceKey+`"], github: Alice-GH}
+  bob: {github: bob-gh}
+  carol: {keys: ["`+bobKey+`"]}
+`, `    promotion:
+      approval: {required: true, fourEyes: true, requireSignatures: true, approvers: [alice, bob]}
+`)))
+	require.Error(t, err, "with the git provider a login opens no gate: bob cannot approve, so the gate never opens")
+	require.ErrorContains(t, err, "leaves 0 possible approvers with a key, less the requester")
+
+	c, err = Parse([]byte(strings.Replace(withPeople(`
+people:
+  alice: {keys: ["`+aliceKey+`"], github: Alice-GH}
+  bob: {github: bob-gh}
+  carol: {keys: ["`+bobKey+`"]}
+`, `    promotion:
+      approval: {required: true, fourEyes: true, requireSignatures: true, approvers: [alice, bob]}
+`), "github: o/r}", "github: o/r, provider: github, reviewPollInterval: 5s}", 1)))
+	require.NoError(t, err, "with the github provider bob's review can approve")
+	require.Equal(t, []GitHubLogin{{Login: "alice-gh", Person: "alice"}, {Login: "bob-gh", Person: "bob"}}, c.GitHubLogins())
+	require.Equal(t, 5*time.Second, c.Repository.ReviewPollInterval.Std())
+}
+
+func TestGitHubLoginValidation(t *testing.T) {
+	_, err := Parse([]byte(withPeople(`
+people:
+  alice: {github: "-alice"}
+  bob: {github: bob--gh}
+  carol: {github: "dependabot[bot]"}
+  dave: {github: `+strings.Repeat("d", 40)+`}
+  erin: {github: Shared}
+  frank: {github: shared}
+`, "")))
+	require.Error(t, err)
+	for _, w := range []string{
+		`people.alice.github: must be a GitHub login (letters, digits and single hyphens, not first or last, at most 39), got "-alice"`,
+		`people.bob.github: must be a GitHub login`,
+		`people.carol.github: must be a GitHub login`,
+		`people.dave.github: must be a GitHub login`,
+		`people.frank.github: login "shared" also belongs to erin: one login, one person`,
+	} {
+		require.ErrorContains(t, err, w)
+	}
+	_, err = Parse([]byte(strings.Replace(minimal, "github: o/r}", "github: o/r, reviewPollInterval: 100ms}", 1)))
+	require.ErrorContains(t, err, "repository.reviewPollInterval: must be at least 1s, got 100ms")
 }

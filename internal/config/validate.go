@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem at once, each with its field path.
@@ -21,6 +22,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Repository.GitHub != "" && !slugRE.MatchString(c.Repository.GitHub) {
 		bad("repository.github", "must be owner/name, got %q", c.Repository.GitHub)
+	}
+	if c.Repository.ReviewPollInterval.Std() < time.Second {
+		bad("repository.reviewPollInterval", "must be at least 1s, got %s", c.Repository.ReviewPollInterval.Std())
 	}
 	if c.Repository.GitHub == "" {
 		bad("repository.github", "is required: the owner/name the GitHub OIDC trust policy is scoped to")
@@ -80,8 +84,9 @@ func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string
 		bad(p+".argocd.repoCredentials", "needs exactly one of secretsManager or ssmParameter")
 	}
 	prod := i == len(c.Environments)-1
-	c.validateApproval(p+".bootstrap.planApproval", e.Bootstrap.PlanApproval, prod, bad)
-	c.validateApproval(p+".promotion.approval", e.Promotion.Approval, prod, bad)
+	c.validateApproval(p+".bootstrap.planApproval", e.Bootstrap.PlanApproval, prod, false, bad)
+	// A promotion gate waits on a pull request, which the github provider watches for reviews.
+	c.validateApproval(p+".promotion.approval", e.Promotion.Approval, prod, c.Repository.Provider == "github", bad)
 	if e.Promotion.EntryPattern != "" {
 		if _, err := regexp.Compile(e.Promotion.EntryPattern); err != nil {
 			bad(p+".promotion.entryPattern", "is not a valid regular expression: %v", err)

@@ -15,11 +15,7 @@ import (
 // provGitHubProvider is a provider pointed at the fake, with the fake's token.
 func provGitHubProvider(t *testing.T, f *provFakeGitHub) *provider {
 	t.Helper()
-	hc := &http.Client{Transport: &tokenTransport{token: func(context.Context) (string, error) { return f.token, nil }}}
-	p, err := newProvider(f.owner+"/"+f.repo, f.srv.URL, hc)
-	require.NoError(t, err)
-	p.retry = gittest.FastRetry
-	return p
+	return provGitHubProviderWithToken(t, f, f.token)
 }
 
 func TestCommit(t *testing.T) {

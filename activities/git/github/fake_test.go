@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 )
@@ -41,9 +42,20 @@ type provFakeGitHub struct {
 	// call is counted.
 	intercept func(w http.ResponseWriter, r *http.Request, route string) bool
 
+	// reviews are the submitted reviews by pull request number, listed reviewsPerPage at a
+	// time (GitHub's per_page caps it further).
+	reviews        map[int][]provFakeReview
+	reviewsPerPage int
+
 	appID    string
 	appKey   *rsa.PublicKey
 	appToken string // handed out for installation 42
+}
+
+type provFakeReview struct {
+	id                   int64
+	login, state, commit string
+	submitted            time.Time
 }
 
 type provRefUpdate struct {
@@ -70,7 +82,8 @@ type provFakePull struct {
 func provNewFakeGitHub(t *testing.T) *provFakeGitHub {
 	t.Helper()
 	f := &provFakeGitHub{t: t, owner: "acme", repo: "platform", token: "ghs_test_token_0123456789",
-		commits: map[string]*provFakeCommit{}, branches: map[string]string{}, calls: map[string]int{}, disabled: map[string]bool{}}
+		commits: map[string]*provFakeCommit{}, branches: map[string]string{}, calls: map[string]int{}, disabled: map[string]bool{},
+		reviews: map[int][]provFakeReview{}, reviewsPerPage: 100}
 	seed := f.newCommit("seed", nil, gittest.Seed)
 	f.branches["main"] = seed
 	mux := http.NewServeMux()
@@ -86,6 +99,7 @@ func provNewFakeGitHub(t *testing.T) *provFakeGitHub {
 	f.handle(mux, "GET pull", "GET "+repo+"/pulls/{n}", f.getPull)
 	f.handle(mux, "PATCH pull", "PATCH "+repo+"/pulls/{n}", f.editPull)
 	f.handle(mux, "PUT merge", "PUT "+repo+"/pulls/{n}/merge", f.mergePull)
+	f.handle(mux, "GET reviews", "GET "+repo+"/pulls/{n}/reviews", f.listReviews)
 	f.handle(mux, "GET compare", "GET "+repo+"/compare/{basehead}", f.compare)
 	f.handle(mux, "POST app-token", "POST /app/installations/{id}/access_tokens", f.appInstallationToken)
 	f.srv = httptest.NewServer(mux)
@@ -254,4 +268,42 @@ func (f *provFakeGitHub) pullJSON(p *provFakePull) map[string]any {
 
 func (f *provFakeGitHub) refJSON(branch string) map[string]any {
 	return map[string]any{"ref": "refs/heads/" + branch, "object": map[string]any{"type": "commit", "sha": f.branches[branch]}}
+}
+
+// review adds a submitted review of pull request n, as a reviewer would.
+func (f *provFakeGitHub) review(n int, login, state, commit string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	r := provFakeReview{id: int64(1000 + f.seq), login: login, state: state, commit: commit,
+		submitted: time.Date(2025, 1, 2, 3, 4, f.seq%60, 0, time.UTC)}
+	f.reviews[n] = append(f.reviews[n], r)
+	return r.id
+}
+
+// listReviews answers GET .../pulls/{n}/reviews a page at a time, with GitHub's Link header.
+func (f *provFakeGitHub) listReviews(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.PathValue("n"))
+	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if per <= 0 || per > f.reviewsPerPage {
+		per = f.reviewsPerPage
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	all := f.reviews[n]
+	out := []map[string]any{}
+	for i := (page - 1) * per; i < len(all) && i < page*per; i++ {
+		rv := all[i]
+		out = append(out, map[string]any{"id": rv.id, "user": map[string]any{"login": rv.login}, "state": rv.state,
+			"commit_id": rv.commit, "submitted_at": rv.submitted.Format(time.RFC3339),
+			"html_url": fmt.Sprintf("https://github.test/%s/%s/pull/%d#pullrequestreview-%d", f.owner, f.repo, n, rv.id)})
+	}
+	if page*per < len(all) {
+		next := *r.URL
+		q := next.Query()
+		q.Set("page", strconv.Itoa(page+1))
+		next.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, f.srv.URL, next.String()))
+	}
+	provJSON(w, http.StatusOK, out)
 }

@@ -37,6 +37,7 @@ type githubClient interface {
 	EditPullRequest(ctx context.Context, owner, repo string, number int, pull *github.PullRequest) (*github.PullRequest, *github.Response, error)
 	MergePullRequest(ctx context.Context, owner, repo string, number int, commitMessage string, opts *github.PullRequestOptions) (*github.PullRequestMergeResult, *github.Response, error)
 	CompareCommits(ctx context.Context, owner, repo, base, head string, opts *github.ListOptions) (*github.CommitsComparison, *github.Response, error)
+	ListReviews(ctx context.Context, owner, repo string, number int, opts *github.ListOptions) ([]*github.PullRequestReview, *github.Response, error)
 }
 
 // clientWrapper is githubClient over a go-github client's services.
@@ -88,6 +89,10 @@ func (w clientWrapper) MergePullRequest(ctx context.Context, owner, repo string,
 
 func (w clientWrapper) CompareCommits(ctx context.Context, owner, repo, base, head string, opts *github.ListOptions) (*github.CommitsComparison, *github.Response, error) {
 	return w.c.Repositories.CompareCommits(ctx, owner, repo, base, head, opts)
+}
+
+func (w clientWrapper) ListReviews(ctx context.Context, owner, repo string, number int, opts *github.ListOptions) ([]*github.PullRequestReview, *github.Response, error) {
+	return w.c.PullRequests.ListReviews(ctx, owner, repo, number, opts)
 }
 
 // provider writes to one GitHub repository.

@@ -35,7 +35,8 @@ func Register(r Registry, cfg *config.Config, c client.Client) {
 		CacheDir: cfg.Terraform.Dir()}
 	r.RegisterActivity(&platform.Signaller{Client: c})
 	r.RegisterActivity(&platform.Activities{Config: cfg, Repo: repo})
-	r.RegisterActivity(&git.Activities{Provider: gitProvider(cfg.Repository), Branch: cfg.Repository.Branch})
+	r.RegisterActivity(&git.Activities{Provider: gitProvider(cfg.Repository), Branch: cfg.Repository.Branch,
+		ReviewPoll: cfg.Repository.ReviewPollInterval.Std()})
 	r.RegisterActivity(aws.New())
 	r.RegisterActivity(terraform.New(cfg.Terraform, repo, terraform.S3PlanStore{}))
 	r.RegisterActivity(argocd.New(argocd.Deps{Repo: repo, Digests: aws.NewImageDigests(cfg.Tooling.AWS)}))
