@@ -287,7 +287,10 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 	}
 	if e.Approval.Required {
 		es.State = api.EnvWaitingApproval
-		if err := g.wait(ctx, gateRequest{Env: e.Name, Subject: p.image.Digest, What: "image digest", Policy: e.Approval}); err != nil {
+		stop := g.watchReviews(ctx, written.Proposal) // approving pull request reviews count too
+		err := g.wait(ctx, gateRequest{Env: e.Name, Subject: p.image.Digest, What: "image digest", Policy: e.Approval})
+		stop()
+		if err != nil {
 			return written, err
 		}
 	}
@@ -398,7 +401,11 @@ func (p *promotion) proposalBody(env string) string {
 	var approvals []string
 	for _, d := range p.status.Approvals {
 		if d.Env == env && d.Decision == "approve" {
-			approvals = append(approvals, fmt.Sprintf("- approved by %s at %s (digest `%s`)", d.Who, d.When.Format(time.RFC3339), d.Subject))
+			via := ""
+			if d.Source == api.SourceGitHubReview {
+				via = " by a review as " + strings.TrimPrefix(d.Key, "github:")
+			}
+			approvals = append(approvals, fmt.Sprintf("- approved by %s%s at %s (digest `%s`)", d.Who, via, d.When.Format(time.RFC3339), d.Subject))
 		}
 	}
 	if len(approvals) > 0 {

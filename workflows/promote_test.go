@@ -44,6 +44,8 @@ type promoteSuite struct {
 	movedAfter, resolved int
 	// people are the keys ApprovalKeys answers with.
 	people map[string][]string
+	// gh is the pull request's reviews as WatchReviews finds them.
+	gh *ghScript
 }
 
 func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
@@ -78,6 +80,7 @@ func (s *promoteSuite) SetupTest() {
 	s.env.OnActivity(pa.CurrentImage, mock.Anything, mock.Anything).Return(platform.ImageOutput{Image: oldImg, Commit: "c-before"}, nil).Maybe()
 	s.people = map[string][]string{}
 	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
+	s.mockReviews()
 }
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }

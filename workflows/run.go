@@ -94,10 +94,16 @@ func (r *run) publish(ctx workflow.Context) {
 		b.WriteString(fmt.Sprintf("**Waiting for approval** in %s of %s `%s` (%d of %d) by %s until %s.\n\n",
 			pa.Env, pa.What, pa.Subject, pa.Received, pa.MinApprovals, who, pa.ExpiresAt.Format(time.RFC3339)))
 		b.WriteString(fmt.Sprintf("`starter approve %s --as USER`\n\n", st.WorkflowID))
+		if pa.Reviews != "" {
+			b.WriteString(fmt.Sprintf("or an approving review of %s by an approver's GitHub login\n\n", pa.Reviews))
+		}
 	}
 	for _, d := range st.Approvals {
 		signed := "unsigned"
-		if d.Verified {
+		switch {
+		case d.Source == api.SourceGitHubReview:
+			signed = "by a GitHub review as `" + strings.TrimPrefix(d.Key, "github:") + "`"
+		case d.Verified:
 			signed = "signed with `" + d.Key + "`"
 		}
 		b.WriteString(fmt.Sprintf("- %s by %s at %s, %s\n", d.Decision, d.Who, d.When.Format(time.RFC3339), signed))

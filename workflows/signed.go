@@ -20,6 +20,10 @@ const maxClockSkew = 10 * time.Minute
 type decision struct {
 	Who, Subject, Decision, Comment, Signature string
 	SignedAt                                   time.Time
+	// Authenticated, instead of a signature, names who proved Who's identity: "github:<login>"
+	// for an approving review GitHub authenticated. Only the gate's own review watch sets it;
+	// no update or signal payload can.
+	Authenticated string
 }
 
 func approveDecision(in api.ApproveInput) decision {
@@ -102,8 +106,12 @@ func (g *gate) verify(d decision) (string, error) {
 }
 
 // checkSignature refuses an unsigned decision where signatures are required, a signature
-// that does not verify, one made too far from now, and a key that already approved.
+// that does not verify, one made too far from now, and a key that already approved. A
+// decision someone else authenticated (a GitHub review) stands for a signed one.
 func (g *gate) checkSignature(now time.Time, d decision) (string, error) {
+	if d.Authenticated != "" {
+		return d.Authenticated, nil
+	}
 	if g.keys == nil {
 		return "", nil
 	}

@@ -51,12 +51,18 @@ func printStatus(w io.Writer, st api.Status) {
 		}
 		fmt.Fprintf(w, "waiting for approval in %s of %s %s: %d of %d, by %s, until %s\n",
 			pa.Env, pa.What, pa.Subject, pa.Received, pa.MinApprovals, who, pa.ExpiresAt.Format(time.RFC3339))
+		if pa.Reviews != "" {
+			fmt.Fprintf(w, "  or by an approving review of %s\n", pa.Reviews)
+		}
 	}
 	for _, d := range st.Approvals {
 		fmt.Fprintf(w, "%s by %s at %s", d.Decision, d.Who, d.When.Format(time.RFC3339))
-		if d.Verified {
+		switch {
+		case d.Source == api.SourceGitHubReview:
+			fmt.Fprintf(w, " (GitHub review, %s)", d.Key)
+		case d.Verified:
 			fmt.Fprintf(w, " (signed, %s)", d.Key)
-		} else {
+		default:
 			fmt.Fprint(w, " (unsigned)")
 		}
 		if d.Comment != "" {

@@ -84,7 +84,7 @@ func TestPeopleValidation(t *testing.T) {
 }
 
 func TestGitHubLogins(t *testing.T) {
-	c, err := Parse([]byte(withPeople(`
+	_, err := Parse([]byte(withPeople(`
 people:
   alice: {keys: ["`+aliceKey+`"], github: Alice-GH}
   bob: {github: bob-gh}
@@ -95,7 +95,7 @@ people:
 	require.Error(t, err, "with the git provider a login opens no gate: bob cannot approve, so the gate never opens")
 	require.ErrorContains(t, err, "leaves 0 possible approvers with a key, less the requester")
 
-	c, err = Parse([]byte(strings.Replace(withPeople(`
+	c, err := Parse([]byte(strings.Replace(withPeople(`
 people:
   alice: {keys: ["`+aliceKey+`"], github: Alice-GH}
   bob: {github: bob-gh}

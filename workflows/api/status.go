@@ -64,6 +64,9 @@ type PendingApproval struct {
 	Received     int    `json:"received"`
 	// RequireSignatures refuses decisions not signed by a key of the named person.
 	RequireSignatures bool `json:"requireSignatures,omitempty"`
+	// Reviews is the pull request whose approving reviews, by GitHub logins mapped to people
+	// in idp.yaml, count as approvals too (GitHub only).
+	Reviews string `json:"reviews,omitempty"`
 }
 
 // Decision is one recorded approval or rejection.
@@ -75,10 +78,18 @@ type Decision struct {
 	Subject  string    `json:"subject"`
 	Comment  string    `json:"comment,omitempty"`
 	// Verified says the decision was signed by a key of Who (fingerprint Key); unsigned
-	// decisions, where the gate allows them (CI), are recorded with Verified false.
+	// decisions, where the gate allows them (CI), are recorded with Verified false. An
+	// approving GitHub review is verified by GitHub: Key is then "github:<login>".
 	Verified bool   `json:"verified"`
 	Key      string `json:"key,omitempty"`
+	// Source is where the decision came from: empty for idp's approve/reject (update or
+	// signal), SourceGitHubReview for a pull request review.
+	Source string `json:"source,omitempty"`
 }
+
+// SourceGitHubReview marks a decision taken from an approving pull request review, and the
+// ignored reviews (IgnoredSignal.Signal).
+const SourceGitHubReview = "github-review"
 
 // IgnoredSignal is an approval signal the gate refused.
 type IgnoredSignal struct {
