@@ -8,58 +8,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/alexpermiakov/idp/activities/argocd"
-	"github.com/alexpermiakov/idp/activities/aws"
-	"github.com/alexpermiakov/idp/activities/git"
-	"github.com/alexpermiakov/idp/activities/platform"
-	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
-
-// registerPromoteStubs registers Promote with stand-ins for its activities, under the names the
-// real ones have, answering what the real ones would for time-service v1.2.3 going from
-// staging to prod. SignalWithStart is the real one (lockWorker registers it).
-func registerPromoteStubs(w worker.Worker) {
-	w.RegisterWorkflowWithOptions(Promote, workflowOptions(api.PromoteWorkflowName))
-	stg := staging()
-	stg.Soak = time.Second
-	stubs := map[string]any{
-		"PlanPromotion": func(context.Context, policy.Input) (platform.PromotionOutput, error) {
-			return platform.PromotionOutput{Envs: []policy.Env{stg, prod(1)}}, nil
-		},
-		"ResolveImage": func(context.Context, aws.ResolveInput) (aws.ResolveOutput, error) {
-			return aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil
-		},
-		"CheckFreeze": func(context.Context, platform.FreezeInput) (platform.FreezeOutput, error) {
-			return platform.FreezeOutput{}, nil
-		},
-		"WriteImage": func(_ context.Context, in git.WriteImageInput) (git.WriteImageOutput, error) {
-			if !in.Propose {
-				return git.WriteImageOutput{Commit: "c0ffee0000000000000000000000000000000001", Changed: true, Previous: oldImg}, nil
-			}
-			return git.WriteImageOutput{Commit: "c0ffee0000000000000000000000000000000002", Changed: true, Previous: oldImg,
-				Proposal: &git.Proposal{Base: "main", Head: in.Head, Commit: "c0ffee0000000000000000000000000000000002", Number: 7,
-					URL: "https://github.com/alexpermiakov/idp/pull/7"}}, nil
-		},
-		"MergeProposal": func(context.Context, git.MergeInput) (git.WriteImageOutput, error) {
-			return git.WriteImageOutput{Commit: "c0ffee0000000000000000000000000000000003", Changed: true}, nil
-		},
-		"RefreshApp": func(context.Context, argocd.AppInput) error { return nil },
-		"WaitApp": func(context.Context, argocd.WaitAppInput) (argocd.WaitAppOutput, error) {
-			return argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil
-		},
-		"Passed": func(context.Context, argocd.PassedInput) (argocd.PassedOutput, error) {
-			return argocd.PassedOutput{Passed: true, Reason: "Healthy in staging"}, nil
-		},
-	}
-	for name, fn := range stubs {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
-}
 
 // recordPromoteToProd: alice promotes time-service v1.2.3 to prod; staging goes by itself,
 // prod waits for an approval; alice's own is refused (four-eyes), bob's is accepted.
@@ -88,4 +40,12 @@ func recordPromoteToProd(t *testing.T, c client.Client) {
 	require.NoError(t, run.Get(ctx, &st))
 	require.Equal(t, api.StageDone, st.Stage)
 	writeHistory(t, c, id, "promote-staging-prod-approved.json")
+}
+
+// recordPromoteApprovedByReview: as TestAReviewApprovesOnADevServer, prod approved by bob's
+// review on GitHub after alice's own review was refused.
+func recordPromoteApprovedByReview(t *testing.T, c client.Client, gh *fakeGitHub) {
+	st := promoteApprovedByReview(t, c, gh, "v1.3.0")
+	require.Equal(t, api.StageDone, st.Stage)
+	writeHistory(t, c, api.PromoteID("time-service", "v1.3.0"), "promote-staging-prod-review.json")
 }

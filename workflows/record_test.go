@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -28,10 +29,12 @@ import (
 // keep the old files, which must still replay, and add the new ones under new names.
 func TestRecordHistories(t *testing.T) {
 	c := devServer(t)
-	lockWorker(t, c, registerPromoteStubs)
+	gh := newFakeGitHub(t)
+	lockWorker(t, c, func(w worker.Worker) { registerPromoteStubs(w, gh.activities(t, 200*time.Millisecond)) })
 	t.Run("lock-contention", func(t *testing.T) { recordLockContention(t, c) })
 	t.Run("lock-holder-terminated", func(t *testing.T) { recordLockHolderTerminated(t, c) })
 	t.Run("promote-prod-approved", func(t *testing.T) { recordPromoteToProd(t, c) })
+	t.Run("promote-prod-review", func(t *testing.T) { recordPromoteApprovedByReview(t, c, gh) })
 }
 
 // recordLockContention: a holds the lock; b, then c asking to supersede, queue; a steps
