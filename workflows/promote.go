@@ -403,7 +403,7 @@ func (p *promotion) proposalBody(env string) string {
 		if d.Env == env && d.Decision == "approve" {
 			via := ""
 			if d.Source == api.SourceGitHubReview {
-				via = " by a review as " + strings.TrimPrefix(d.Key, "github:")
+				via = " (review by @" + strings.TrimPrefix(d.Key, "github:") + ")"
 			}
 			approvals = append(approvals, fmt.Sprintf("- approved by %s%s at %s (digest `%s`)", d.Who, via, d.When.Format(time.RFC3339), d.Subject))
 		}
