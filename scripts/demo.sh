@@ -58,6 +58,7 @@ bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4
 bin/starter promote --service time-service --tag v1.2.3 --to prod --as alice
 wait_stage promote-time-service-v1.2.3 waiting-approval
 bin/starter status promote-time-service-v1.2.3
+bin/starter status promote-time-service-v1.2.3 -o json | grep -q '"requesterVerified": true' # alice signed the request
 step "alice may not approve her own release (four-eyes, exit 2)"
 expect_exit 2 bin/starter approve promote-time-service-v1.2.3 --as alice
 step "a forged approval, bob's name signed with alice's key, is refused (exit 2, nothing recorded)"

@@ -95,6 +95,11 @@ func (g *gate) check(now time.Time, d decision) (string, error) {
 	if approvers := g.allowed(); len(approvers) > 0 && !slices.ContainsFunc(approvers, func(a string) bool { return normalize(a) == who }) {
 		return "", fmt.Errorf("%s may not approve in %s: approvers are %s", d.Who, g.req.Env, strings.Join(approvers, ", "))
 	}
+	if g.req.Policy.FourEyes && normalize(g.run.status.Requester) == "" {
+		// Nobody could be told apart from the requester; runs since signed requests cannot get
+		// here (they fail at once), runs started before refuse rather than skip four-eyes.
+		return "", errors.New("four-eyes: this run names no requester, so no approver can be told apart from them; start it again with --as USER")
+	}
 	if g.req.Policy.FourEyes && who == normalize(g.run.status.Requester) {
 		return "", fmt.Errorf("four-eyes: %s started this run and cannot approve it; ask another approver", d.Who)
 	}

@@ -48,6 +48,10 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 	env := r.env(in.Env)
 	env.State = api.EnvBootstrapping
 	r.setStage(ctx, api.StagePreparing)
+	if err := checkRequest(ctx, r, signedRequest{Requester: in.Requester, Signature: in.Signature,
+		Statement: in.Statement(r.status.WorkflowID)}); err != nil {
+		return err
+	}
 
 	// Configuration problems fail fast: no retries for what only a person can fix.
 	var desc platform.DescribeOutput

@@ -21,8 +21,9 @@ func workflowOptions(name string) workflow.RegisterOptions {
 var githubLogins = []config.GitHubLogin{{Login: "alice-gh", Person: "alice"}, {Login: "bob-gh", Person: "bob"},
 	{Login: "carol-gh", Person: "carol"}, {Login: "dave-gh", Person: "dave"}}
 
-// mockApprovalKeys answers ApprovalKeys as the worker would with people's keys (a person's
-// authorized_keys lines by name, read when the gate opens), githubLogins and no groups.
+// mockApprovalKeys answers ApprovalKeys and RequesterKeys as the worker would with people's
+// keys (a person's authorized_keys lines by name, read when the gate opens or the run starts)
+// githubLogins and no groups.
 func mockApprovalKeys(env *testsuite.TestWorkflowEnvironment, people func() map[string][]string) {
 	env.OnActivity(pa.ApprovalKeys, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in platform.ApprovalKeysInput) (platform.ApprovalKeysOutput, error) {
@@ -33,5 +34,9 @@ func mockApprovalKeys(env *testsuite.TestWorkflowEnvironment, people func() map[
 				out.People = append(out.People, platform.PersonKeys{Name: a, Keys: people()[a]})
 			}
 			return out, nil
+		}).Maybe()
+	env.OnActivity(pa.RequesterKeys, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in platform.RequesterKeysInput) (platform.PersonKeys, error) {
+			return platform.PersonKeys{Name: in.Name, Keys: people()[in.Name]}, nil
 		}).Maybe()
 }

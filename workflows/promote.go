@@ -78,6 +78,10 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 		ea *aws.Activities
 	)
 	p.setStage(ctx, api.StagePreparing)
+	if err := checkRequest(ctx, p.run, signedRequest{Requester: p.in.Requester, Signature: p.in.Signature,
+		Statement: p.in.Statement(p.status.WorkflowID)}); err != nil {
+		return err
+	}
 	var path platform.PromotionOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("plan the promotion of "+p.in.Service+" "+p.in.Tag, time.Minute)),
 		pa.PlanPromotion, policy.Input{Service: p.in.Service, Tag: p.in.Tag, To: p.in.To}).Get(ctx, &path); err != nil {

@@ -73,6 +73,9 @@ func (r *run) publish(ctx workflow.Context) {
 		b.WriteString(fmt.Sprintf(" · commit `%s`", short(st.Commit)))
 	}
 	b.WriteString("\n\n")
+	if st.Requester != "" {
+		b.WriteString(fmt.Sprintf("Requested by %s\n\n", st.RequestedBy()))
+	}
 	if p := st.Plan; p != nil {
 		b.WriteString(fmt.Sprintf("Plan `%s`: %d to add, %d to change, %d to destroy\n\n", short(p.SHA256), p.Add, p.Change, p.Destroy))
 		for _, a := range limit(p.Adds, 10) {

@@ -83,22 +83,27 @@ func (g *gate) personKeys(who string) []string {
 // verify checks the decision's signature against who's keys and returns the key's
 // fingerprint. It is pure, so the update handler can repeat it on replay.
 func (g *gate) verify(d decision) (string, error) {
-	lines := g.personKeys(d.Who)
+	return verifySigned(d.Who, g.personKeys(d.Who), g.statement(d), d.Signature, "decision")
+}
+
+// verifySigned checks an armored signature over st against who's key lines and returns the
+// signing key's fingerprint; what ("decision", "request") names the statement in errors.
+func verifySigned(who string, lines []string, st signature.Statement, sig, what string) (string, error) {
 	if len(lines) == 0 {
-		return "", fmt.Errorf("%s has no SSH key in idp.yaml (people.%s.keys): a signed decision cannot be checked", d.Who, normalize(d.Who))
+		return "", fmt.Errorf("%s has no SSH key in idp.yaml (people.%s.keys): a signed %s cannot be checked", who, normalize(who), what)
 	}
 	// Parsing keys and checking a signature are pure computation; workflowcheck flags them
 	// only because x/crypto/ssh's package also holds connection code with goroutines.
 	keys, err := signature.ParseKeys(lines) //workflowcheck:ignore
 	if err != nil {
-		return "", fmt.Errorf("people.%s.keys in idp.yaml: %w", normalize(d.Who), err)
+		return "", fmt.Errorf("people.%s.keys in idp.yaml: %w", normalize(who), err)
 	}
-	k, err := signature.Verify(g.statement(d), d.Signature, keys) //workflowcheck:ignore
+	k, err := signature.Verify(st, sig, keys) //workflowcheck:ignore
 	switch {
 	case errors.Is(err, signature.ErrNotSigner):
-		return "", fmt.Errorf("the signature is not by a key of %s (%v): sign with your own key and your own name", d.Who, err)
+		return "", fmt.Errorf("the signature is not by a key of %s (%v): sign with your own key and your own name", who, err)
 	case errors.Is(err, signature.ErrMismatch):
-		return "", fmt.Errorf("the signature by %s's key is for another statement (run, env, decision, subject, comment or signing time differ): sign this decision again (%v)", d.Who, err)
+		return "", fmt.Errorf("the signature by %s's key is for another statement (run, env, decision, subject, comment or signing time differ): sign this %s again (%v)", who, what, err)
 	case err != nil:
 		return "", fmt.Errorf("the signature cannot be read: %w", err)
 	}
@@ -128,6 +133,9 @@ func (g *gate) checkSignature(now time.Time, d decision) (string, error) {
 	key, err := g.verify(d)
 	if err != nil {
 		return "", err
+	}
+	if g.req.Policy.FourEyes && key == g.run.status.RequesterKey {
+		return "", fmt.Errorf("four-eyes: this key (%s) requested the run and cannot decide on it; ask another approver", key)
 	}
 	if d.Decision == "approve" {
 		for _, used := range g.usedKeys {

@@ -133,3 +133,14 @@ func TestApprovalKeysResolveGroupsFromTheCurrentConfig(t *testing.T) {
 	require.Equal(t, []PersonKeys{{Name: "bob", Keys: []string{"ssh-ed25519 NEW"}}}, out.People)
 	require.Equal(t, []config.GitHubLogin{{Login: "dave-gh", Person: "dave"}}, out.GitHub)
 }
+
+func TestRequesterKeysReadTheCurrentConfig(t *testing.T) {
+	a, _ := activities(t, "main")
+	out, err := a.RequesterKeys(context.Background(), RequesterKeysInput{Name: " Alice "})
+	require.NoError(t, err)
+	require.Equal(t, PersonKeys{Name: "alice", Keys: a.Config.People["alice"].Keys}, out)
+
+	out, err = a.RequesterKeys(context.Background(), RequesterKeysInput{Name: "ci"})
+	require.NoError(t, err)
+	require.Equal(t, PersonKeys{Name: "ci", Keys: []string{}}, out, "an unknown person has no keys")
+}

@@ -21,6 +21,7 @@ import (
 type bootstrapOptions struct {
 	env  string
 	wait bool
+	sign signFlags
 }
 
 func (o bootstrapOptions) validate() error {
@@ -28,16 +29,23 @@ func (o bootstrapOptions) validate() error {
 	if o.env == "" {
 		errs = append(errs, errors.New("--env is required (e.g. --env dev)"))
 	}
+	errs = append(errs, o.sign.validate())
 	return errors.Join(errs...)
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
 	var o bootstrapOptions
 	cmd := &cobra.Command{
-		Use:   "bootstrap --env ENV [--wait]",
+		Use:   "bootstrap --env ENV [--wait] [--key FILE | --no-sign]",
 		Short: "Bootstrap an environment: state backend, GitHub OIDC, terraform plan → approval → apply, ECR pull",
+		Long: `bootstrap starts bootstrap-<env>. The request is signed with your SSH key when one is at
+hand (--key, else $IDP_SIGNING_KEY, else $IDP_KEYS_DIR/<name>, else an ssh-agent key listed
+for you in idp.yaml): the statement binds the run, the env (also its subject) and the time,
+and the run verifies it first thing, so four-eyes refuses approvals signed with that key
+too. Without a key (CI) the request goes unsigned, and the run records it as such.`,
 		Example: `  starter bootstrap --env dev --wait
-  starter bootstrap --env staging --as alice   # waits for a second person to approve the plan`,
+  starter bootstrap --env staging --as alice   # waits for a second person to approve the plan
+  starter bootstrap --env dev --no-sign        # CI: recorded as unsigned`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -50,11 +58,19 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 			if _, err := cfg.Env(o.env); err != nil {
 				return badInput(err)
 			}
-			who := g.identity()
+			who, err := g.requester()
+			if err != nil {
+				return err
+			}
+			id := api.BootstrapID(o.env)
+			in := api.BootstrapInput{Env: o.env, Requester: who, SignedAt: g.signingTime()}
+			if in.Signature, in.SignedAt, err = g.signRequest(o.sign, cfg, who, in.Statement(id)); err != nil {
+				return err
+			}
 			return g.start(cmd.Context(), startRequest{
-				id:       api.BootstrapID(o.env),
+				id:       id,
 				workflow: api.BootstrapWorkflowName,
-				input:    api.BootstrapInput{Env: o.env, Requester: who},
+				input:    in,
 				attrs: []temporal.SearchAttributeUpdate{api.AttrKind.ValueSet(api.KindBootstrap),
 					api.AttrEnvironment.ValueSet(o.env)},
 				summary: fmt.Sprintf("bootstrap %s (by %s)", o.env, who),
@@ -65,6 +81,7 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.env, "env", "", "environment to bootstrap (as named in idp.yaml)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
+	o.sign.register(cmd)
 	return cmd
 }
 
@@ -306,6 +323,9 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 			report()
 			if err != nil {
 				var app *temporal.ApplicationError
+				if errors.As(err, &app) && app.Type() == api.ErrUnverifiedRequest {
+					return badInput(fmt.Errorf("%s: %s", id, app.Message()))
+				}
 				if errors.As(err, &app) {
 					return failed(fmt.Errorf("%s failed: %s", id, app.Message()))
 				}

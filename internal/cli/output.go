@@ -27,7 +27,7 @@ func printJSON(w io.Writer, v any) error {
 func printStatus(w io.Writer, st api.Status) {
 	fmt.Fprintf(w, "%s  (%s)  stage: %s\n", st.WorkflowID, st.Kind, st.Stage)
 	if st.Requester != "" {
-		fmt.Fprintf(w, "requested by: %s\n", st.Requester)
+		fmt.Fprintf(w, "requested by: %s\n", st.RequestedBy())
 	}
 	if st.Commit != "" {
 		fmt.Fprintf(w, "commit:       %s\n", st.Commit)

@@ -18,6 +18,7 @@ type promoteOptions struct {
 	to        string
 	supersede bool
 	wait      bool
+	sign      signFlags
 }
 
 func (o promoteOptions) validate() error {
@@ -32,18 +33,24 @@ func (o promoteOptions) validate() error {
 		// only OCI tags, so it cannot smuggle in '/', ':' or whitespace.
 		errs = append(errs, fmt.Errorf("--tag %q is not a valid image tag: letters, digits, '_', '.' and '-', starting with a letter, digit or '_', at most 128 characters (e.g. v1.2.3)", o.tag))
 	}
+	errs = append(errs, o.sign.validate())
 	return errors.Join(errs...)
 }
 
 func newPromoteCmd(g *globals) *cobra.Command {
 	var o promoteOptions
 	cmd := &cobra.Command{
-		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--wait]",
+		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--wait] [--key FILE | --no-sign]",
 		Short: "Promote an image through the environments, verified by Argo CD",
 		Long: `promote starts promote-<service>-<tag>. The tag must match an environment's entry
 pattern (sha-* enters dev, vX.Y.Z enters staging); it is resolved to its digest, which every
 later step and approval binds to. Without --to, the promotion goes as far as policy allows
-without a person; with --to it goes there, waiting for approvals where policy asks.`,
+without a person; with --to it goes there, waiting for approvals where policy asks.
+
+The request is signed as for bootstrap (--key, $IDP_SIGNING_KEY, $IDP_KEYS_DIR/<name>, or
+an ssh-agent key listed for you); the statement binds the run, --to as given (empty when
+not given), the subject <service>:<tag>, "supersede" when asked, and the time. Without a
+key (CI) the request goes unsigned and is recorded as such.`,
 		Example: `  starter promote --service time-service --tag sha-1a2b3c4 --wait
   starter promote --service time-service --tag v1.2.3 --to prod --as alice
   starter promote --service time-service --tag v1.2.4 --to prod --supersede`,
@@ -60,16 +67,24 @@ without a person; with --to it goes there, waiting for approvals where policy as
 			if err != nil {
 				return badInput(err)
 			}
-			who := g.identity()
+			who, err := g.requester()
+			if err != nil {
+				return err
+			}
 			names := make([]string, 0, len(path))
 			for _, e := range path {
 				names = append(names, e.Name)
 			}
+			id := api.PromoteID(o.service, o.tag)
+			in := api.PromoteInput{Service: o.service, Tag: o.tag, To: o.to, Requester: who, Supersede: o.supersede,
+				SignedAt: g.signingTime()}
+			if in.Signature, in.SignedAt, err = g.signRequest(o.sign, cfg, who, in.Statement(id)); err != nil {
+				return err
+			}
 			return g.start(cmd.Context(), startRequest{
-				id:       api.PromoteID(o.service, o.tag),
+				id:       id,
 				workflow: api.PromoteWorkflowName,
-				input: api.PromoteInput{Service: o.service, Tag: o.tag, To: o.to,
-					Requester: who, Supersede: o.supersede},
+				input:    in,
 				attrs: []temporal.SearchAttributeUpdate{api.AttrKind.ValueSet(api.KindPromote),
 					api.AttrService.ValueSet(o.service), api.AttrVersion.ValueSet(o.tag),
 					api.AttrEnvironment.ValueSet(path[0].Name)},
@@ -85,5 +100,6 @@ without a person; with --to it goes there, waiting for approvals where policy as
 	cmd.Flags().StringVar(&o.to, "to", "", "last environment (default: as far as policy allows without a person)")
 	cmd.Flags().BoolVar(&o.supersede, "supersede", false, "cancel an older promotion of this service still waiting for approval")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
+	o.sign.register(cmd)
 	return cmd
 }

@@ -48,6 +48,20 @@ func loadSigner(path string, wanted []string) (ssh.Signer, error) {
 		}
 		return s, nil
 	}
+	signers, err := agentSigners()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range signers {
+		if listed(s, wanted) {
+			return s, nil
+		}
+	}
+	return signers[0], nil
+}
+
+// agentSigners are the keys ssh-agent offers at $SSH_AUTH_SOCK.
+func agentSigners() ([]ssh.Signer, error) {
 	sock := os.Getenv("SSH_AUTH_SOCK")
 	if sock == "" {
 		return nil, errors.New("no signing key: pass --key FILE, set IDP_SIGNING_KEY, or start ssh-agent with your key")
@@ -60,14 +74,17 @@ func loadSigner(path string, wanted []string) (ssh.Signer, error) {
 	if err != nil || len(signers) == 0 {
 		return nil, fmt.Errorf("ssh-agent has no usable key (ssh-add one, or pass --key FILE): %v", err)
 	}
-	for _, s := range signers {
-		for _, line := range wanted {
-			if k, err := signature.ParseKey(line); err == nil && signature.Fingerprint(k) == signature.Fingerprint(s.PublicKey()) {
-				return s, nil
-			}
+	return signers, nil
+}
+
+// listed says whether the signer's key is one of the authorized_keys lines.
+func listed(s ssh.Signer, lines []string) bool {
+	for _, line := range lines {
+		if k, err := signature.ParseKey(line); err == nil && signature.Fingerprint(k) == signature.Fingerprint(s.PublicKey()) {
+			return true
 		}
 	}
-	return signers[0], nil
+	return false
 }
 
 // statementFor is what the gate expects signed for this decision on the pending approval.

@@ -26,13 +26,17 @@ const hash = sshsig.HashSHA512
 // header starts every encoded statement; a new encoding gets a new header.
 const header = "idp-statement-v1\n"
 
+// DecisionRequest is the decision of a signed request: the person asks for the run (a
+// bootstrap or a promotion), so four-eyes can tell their key from an approver's.
+const DecisionRequest = "request"
+
 // Statement is what a person signs: one decision on one subject of one run.
 type Statement struct {
 	WorkflowID string
 	Env        string
-	// Decision is "approve" or "reject".
+	// Decision is "approve", "reject" or DecisionRequest.
 	Decision string
-	// Subject is the plan sha256 or image digest decided on.
+	// Subject is the plan sha256 or image digest decided on; for a request, what is asked for.
 	Subject string
 	// Comment is the approval's comment or the rejection's reason.
 	Comment string

@@ -11,6 +11,10 @@ type PromoteInput struct {
 	Requester string `json:"requester"`
 	// Supersede asks an older promotion of the service still waiting for approval to step aside.
 	Supersede bool `json:"supersede,omitempty"`
+	// Signature is the requester's armored SSH signature of Statement; empty for an unsigned
+	// request (CI), which the run records as such.
+	Signature string    `json:"signature,omitempty"`
+	SignedAt  time.Time `json:"signedAt,omitzero"`
 }
 
 // Failure types of Promote.
@@ -31,6 +35,10 @@ type BootstrapInput struct {
 	Env string `json:"env"`
 	// Requester is who started the run; four-eyes keeps them from approving its plan.
 	Requester string `json:"requester"`
+	// Signature is the requester's armored SSH signature of Statement; empty for an unsigned
+	// request (CI), which the run records as such.
+	Signature string    `json:"signature,omitempty"`
+	SignedAt  time.Time `json:"signedAt,omitzero"`
 }
 
 // ApproveInput is the payload of the approve update and signal.

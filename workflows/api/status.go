@@ -9,8 +9,13 @@ type Status struct {
 	Stage      Stage  `json:"stage"`
 	// Requester started the run; four-eyes refuses their approval.
 	Requester string `json:"requester,omitempty"`
-	Service   string `json:"service,omitempty"`
-	Version   string `json:"version,omitempty"`
+	// RequesterVerified says the request was signed by a key of Requester (fingerprint
+	// RequesterKey), so four-eyes also refuses approvals signed with that key; false for an
+	// unsigned request (CI) and for runs started before requests were checked.
+	RequesterVerified bool   `json:"requesterVerified"`
+	RequesterKey      string `json:"requesterKey,omitempty"`
+	Service           string `json:"service,omitempty"`
+	Version           string `json:"version,omitempty"`
 	// Digest is the image digest a promotion and its approvals are bound to.
 	Digest string `json:"digest,omitempty"`
 	// SupersededBy names the newer promotion this one stepped aside for.
@@ -27,6 +32,15 @@ type Status struct {
 	// Steps is a short log of what the run did and found (drift restored, resources changed).
 	Steps []string `json:"steps,omitempty"`
 	Error string   `json:"error,omitempty"`
+}
+
+// RequestedBy says who asked for the run and how that is known: "alice (signed, SHA256:…)"
+// or "ci (unsigned)".
+func (s Status) RequestedBy() string {
+	if s.RequesterVerified {
+		return s.Requester + " (signed, " + s.RequesterKey + ")"
+	}
+	return s.Requester + " (unsigned)"
 }
 
 // EnvStatus is one environment's state within a run.
