@@ -112,6 +112,7 @@ func TestPlatform(t *testing.T) {
 		return
 	}
 	promote(t, cfg, s)
+	gates(t, cfg, s)
 }
 
 func bootstrap(t *testing.T, cfg *config.Config) {

@@ -305,6 +305,9 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.pinned())
 		return written, nil
 	case e.Propose:
+		if err := p.recheckBeforeMerge(ctx, e); err != nil {
+			return written, err
+		}
 		replaced := written.Previous
 		err := workflow.ExecuteActivity(writeOpts, ga.MergeProposal, git.MergeInput{Proposal: *written.Proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written)
 		written.Previous = replaced

@@ -166,6 +166,11 @@ func decide(ctx context.Context, g *globals, o decideOptions) error {
 		return err
 	}
 	if st.PendingApproval == nil {
+		// A run that ended says why (an approval that expired, a newer promotion that
+		// superseded it), so the refusal names what happened, not only the stage.
+		if st.Error != "" {
+			return badInput(fmt.Errorf("%s is not waiting for an approval (stage %s: %s)", o.id, st.Stage, st.Error))
+		}
 		return badInput(fmt.Errorf("%s is not waiting for an approval (stage %s)", o.id, st.Stage))
 	}
 	subject := o.subject
