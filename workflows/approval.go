@@ -101,7 +101,7 @@ func (g *gate) check(now time.Time, d decision) (string, error) {
 		return "", errors.New("four-eyes: this run names no requester, so no approver can be told apart from them; start it again with --as USER")
 	}
 	if g.req.Policy.FourEyes && who == normalize(g.run.status.Requester) {
-		return "", fmt.Errorf("four-eyes: %s started this run and cannot approve it; ask another approver", d.Who)
+		return "", fmt.Errorf("four-eyes: %s started this run and cannot approve it; ask another approver", strings.TrimSpace(d.Who))
 	}
 	if d.Subject == "" {
 		return "", fmt.Errorf("no subject given: approvals bind to the pending %s %s", g.req.What, g.req.Subject)
