@@ -95,6 +95,11 @@ func (r *run) publish(ctx workflow.Context) {
 			pa.Env, pa.What, pa.Subject, pa.Received, pa.MinApprovals, who, pa.ExpiresAt.Format(time.RFC3339)))
 		b.WriteString(fmt.Sprintf("`starter approve %s --as USER`\n\n", st.WorkflowID))
 	}
+	for _, e := range st.Environments {
+		if e.SoakUntil != nil {
+			b.WriteString(fmt.Sprintf("**Soaking** in %s until %s: the Application must stay Healthy at `%s`.\n\n", e.Name, e.SoakUntil.Format(time.RFC3339), e.Image))
+		}
+	}
 	for _, d := range st.Approvals {
 		signed := "unsigned"
 		if d.Verified {
