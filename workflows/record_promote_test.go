@@ -52,6 +52,19 @@ func registerPromoteStubs(w worker.Worker) {
 		"WaitApp": func(context.Context, argocd.WaitAppInput) (argocd.WaitAppOutput, error) {
 			return argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil
 		},
+		"CurrentImage": func(context.Context, platform.ImageInput) (platform.ImageOutput, error) {
+			return platform.ImageOutput{Image: oldImg, Commit: "c0ffee0000000000000000000000000000000000"}, nil
+		},
+		"ApprovalKeys": func(_ context.Context, in platform.ApprovalKeysInput) (platform.ApprovalKeysOutput, error) {
+			out := platform.ApprovalKeysOutput{Approvers: in.Approvers, People: []platform.PersonKeys{}}
+			for _, who := range in.Approvers {
+				out.People = append(out.People, platform.PersonKeys{Name: who})
+			}
+			return out, nil
+		},
+		"Soak": func(_ context.Context, in argocd.SoakInput) (argocd.SoakOutput, error) {
+			return argocd.SoakOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}, Watched: in.Duration}, nil
+		},
 		"Passed": func(context.Context, argocd.PassedInput) (argocd.PassedOutput, error) {
 			return argocd.PassedOutput{Passed: true, Reason: "Healthy in staging"}, nil
 		},
@@ -61,8 +74,9 @@ func registerPromoteStubs(w worker.Worker) {
 	}
 }
 
-// recordPromoteToProd: alice promotes time-service v1.2.3 to prod; staging goes by itself,
-// prod waits for an approval; alice's own is refused (four-eyes), bob's is accepted.
+// recordPromoteToProd: alice promotes time-service v1.2.3 to prod; staging goes by itself and
+// soaks (the Soak activity watches it), prod waits for an approval; alice's own is refused
+// (four-eyes), bob's is accepted. Prod, the last env, is not soaked.
 func recordPromoteToProd(t *testing.T, c client.Client) {
 	ctx := context.Background()
 	id := api.PromoteID("time-service", "v1.2.3")
@@ -87,5 +101,7 @@ func recordPromoteToProd(t *testing.T, c client.Client) {
 	var st api.Status
 	require.NoError(t, run.Get(ctx, &st))
 	require.Equal(t, api.StageDone, st.Stage)
-	writeHistory(t, c, id, "promote-staging-prod-approved.json")
+	// promote-staging-prod-approved.json was recorded before the soak watched the Application
+	// (a timer then); it stays, and must still replay.
+	writeHistory(t, c, id, "promote-staging-prod-approved-soak-watched.json")
 }
