@@ -78,9 +78,11 @@ func (s *Stack) writeConfig() (string, error) {
 		switch env {
 		case "dev":
 			w("      entryPattern: '^sha-[0-9a-f]{7,40}$'")
-			w("      soak: 5s")
+			w("      # Only a sha-* tag promoted on to staging soaks here: long enough to break it meanwhile.")
+			w("      soak: 2m")
 		case "staging":
 			w("      entryPattern: '^v\\d+\\.\\d+\\.\\d+$'")
+			w("      requirePassed: dev")
 			w("      soak: 5s")
 		case "prod":
 			w("      requirePassed: staging")
