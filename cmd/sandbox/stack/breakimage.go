@@ -3,10 +3,12 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,21 +48,33 @@ func BreakImage(ctx context.Context, dir, service, tag string, log io.Writer) ([
 	}
 	// idp pins images by tag and digest (repo:tag@sha256:…): that is the image's suffix.
 	suffix := "/" + repo + ":" + tag + "@" + digest
-	var restarted []string
-	for _, env := range cfg.Environments {
-		if err := markBroken(ctx, env.ArgoCD.Kubeconfig, suffix); err != nil {
-			return restarted, fmt.Errorf("marking %s broken in %s: %w", suffix, env.Name, err)
-		}
-		names, err := restartRunning(ctx, env.ArgoCD.Kubeconfig, suffix)
-		for _, n := range names {
-			restarted = append(restarted, env.Name+"/"+n)
+	// Each env at once: a release soaking somewhere must turn bad before its soak ends.
+	restarted := make([][]string, len(cfg.Environments))
+	errs := make([]error, len(cfg.Environments))
+	var wg sync.WaitGroup
+	for i, env := range cfg.Environments {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := markBroken(ctx, env.ArgoCD.Kubeconfig, suffix); err != nil {
+				errs[i] = fmt.Errorf("marking %s broken in %s: %w", suffix, env.Name, err)
+				return
+			}
+			restarted[i], errs[i] = restartRunning(ctx, env.ArgoCD.Kubeconfig, suffix)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("restarting what runs %s in %s: %w", suffix, env.Name, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	var all []string
+	for i, env := range cfg.Environments {
+		for _, n := range restarted[i] {
+			all = append(all, env.Name+"/"+n)
 			fmt.Fprintf(log, "%s: restarted Deployment %s, which runs %s\n", env.Name, n, suffix[1:])
 		}
-		if err != nil {
-			return restarted, fmt.Errorf("restarting what runs %s in %s: %w", suffix, env.Name, err)
-		}
 	}
-	return restarted, nil
+	return all, errors.Join(errs...)
 }
 
 // restartRunning restarts every Deployment of the cluster with a container whose image ends

@@ -85,7 +85,7 @@ func newImageCommand(dir *string) *cobra.Command {
 		Short: "Put an image with TAG into the tooling ECR",
 		Example: `  bin/sandbox image push time-service sha-1a2b3c4
   bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4   # same digest, as CI tags a release
-  bin/sandbox image push time-service v1.2.4 --broken             # never becomes healthy once deployed`,
+  bin/sandbox image push time-service sha-9f8e7d6 --broken        # never becomes healthy once deployed`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			push.Service, push.Tag = args[0], args[1]

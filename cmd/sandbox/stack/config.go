@@ -78,12 +78,12 @@ func (s *Stack) writeConfig() (string, error) {
 		switch env {
 		case "dev":
 			w("      entryPattern: '^sha-[0-9a-f]{7,40}$'")
-			w("      # Only a sha-* tag promoted on to staging soaks here: long enough to break it meanwhile.")
-			w("      soak: 2m")
+			w("      soak: 5s")
 		case "staging":
 			w("      entryPattern: '^v\\d+\\.\\d+\\.\\d+$'")
 			w("      requirePassed: dev")
-			w("      soak: 5s")
+			w("      # Long enough for a release that goes bad while it soaks to turn Degraded first.")
+			w("      soak: 90s")
 		case "prod":
 			w("      requirePassed: staging")
 			w("      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], requireSignatures: true, expiry: 1h}")
