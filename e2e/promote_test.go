@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,22 +85,6 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 	code, out := starter(t, "watch", "bootstrap-prod")
 	require.Equal(t, 0, code, out)
 
-	t.Run("a sha tag goes to dev", func(t *testing.T) {
-		sandboxCLI(t, s, "image", "push", "time-service", "sha-1a2b3c4")
-		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--wait", "--as", "alice")
-		require.Equal(t, 0, code, out)
-		st := status(t, "promote-time-service-sha-1a2b3c4")
-		require.Equal(t, api.StageDone, st.Stage)
-		require.Len(t, st.Environments, 1)
-		dev := st.Environments[0]
-		require.Equal(t, api.EnvDone, dev.State)
-		require.Contains(t, dev.Image, "/idp/localtime:sha-1a2b3c4@sha256:", "pinned by tag and digest")
-		require.True(t, strings.HasSuffix(dev.Image, "@"+st.Digest), dev.Image)
-		require.Equal(t, dev.Image, pinned(t, cfg, "dev", "time-service"))
-		rev, sync, health := application(t, cfg, "dev", "time-service-dev")
-		require.Equal(t, []string{dev.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
-	})
-
 	// Two services promoted into one env at the same moment: each commit lands on a branch
 	// that the other has moved on, so Argo CD may sync the later commit first. Both steps must
 	// be verified at that later commit (it still holds each image), with no timeout and no
@@ -124,6 +109,22 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		}
 	})
 
+	t.Run("a sha tag goes to dev", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "sha-1a2b3c4")
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--wait", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		st := status(t, "promote-time-service-sha-1a2b3c4")
+		require.Equal(t, api.StageDone, st.Stage)
+		require.Len(t, st.Environments, 1)
+		dev := st.Environments[0]
+		require.Equal(t, api.EnvDone, dev.State)
+		require.Contains(t, dev.Image, "/idp/localtime:sha-1a2b3c4@sha256:", "pinned by tag and digest")
+		require.True(t, strings.HasSuffix(dev.Image, "@"+st.Digest), dev.Image)
+		require.Equal(t, dev.Image, pinned(t, cfg, "dev", "time-service"))
+		rev, sync, health := application(t, cfg, "dev", "time-service-dev")
+		require.Equal(t, []string{dev.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+	})
+
 	t.Run("bad input starts nothing", func(t *testing.T) {
 		code, out := starter(t, "promote", "--service", "time-service", "--tag", "latest")
 		require.Equal(t, 2, code, out)
@@ -145,10 +146,12 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Eventually(t, func() bool {
 			st = status(t, id)
 			return st.Stage == api.StageWaitingApproval || st.Stage == api.StageFailed
-		}, 3*time.Minute, time.Second)
+		}, 5*time.Minute, time.Second) // staging soaks 90 s first
 		require.Equal(t, api.StageWaitingApproval, st.Stage, st.Error)
 		require.Equal(t, api.EnvDone, st.Environments[0].State, "staging went by itself")
 		require.Equal(t, "prod", st.PendingApproval.Env)
+		require.True(t, slices.ContainsFunc(st.Steps, func(l string) bool { return strings.Contains(l, "ran Healthy in dev") }),
+			"staging took the release because its digest runs Healthy in dev: %q", st.Steps)
 		require.Equal(t, st.Digest, st.PendingApproval.Subject)
 
 		code, out = starter(t, "approve", id, "--as", "alice")
@@ -170,18 +173,77 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, []string{prod.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
 	})
 
-	t.Run("a broken release is rolled back in staging", func(t *testing.T) {
-		sandboxCLI(t, s, "image", "push", "time-service", "v1.2.4", "--broken")
+	t.Run("a broken build is rolled back in dev", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "sha-9f8e7d6", "--broken")
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-9f8e7d6", "--wait", "--as", "alice")
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, "did not become healthy in dev")
+		require.Contains(t, out, "rolled back to")
+		st := status(t, "promote-time-service-sha-9f8e7d6")
+		dev := st.Environments[0]
+		require.Equal(t, api.EnvRolledBack, dev.State)
+		require.Contains(t, dev.Image, ":sha-1a2b3c4@sha256:", dev.Image)
+		require.Equal(t, dev.Image, pinned(t, cfg, "dev", "time-service"))
+		rev, sync, health := application(t, cfg, "dev", "time-service-dev")
+		require.Equal(t, []string{dev.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+	})
+
+	// CI tags a release on a build; staging takes it only if that very digest runs Healthy in
+	// dev (requirePassed), and the broken build was rolled back there.
+	t.Run("a release of a build that never ran Healthy in dev is refused at staging", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "v1.2.4", "--like", "sha-9f8e7d6")
 		code, out := starter(t, "promote", "--service", "time-service", "--tag", "v1.2.4", "--wait", "--as", "alice")
 		require.Equal(t, 1, code, out)
-		require.Contains(t, out, "did not become healthy in staging")
-		require.Contains(t, out, "rolled back to")
+		require.Contains(t, out, "has not run Healthy in dev, which policy requires first: time-service-dev runs ")
+		require.Contains(t, out, ":sha-1a2b3c4@sha256:", "the reason names what dev runs instead")
 		st := status(t, "promote-time-service-v1.2.4")
+		require.Equal(t, api.StageFailed, st.Stage)
 		stg := st.Environments[0]
+		require.Equal(t, []string{"staging", string(api.EnvFailed), ""}, []string{stg.Name, string(stg.State), stg.Commit}, "nothing was written to staging")
+		require.Contains(t, pinned(t, cfg, "staging", "time-service"), ":v1.2.3@sha256:")
+	})
+
+	// A release that runs Healthy in staging and goes bad while staging soaks, before prod: the
+	// soak watches the Application, and Degraded there rolls staging back as a failed
+	// verification would; prod is never asked.
+	t.Run("a release that goes bad during its soak in staging is rolled back there", func(t *testing.T) {
+		sandboxCLI(t, s, "image", "push", "time-service", "sha-6a7b8c9")
+		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-6a7b8c9", "--wait", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		sandboxCLI(t, s, "image", "push", "time-service", "v1.2.5", "--like", "sha-6a7b8c9")
+		id := api.PromoteID("time-service", "v1.2.5")
+		code, out = starter(t, "promote", "--service", "time-service", "--tag", "v1.2.5", "--to", "prod", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		var st api.Status
+		require.Eventually(t, func() bool {
+			st = status(t, id)
+			return st.Stage == api.StageFailed || st.Stage == api.StageWaitingApproval ||
+				(len(st.Environments) > 0 && st.Environments[0].State == api.EnvSoaking)
+		}, 3*time.Minute, time.Second)
+		stg := st.Environments[0]
+		require.Equal(t, api.EnvSoaking, stg.State, st.Error)
+		require.NotNil(t, stg.SoakUntil)
+		require.True(t, stg.SoakUntil.After(time.Now()), "soaking until %s", stg.SoakUntil)
+		rev, sync, health := application(t, cfg, "staging", "time-service-staging")
+		require.Equal(t, []string{stg.Commit, "Synced", "Healthy"}, []string{rev, sync, health}, "it ran Healthy before it went bad")
+
+		out = sandboxCLI(t, s, "image", "break", "time-service", "v1.2.5")
+		require.Contains(t, out, "staging: restarted Deployment time-service-staging/time-service")
+		require.NotContains(t, out, "dev: restarted", "dev runs the build as sha-6a7b8c9, which stays good")
+		code, out = starter(t, "watch", id)
+		require.Equal(t, 1, code, out)
+		st = status(t, id)
+		require.Contains(t, st.Error, "did not stay healthy in staging")
+		require.Contains(t, st.Error, "during its soak")
+		require.Contains(t, st.Error, "rolled back to")
+		stg = st.Environments[0]
 		require.Equal(t, api.EnvRolledBack, stg.State)
+		require.Nil(t, stg.SoakUntil)
 		require.Contains(t, stg.Image, ":v1.2.3@sha256:", stg.Image)
 		require.Equal(t, stg.Image, pinned(t, cfg, "staging", "time-service"))
-		rev, sync, health := application(t, cfg, "staging", "time-service-staging")
+		require.Equal(t, api.EnvPending, st.Environments[1].State, "prod was never asked")
+		require.Nil(t, st.PendingApproval)
+		rev, sync, health = application(t, cfg, "staging", "time-service-staging")
 		require.Equal(t, []string{stg.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
 	})
 }

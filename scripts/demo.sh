@@ -53,7 +53,7 @@ step "CI pushes sha-1a2b3c4 of time-service; promote it to dev"
 bin/sandbox image push time-service sha-1a2b3c4
 bin/starter promote --service time-service --tag sha-1a2b3c4 --wait --as alice
 
-step "CI tags that image v1.2.3; promote it to prod: staging goes by itself, prod waits"
+step "CI tags that image v1.2.3; promote it to prod: staging takes it (it runs Healthy in dev) and soaks 90 s, prod waits"
 bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4
 bin/starter promote --service time-service --tag v1.2.3 --to prod --as alice
 wait_stage promote-time-service-v1.2.3 waiting-approval
@@ -70,10 +70,18 @@ bin/starter watch promote-time-service-v1.2.3
 bin/starter status promote-time-service-v1.2.3 -o json | grep -q '"stage": "done"'
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/prod/time-service.yaml | grep -q "localtime:v1.2.3"
 
-step "a broken v1.2.4 turns Degraded in staging and is rolled back to v1.2.3"
-bin/sandbox image push time-service v1.2.4 --broken
-expect_exit 1 bin/starter promote --service time-service --tag v1.2.4 --wait --as alice
-bin/starter status promote-time-service-v1.2.4 -o json | grep -q '"state": "rolled-back"'
+step "CI pushes a broken build sha-9f8e7d6: it turns Degraded in dev and is rolled back to sha-1a2b3c4"
+bin/sandbox image push time-service sha-9f8e7d6 --broken
+expect_exit 1 bin/starter promote --service time-service --tag sha-9f8e7d6 --wait --as alice
+bin/starter status promote-time-service-sha-9f8e7d6 -o json | grep -q '"state": "rolled-back"'
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/time-service.yaml | grep -q "localtime:sha-1a2b3c4"
+
+step "CI tags that build v1.2.4: staging refuses it, it never ran Healthy in dev (exit 1)"
+bin/sandbox image push time-service v1.2.4 --like sha-9f8e7d6
+set +e; out=$(bin/starter promote --service time-service --tag v1.2.4 --wait --as alice 2>&1); got=$?; set -e
+echo "$out"
+if [ "$got" != 1 ]; then echo "demo: expected exit 1 from promoting v1.2.4, got $got" >&2; exit 1; fi
+grep -q "has not run Healthy in dev" <<<"$out"
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/staging/time-service.yaml | grep -q "localtime:v1.2.3"
 
 step "runs, as the Web UI lists them ($TEMPORAL_UI_URL)"

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
@@ -96,8 +95,8 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 	}
 	p.status.Digest = p.image.Digest
 	p.step(ctx, "%s is %s", p.image.Image, p.image.Digest)
-	for _, e := range path.Envs {
-		if err := p.promoteEnv(ctx, g, e); errors.Is(err, errSuperseded) {
+	for i, e := range path.Envs {
+		if err := p.promoteEnv(ctx, g, e, i == len(path.Envs)-1); errors.Is(err, errSuperseded) {
 			return nil
 		} else if err != nil {
 			return err
@@ -110,7 +109,9 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 // nothing of it left to verify, roll back or carry further.
 var errSuperseded = errors.New("superseded in an env by a later change")
 
-func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) error {
+// promoteEnv takes the image into e; last says e is the last env of the run, where no soak
+// follows.
+func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last bool) error {
 	var pa *platform.Activities
 	es := p.env(e.Name)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrEnvironment.ValueSet(e.Name)); err != nil {
@@ -136,11 +137,15 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 	}
 	if r := e.RequirePassed; r != "" && !p.passed[r] {
 		if err := p.checkPassed(ctx, e); err != nil {
+			es.State = api.EnvFailed
 			return err
 		}
 	}
 
 	current, err := p.deploy(ctx, g, e)
+	if err == nil {
+		err = p.soak(ctx, e, current, last)
+	}
 	if fail.Is(err, fail.Replaced) {
 		es.State = api.EnvSuperseded
 		p.step(ctx, "%s: %s; this promotion stops here, neither failed nor rolled back", e.Name, fail.Message(err))
@@ -153,13 +158,6 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 		return err
 	}
 	p.passed[e.Name] = true
-	if e.Soak > 0 {
-		es.State = api.EnvSoaking
-		p.setStage(ctx, api.StageSoaking)
-		if err := workflow.Sleep(ctx, e.Soak); err != nil {
-			return err
-		}
-	}
 	es.State = api.EnvDone
 	p.step(ctx, "%s runs %s at %s (was %s)", e.Name, p.in.Tag, short(es.Commit), current)
 	return nil
@@ -217,16 +215,10 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 	}
 	es.Image, es.Commit, es.Previous = p.pinned(), written.Commit, previous
 
-	verr := p.verify(ctx, e, written, p.pinned())
-	switch {
-	case verr == nil:
-		return previous, nil
-	case !fail.Is(verr, argocd.ErrDegraded) && !fail.Is(verr, argocd.ErrHealthTimeout):
-		return "", verr // fail.Replaced among them: a later change owns the env now
-	case previous == "" || previous == p.pinned():
-		return "", verr
+	if err := p.verify(ctx, e, written, p.pinned()); err != nil {
+		return "", p.undo(ctx, e, previous, err, "did not become healthy")
 	}
-	return "", p.rollback(ctx, e, previous, verr)
+	return previous, nil
 }
 
 // pinned is the image as manifests pin it: by tag and digest.
@@ -344,39 +336,6 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 		}
 	}
 	return nil
-}
-
-// rollback puts the previous image back with a new commit, waits until it is Healthy again,
-// and returns the failure that caused it.
-func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string, cause error) error {
-	var ga *git.Activities
-	es := p.env(e.Name)
-	p.setStage(ctx, api.StageRollingBack)
-	es.State = api.EnvRollingBack
-	p.step(ctx, "%s %s is not healthy in %s: rolling back to %s", p.in.Service, p.in.Tag, e.Name, previous)
-	msg := fmt.Sprintf("roll back %s in %s to %s\n\n%s %s did not become healthy: %s\nworkflow: %s",
-		p.in.Service, e.Name, previous, p.in.Service, p.in.Tag, fail.Message(cause), workflow.GetInfo(ctx).WorkflowExecution.ID)
-	var written git.WriteImageOutput
-	// Compare-and-swap: the previous image goes back only over our own, never over a newer
-	// promotion that landed meanwhile.
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
-		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Expect: p.pinned(), Message: msg}).Get(ctx, &written)
-	if fail.Is(err, fail.Replaced) {
-		es.State = api.EnvFailed
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; not rolled back: %s",
-			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), fail.Message(err)), api.ErrNotRolledBack, cause)
-	}
-	if err != nil {
-		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
-	}
-	if err := p.verify(ctx, e, written, previous); err != nil {
-		es.State = api.EnvFailed
-		return fail.New(api.ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
-			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
-	}
-	es.State, es.Image, es.Commit = api.EnvRolledBack, previous, written.Commit
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s did not become healthy in %s: %s; rolled back to %s",
-		p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }
 
 // checkPassed makes sure the digest already ran Healthy in e's RequirePassed env, before this

@@ -129,6 +129,13 @@ func (s *promoteSuite) healthy(env, commit string) {
 	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
 }
 
+// soaks mocks env's Application staying Healthy at the commit, running the image, for the soak.
+func (s *promoteSuite) soaks(env, commit string) {
+	s.env.OnActivity(ar.Soak, mock.Anything, mock.MatchedBy(func(in argocd.SoakInput) bool {
+		return in.Snapshot.Env.Name == env && in.Commit == commit && in.Image == image && in.App == "time-service-"+env
+	})).Return(argocd.SoakOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
+}
+
 // proposed mocks prod's branch, its merge after approval, and Argo CD reporting it Healthy.
 func (s *promoteSuite) proposed(commit string) {
 	prop := git.Proposal{Base: "main", Head: "idp/time-service-prod-v1.2.3", Commit: "branchsha", Number: 7, URL: "https://github.com/alexpermiakov/idp/pull/7"}
@@ -191,6 +198,7 @@ func (s *promoteSuite) TestStagingGoesByItself() {
 func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
 	s.path(staging(), prod(2))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.proposed("c-prod")
 	var self, wrong, unlisted, bob, bobAgain, carol *outcome
 	s.env.RegisterDelayedCallback(func() {
@@ -227,6 +235,7 @@ func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
 func (s *promoteSuite) TestProdRejected() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
@@ -242,6 +251,7 @@ func (s *promoteSuite) TestProdRejected() {
 func (s *promoteSuite) TestProdApprovalExpires() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.start("prod")
@@ -348,6 +358,7 @@ func (s *promoteSuite) TestAMovedTagIsRefused() {
 func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "h"}}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {

@@ -13,8 +13,9 @@ import (
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
-// recordPromoteToProd: alice promotes time-service v1.2.3 to prod; staging goes by itself,
-// prod waits for an approval; alice's own is refused (four-eyes), bob's is accepted.
+// recordPromoteToProd: alice promotes time-service v1.2.3 to prod; staging goes by itself and
+// soaks (the Soak activity watches it), prod waits for an approval; alice's own is refused
+// (four-eyes), bob's is accepted. Prod, the last env, is not soaked.
 func recordPromoteToProd(t *testing.T, c client.Client) {
 	ctx := context.Background()
 	id := api.PromoteID("time-service", "v1.2.3")
@@ -39,7 +40,9 @@ func recordPromoteToProd(t *testing.T, c client.Client) {
 	var st api.Status
 	require.NoError(t, run.Get(ctx, &st))
 	require.Equal(t, api.StageDone, st.Stage)
-	writeHistory(t, c, id, "promote-staging-prod-approved.json")
+	// promote-staging-prod-approved.json was recorded before the soak watched the Application
+	// (a timer then); it stays, and must still replay.
+	writeHistory(t, c, id, "promote-staging-prod-approved-soak-watched.json")
 }
 
 // recordPromoteApprovedByReview: as TestAReviewApprovesOnADevServer, prod approved by bob's

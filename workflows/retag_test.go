@@ -19,6 +19,7 @@ func (s *promoteSuite) TestATagMovedDuringTheApprovalWaitIsNotMerged() {
 	s.movedAfter = 3
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Head: "idp/time-service-prod-v1.2.3", Commit: "branchsha"}}, nil).Once()
 	var bob *outcome

@@ -76,6 +76,7 @@ func (s *promoteSuite) TestAReviewApproves() {
 	pol.Approval.RequireSignatures = true
 	s.path(staging(), pol)
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.proposed("c-prod")
 	s.review(10*time.Minute, "carol-gh", git.ReviewChangesRequested, "branchsha")
 	s.review(10*time.Minute, "carol-gh", git.ReviewApproved, "oldsha")
@@ -109,6 +110,7 @@ func (s *promoteSuite) TestAReviewApproves() {
 func (s *promoteSuite) TestAReviewByAnUnmappedLoginApprovesNothing() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.proposed("c-prod")
 	s.review(5*time.Minute, "mallory-gh", git.ReviewApproved, "branchsha")
 	var bob *outcome
@@ -132,6 +134,7 @@ func (s *promoteSuite) TestAReviewByAnUnmappedLoginApprovesNothing() {
 func (s *promoteSuite) TestTheRequestersOwnReviewIsRefused() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.proposed("c-prod")
 	s.review(5*time.Minute, "alice-gh", git.ReviewApproved, "branchsha")
 	s.env.RegisterDelayedCallback(func() {
@@ -153,6 +156,7 @@ func (s *promoteSuite) TestTheRequestersOwnReviewIsRefused() {
 func (s *promoteSuite) TestAReviewAndACLIApprovalMakeAQuorum() {
 	s.path(staging(), prod(2))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.proposed("c-prod")
 	s.review(5*time.Minute, "bob-gh", git.ReviewApproved, "branchsha")
 	var bobAgain, carol *outcome
@@ -182,6 +186,7 @@ func (s *promoteSuite) TestAReviewAndACLIApprovalMakeAQuorum() {
 func (s *promoteSuite) TestNoReviewsWithoutAPullRequest() {
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Propose })).
 		Return(git.WriteImageOutput{Commit: "branchsha", Proposal: &git.Proposal{Base: "main", Head: "idp/time-service-prod-v1.2.3", Commit: "branchsha"}}, nil).Once()
 	s.env.OnActivity(ga.MergeProposal, mock.Anything, mock.Anything).Return(git.WriteImageOutput{Commit: "c-prod", Changed: true}, nil).Once()
@@ -199,6 +204,7 @@ func (s *promoteSuite) TestAProviderWithoutReviewsSaysSo() {
 	s.gh.err = fail.New(git.ErrNoReviews, "the repository's provider has no pull request reviews")
 	s.path(staging(), prod(1))
 	s.direct("staging", "c-stg")
+	s.soaks("staging", "c-stg")
 	s.proposed("c-prod")
 	s.env.RegisterDelayedCallback(func() {
 		s.update(api.ApproveUpdate, api.ApproveInput{Who: "bob", Subject: digest})

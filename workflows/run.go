@@ -101,6 +101,11 @@ func (r *run) publish(ctx workflow.Context) {
 			b.WriteString(fmt.Sprintf("or an approving review of %s by an approver's GitHub login\n\n", pa.Reviews))
 		}
 	}
+	for _, e := range st.Environments {
+		if e.SoakUntil != nil {
+			b.WriteString(fmt.Sprintf("**Soaking** in %s until %s: the Application must stay Healthy at `%s`.\n\n", e.Name, e.SoakUntil.Format(time.RFC3339), e.Image))
+		}
+	}
 	for _, d := range st.Approvals {
 		signed := "unsigned"
 		switch {

@@ -69,6 +69,9 @@ func registerPromoteStubs(w worker.Worker, reviews *git.Activities) {
 		"WaitApp": func(context.Context, argocd.WaitAppInput) (argocd.WaitAppOutput, error) {
 			return argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil
 		},
+		"Soak": func(_ context.Context, in argocd.SoakInput) (argocd.SoakOutput, error) {
+			return argocd.SoakOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}, Watched: in.Duration}, nil
+		},
 		"Passed": func(context.Context, argocd.PassedInput) (argocd.PassedOutput, error) {
 			return argocd.PassedOutput{Passed: true, Reason: "Healthy in staging"}, nil
 		},

@@ -223,7 +223,7 @@ func (a *Activities) revisions(in WaitAppInput) judge {
 		}
 		if img, err := manifest.Image(l.File); err != nil || img != in.Image {
 			seen[rev] = false
-			return false, fail.New(ErrReplaced, "%s at %s no longer holds %s (%s): a later change replaced it before Argo CD ran it",
+			return false, fail.New(ErrReplaced, "%s at %s no longer holds %s (%s): a later change replaced it",
 				in.ManifestPath, short(rev), in.Image, imageOrWhy(img, err))
 		}
 		return true, nil

@@ -7,9 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 func TestListQuery(t *testing.T) {
@@ -85,4 +88,14 @@ func TestBadTemporalTLSFileIsBadInput(t *testing.T) {
 	_, err := g.client()
 	require.Equal(t, ExitBadInput, Code(err))
 	require.ErrorContains(t, err, "TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+}
+
+func TestStatusShowsUntilWhenAnEnvSoaks(t *testing.T) {
+	until := time.Date(2026, 5, 4, 12, 30, 0, 0, time.UTC)
+	var b strings.Builder
+	printStatus(&b, api.Status{WorkflowID: "promote-time-service-sha-1a2b3c4", Kind: api.KindPromote, Stage: api.StageSoaking,
+		Environments: []api.EnvStatus{{Name: "dev", State: api.EnvSoaking, Image: "idp/localtime:sha-1a2b3c4@sha256:aa", Commit: "c0ffee", SoakUntil: &until},
+			{Name: "staging", State: api.EnvPending}}})
+	require.Contains(t, b.String(), "env dev        soaking idp/localtime:sha-1a2b3c4@sha256:aa c0ffee (soaking until 2026-05-04T12:30:00Z)\n")
+	require.Contains(t, b.String(), "env staging    pending  \n")
 }

@@ -39,7 +39,11 @@ func printStatus(w io.Writer, st api.Status) {
 		fmt.Fprintf(w, "superseded by %s\n", st.SupersededBy)
 	}
 	for _, e := range st.Environments {
-		fmt.Fprintf(w, "env %-10s %s %s %s\n", e.Name, e.State, e.Image, e.Commit)
+		fmt.Fprintf(w, "env %-10s %s %s %s", e.Name, e.State, e.Image, e.Commit)
+		if e.SoakUntil != nil {
+			fmt.Fprintf(w, " (soaking until %s)", e.SoakUntil.Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
 	}
 	if p := st.Plan; p != nil {
 		fmt.Fprintf(w, "plan %s: %d to add, %d to change, %d to destroy\n", p.SHA256, p.Add, p.Change, p.Destroy)

@@ -51,6 +51,9 @@ type EnvStatus struct {
 	Commit string   `json:"commit,omitempty"`
 	// Previous is the image the env ran before this promotion (what a rollback restores).
 	Previous string `json:"previous,omitempty"`
+	// SoakUntil is when the soak in this env ends, while it lasts (state soaking): the
+	// Application is watched until then and must stay Healthy at the image.
+	SoakUntil *time.Time `json:"soakUntil,omitempty"`
 }
 
 // PlanSummary is what a terraform plan would do.

@@ -85,7 +85,7 @@ func newImageCommand(dir *string) *cobra.Command {
 		Short: "Put an image with TAG into the tooling ECR",
 		Example: `  bin/sandbox image push time-service sha-1a2b3c4
   bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4   # same digest, as CI tags a release
-  bin/sandbox image push time-service v1.2.4 --broken             # never becomes healthy once deployed`,
+  bin/sandbox image push time-service sha-9f8e7d6 --broken        # never becomes healthy once deployed`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			push.Service, push.Tag = args[0], args[1]
@@ -94,7 +94,24 @@ func newImageCommand(dir *string) *cobra.Command {
 	}
 	pushCmd.Flags().StringVar(&push.Like, "like", "", "give the new tag the digest this tag has")
 	pushCmd.Flags().BoolVar(&push.Broken, "broken", false, "an image whose pods never become ready")
-	image.AddCommand(pushCmd)
+	breakCmd := &cobra.Command{
+		Use:   "break SERVICE TAG",
+		Short: "Make a pushed image go bad at run time: its pods stop becoming ready and the Deployments running it roll",
+		Long: `Plays an image that turns bad after it was deployed and ran Healthy (as in a soak): in every env,
+its pods never become ready from now on, and each Deployment running it rolls out new pods, as
+when nodes are replaced. They miss the progress deadline (30 s in the sandbox) and Argo CD
+reports the Application Degraded.`,
+		Example: `  bin/sandbox image break time-service sha-6a7b8c9   # Degraded about 30 s later wherever it runs`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			restarted, err := BreakImage(cmd.Context(), *dir, args[0], args[1], cmd.OutOrStdout())
+			if err == nil && len(restarted) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "no Deployment runs %s %s now; its pods will never become ready where it is deployed\n", args[0], args[1])
+			}
+			return err
+		},
+	}
+	image.AddCommand(pushCmd, breakCmd)
 	return image
 }
 

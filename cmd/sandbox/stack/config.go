@@ -81,7 +81,9 @@ func (s *Stack) writeConfig() (string, error) {
 			w("      soak: 5s")
 		case "staging":
 			w("      entryPattern: '^v\\d+\\.\\d+\\.\\d+$'")
-			w("      soak: 5s")
+			w("      requirePassed: dev")
+			w("      # Long enough for a release that goes bad while it soaks to turn Degraded first.")
+			w("      soak: 90s")
 		case "prod":
 			w("      requirePassed: staging")
 			w("      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], requireSignatures: true, expiry: 1h}")

@@ -96,6 +96,23 @@ func PushImage(ctx context.Context, endpoint string, opts PushOptions) (string, 
 // manifestOf returns the manifest of the image tagged tag. The emulator answers BatchGetImage
 // by digest only, so the tag is resolved with ListImages first.
 func manifestOf(ctx context.Context, c *ecr.Client, repo, tag string) (string, error) {
+	digest, err := digestOf(ctx, c, repo, tag)
+	if err != nil {
+		return "", err
+	}
+	got, err := c.BatchGetImage(ctx, &ecr.BatchGetImageInput{RepositoryName: &repo,
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: &digest}}})
+	if err != nil {
+		return "", fmt.Errorf("reading %s@%s: %w", repo, digest, err)
+	}
+	if len(got.Images) == 0 {
+		return "", fmt.Errorf("%s@%s has no manifest", repo, digest)
+	}
+	return awssdk.ToString(got.Images[0].ImageManifest), nil
+}
+
+// digestOf resolves a tag of repo to its digest with ListImages.
+func digestOf(ctx context.Context, c *ecr.Client, repo, tag string) (string, error) {
 	p := ecr.NewListImagesPaginator(c, &ecr.ListImagesInput{RepositoryName: &repo})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -103,21 +120,12 @@ func manifestOf(ctx context.Context, c *ecr.Client, repo, tag string) (string, e
 			return "", fmt.Errorf("listing %s: %w", repo, err)
 		}
 		for _, id := range page.ImageIds {
-			if awssdk.ToString(id.ImageTag) != tag {
-				continue
+			if awssdk.ToString(id.ImageTag) == tag {
+				return awssdk.ToString(id.ImageDigest), nil
 			}
-			got, err := c.BatchGetImage(ctx, &ecr.BatchGetImageInput{RepositoryName: &repo,
-				ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: id.ImageDigest}}})
-			if err != nil {
-				return "", fmt.Errorf("reading %s@%s: %w", repo, awssdk.ToString(id.ImageDigest), err)
-			}
-			if len(got.Images) == 0 {
-				return "", fmt.Errorf("%s@%s has no manifest", repo, awssdk.ToString(id.ImageDigest))
-			}
-			return awssdk.ToString(got.Images[0].ImageManifest), nil
 		}
 	}
-	return "", fmt.Errorf("%s has no image tagged %q to copy (push it first)", repo, tag)
+	return "", fmt.Errorf("%s has no image tagged %q (push it first)", repo, tag)
 }
 
 // fakeManifest is an OCI image manifest whose config digest is derived from the service and

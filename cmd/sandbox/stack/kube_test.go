@@ -98,6 +98,25 @@ func TestKubePlane(t *testing.T) {
 		require.NoError(t, deploymentCondition(ctx, cs, ns, "good", appsv1.DeploymentAvailable, corev1.ConditionTrue, ""))
 	})
 
+	t.Run("an image that goes bad after it ran is rolled again and misses its deadline", func(t *testing.T) {
+		const img = "123456789012.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:sha-6a7b8c9@sha256:6a7b"
+		_, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("later", img, 10), metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.NoError(t, waitFor(ctx, "deployment later Available", nil, 60*time.Second, func(ctx context.Context) error {
+			return deploymentCondition(ctx, cs, ns, "later", appsv1.DeploymentAvailable, corev1.ConditionTrue, "")
+		}))
+		require.NoError(t, markBroken(ctx, k.Kubeconfigs["dev"], "/idp/localtime:sha-6a7b8c9@sha256:6a7b"))
+		restarted, err := restartRunning(ctx, k.Kubeconfigs["dev"], "/idp/localtime:sha-6a7b8c9@sha256:6a7b")
+		require.NoError(t, err)
+		require.Equal(t, []string{ns + "/later"}, restarted, "only the Deployment running that image")
+		start := time.Now()
+		require.NoError(t, waitFor(ctx, "deployment later ProgressDeadlineExceeded", nil, 60*time.Second, func(ctx context.Context) error {
+			return deploymentCondition(ctx, cs, ns, "later", appsv1.DeploymentProgressing, corev1.ConditionFalse, "ProgressDeadlineExceeded")
+		}))
+		t.Logf("ProgressDeadlineExceeded %.1fs after the restart", time.Since(start).Seconds())
+		require.NoError(t, deploymentCondition(ctx, cs, ns, "good", appsv1.DeploymentAvailable, corev1.ConditionTrue, ""), "other images are untouched")
+	})
+
 	procs := append([]*proc(nil), k.procs...)
 	ports := append([]int(nil), k.ports...)
 	require.Len(t, procs, 5, "etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
