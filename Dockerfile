@@ -33,15 +33,13 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/ ./cmd/worker ./cmd/starter
 
-# --- kumo, the AWS emulator: the version the product's go.mod pins, built by its own go.mod --
+# --- kumo, the AWS emulator: tools/kumo, whose go.sum checks every dependency of cmd/kumo ----
 FROM builder AS kumo-builder
 ARG TARGETOS TARGETARCH
+COPY tools/kumo ./tools/kumo
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    version=$(go list -m -f '{{.Version}}' github.com/sivchari/kumo) \
-    && CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-       go install -trimpath -ldflags="-s -w" "github.com/sivchari/kumo/cmd/kumo@${version}" \
-    && mkdir -p /out && find /go/bin -type f -name kumo -exec cp {} /out/kumo \; \
-    && test -x /out/kumo
+    cd tools/kumo && CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/kumo github.com/sivchari/kumo/cmd/kumo
 
 # --- terraform: the binary for the target platform ------------------------------------------
 FROM hashicorp/terraform:1.11.4@sha256:5820b87995595425074f881500a037b0ccd41158d0d9b44d78f5f120612f2d3d AS terraform

@@ -165,10 +165,19 @@ func TestRepositoryDockerfileShipsWhatComposeAndTheWorkerNeed(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(versions), `version = "= 5.100.0"`, "the mirror is made from infra/entry's exact pin")
 
-	// The emulator is the kumo the product's tests use, at the version go.mod pins.
+	// The emulator is the kumo the product's tests use: tools/kumo pins the product's version.
 	kumo := d.Stage("kumo-builder", len(d.Stages))
 	require.NotNil(t, kumo)
-	require.Contains(t, strings.Join(kumo.Body[len(kumo.Body)-1].Args, " "), "go list -m -f '{{.Version}}' github.com/sivchari/kumo")
+	require.Contains(t, strings.Join(kumo.Body[len(kumo.Body)-1].Args, " "), "cd tools/kumo && ")
+	require.Contains(t, strings.Join(kumo.Body[len(kumo.Body)-1].Args, " "), "github.com/sivchari/kumo/cmd/kumo")
+	version := func(dir string) string {
+		cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/sivchari/kumo")
+		cmd.Dir = filepath.Join(repoRoot, dir)
+		out, err := cmd.Output()
+		require.NoError(t, err, dir)
+		return strings.TrimSpace(string(out))
+	}
+	require.Equal(t, version("."), version("tools/kumo"), "tools/kumo builds the kumo the product's go.mod pins")
 }
 
 // TestBuildContextHoldsEveryPackageTheImageBuilds reads .dockerignore as BuildKit does and
@@ -214,7 +223,7 @@ func TestBuildContextHoldsEveryPackageTheImageBuilds(t *testing.T) {
 		}
 	}
 	require.Greater(t, files, 50)
-	for _, rel := range []string{"go.mod", "go.sum", "infra/entry/versions.tf", "infra/modules/eks/main.tf"} {
+	for _, rel := range []string{"go.mod", "go.sum", "infra/entry/versions.tf", "infra/modules/eks/main.tf", "tools/kumo/go.mod", "tools/kumo/go.sum"} {
 		require.False(t, excluded(rel), rel)
 	}
 	for _, rel := range []string{".git/config", "bin/worker", ".sandbox/keys/alice", ".sandbox/idp.yaml",
