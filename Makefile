@@ -10,7 +10,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 SANDBOX_ARGS ?=
 
-.PHONY: all build tools test test-unit test-integration lint bench sandbox sandbox-up sandbox-down demo clean
+.PHONY: all build tools test test-unit test-integration test-ship lint bench sandbox sandbox-up sandbox-down demo clean
 
 all: build
 
@@ -41,8 +41,14 @@ $(BIN)/staticcheck:
 $(BIN)/workflowcheck: tools/workflowcheck/go.mod
 	cd tools/workflowcheck && $(GO) build -o $(BIN)/workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck
 
-test: build tools lint ## everything CI runs
+test: build tools lint test-ship ## everything CI runs
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# How idp ships (Dockerfile, docker-compose.yaml, .github/workflows), checked with BuildKit's
+# parser, compose-go and actionlint from tools/shipcheck, a module of its own so those stay out
+# of the product's go.mod. Everything comes through the Go module proxy: no container engine.
+test-ship: $(BIN)/staticcheck
+	cd tools/shipcheck && $(GO) vet ./... && $(BIN)/staticcheck ./... && $(GO) test -count=1 ./...
 
 test-unit: ## fast tests only (no dev server, terraform or emulator stacks)
 	$(GO) test -short -count=1 ./...

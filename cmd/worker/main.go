@@ -1,7 +1,11 @@
 // Command worker runs idp's workflows and activities on task queue "idp".
+//
+// `worker healthcheck` asks a running worker whether it is ready (for a container's
+// HEALTHCHECK): exit 0 when it is, 1 with the reason when not.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,6 +15,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/alexpermiakov/idp/cmd/worker/health"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/temporalx"
@@ -18,15 +23,23 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		if err := health.Probe(context.Background(), os.Getenv(health.EnvAddr)); err != nil {
+			fmt.Fprintln(os.Stderr, "worker healthcheck:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfgPath := flag.String("config", "", "idp.yaml (default $IDP_CONFIG, else ./idp.yaml)")
+	healthAddr := flag.String("health-addr", os.Getenv(health.EnvAddr), "serve /healthz and /readyz on this address, e.g. :8081 (default $"+health.EnvAddr+"; off when empty)")
 	flag.Parse()
-	if err := run(config.Path(*cfgPath)); err != nil {
+	if err := run(config.Path(*cfgPath), *healthAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath string) error {
+func run(cfgPath, healthAddr string) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -41,7 +54,39 @@ func run(cfgPath string) error {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", opts.HostPort, opts.Namespace, err)
 	}
 	defer c.Close()
-	w := worker.New(c, api.TaskQueue, worker.Options{})
+	var hs *health.Server
+	if healthAddr != "" {
+		hs, err = health.Listen(healthAddr, func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		defer hs.Close()
+	}
+	fatal := make(chan error, 1)
+	w := worker.New(c, api.TaskQueue, worker.Options{OnFatalError: func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
+	}})
 	setup.Register(w, cfg, c)
-	return w.Run(worker.InterruptCh())
+	// Start and wait rather than Run, so the health endpoint knows when polling began.
+	if err := w.Start(); err != nil {
+		return err
+	}
+	if hs != nil {
+		hs.SetRunning(true)
+	}
+	select {
+	case <-worker.InterruptCh():
+	case err = <-fatal:
+	}
+	if hs != nil {
+		hs.SetRunning(false)
+	}
+	w.Stop()
+	return err
 }
