@@ -91,3 +91,22 @@ config.existingConfigMap.
 {{- printf "%s-config" (include "idp-worker.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+idp-worker.intOrString writes a value given as a string or a number: the string as is, the
+number as an integer (YAML numbers arrive as floats, and 7654321 would print as 7.654321e+06).
+*/}}
+{{- define "idp-worker.intOrString" -}}
+{{- if kindIs "string" . -}}
+{{- . -}}
+{{- else -}}
+{{- printf "%d" (int64 .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+idp-worker.set renders "true" when a value is given: not null and not "" (0 counts as given).
+*/}}
+{{- define "idp-worker.set" -}}
+{{- if not (or (kindIs "invalid" .) (and (kindIs "string" .) (eq . ""))) -}}true{{- end -}}
+{{- end -}}

@@ -73,11 +73,13 @@ renders nothing when all is well. deployment.yaml includes it, so every render r
 {{- if $pdb.enabled -}}
 {{- $min := $pdb.minAvailable -}}
 {{- $max := $pdb.maxUnavailable -}}
-{{- if eq (kindIs "invalid" $min) (kindIs "invalid" $max) -}}
-{{- $errs = append $errs "podDisruptionBudget needs exactly one of minAvailable and maxUnavailable (set the other to null)" -}}
-{{- else if and (not (kindIs "invalid" $min)) (not (kindIs "string" $min)) (ge (int $min) (int $v.replicaCount)) -}}
+{{- if include "idp-worker.set" $min -}}
+{{- if and (not (kindIs "string" $min)) (ge (int $min) (int $v.replicaCount)) -}}
 {{- $errs = append $errs (printf "podDisruptionBudget.minAvailable (%d) is not below replicaCount (%d): no worker could ever be evicted and node drains would hang; lower it or raise replicaCount" (int $min) (int $v.replicaCount)) -}}
-{{- else if and (not (kindIs "invalid" $max)) (not (kindIs "string" $max)) (eq (int $max) 0) -}}
+{{- end -}}
+{{- else if not (include "idp-worker.set" $max) -}}
+{{- $errs = append $errs "podDisruptionBudget.enabled is true but neither minAvailable nor maxUnavailable is set" -}}
+{{- else if and (not (kindIs "string" $max)) (eq (int $max) 0) -}}
 {{- $errs = append $errs "podDisruptionBudget.maxUnavailable is 0: no worker could ever be evicted and node drains would hang; use 1 or more" -}}
 {{- end -}}
 {{- end -}}
