@@ -318,3 +318,24 @@ func TestLint(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "at '/replicaCount': got string, want integer"), err.Error())
 }
+
+// TestTLSWithSystemRoots: mTLS from a `kubectl create secret tls` Secret, which has no CA:
+// only the certificate and key are mounted and named, and the server is checked against the
+// system's roots.
+func TestTLSWithSystemRoots(t *testing.T) {
+	t.Parallel()
+	r := render(t, minimalValues("temporal.tls.enabled=true", "temporal.tls.existingSecret=temporal-client"))
+	checkWorker(t, r)
+	d := deployment(t, r)
+	c := worker(t, d)
+	vars := env(t, c)
+	require.Equal(t, "true", literal(t, vars, "TEMPORAL_TLS"))
+	require.NotContains(t, vars, "TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+	require.NotContains(t, vars, "TEMPORAL_TLS_SERVER_NAME")
+	for name, key := range map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": "tls.crt", "TEMPORAL_TLS_CLIENT_KEY_PATH": "tls.key"} {
+		vol, got := fileSource(t, d.Spec.Template.Spec, c, literal(t, vars, name))
+		require.Equal(t, "temporal-client", vol.Secret.SecretName)
+		require.Equal(t, key, got)
+		require.Len(t, vol.Secret.Items, 2, "a key the Secret lacks would keep the pod from starting")
+	}
+}
