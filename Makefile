@@ -10,7 +10,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 SANDBOX_ARGS ?=
 
-.PHONY: all build tools test test-unit test-integration test-ship lint bench sandbox sandbox-up sandbox-down demo clean
+.PHONY: all build tools test test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo clean
 
 all: build
 
@@ -41,7 +41,7 @@ $(BIN)/staticcheck:
 $(BIN)/workflowcheck: tools/workflowcheck/go.mod
 	cd tools/workflowcheck && $(GO) build -o $(BIN)/workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck
 
-test: build tools lint test-ship ## everything CI runs
+test: build tools lint test-ship test-chart ## everything CI runs
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # How idp ships (Dockerfile, docker-compose.yaml, .github/workflows), checked with BuildKit's
@@ -50,8 +50,16 @@ test: build tools lint test-ship ## everything CI runs
 test-ship: $(BIN)/staticcheck
 	cd tools/shipcheck && $(GO) vet ./... && $(BIN)/staticcheck ./... && $(GO) test -count=1 ./...
 
+# helm-charts/idp-worker, checked from tools/chartcheck, a module of its own (Helm's
+# Kubernetes libraries are not the product's): rendered with the Helm SDK for several sets of
+# values, bad values refused, helm lint, and every object applied to a real kube-apiserver
+# (./bin, with etcd) as a server-side dry run.
+test-chart: $(BIN)/staticcheck $(BIN)/kube-apiserver
+	cd tools/chartcheck && $(GO) vet ./... && $(BIN)/staticcheck ./... && $(GO) test -count=1 ./...
+
 test-unit: ## fast tests only (no dev server, terraform or emulator stacks)
 	$(GO) test -short -count=1 ./...
+	cd tools/chartcheck && $(GO) test -short -count=1 ./...
 
 lint: $(BIN)/staticcheck $(BIN)/workflowcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
