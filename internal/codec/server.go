@@ -78,9 +78,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
 	}
 	if r.Method == http.MethodOptions {
-		// A browser's preflight carries no credentials; the request that follows must.
+		// A browser's preflight carries no credentials; the request that follows must. The Web UI
+		// sends these headers (Authorization-Extras: the ID token, when it passes the access token).
 		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Authorization-Extras, Content-Type, X-Namespace")
 		w.Header().Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -79,7 +79,7 @@ func TestCodecServerStatusesAndCORS(t *testing.T) {
 	}{
 		"preflight from the Web UI": {method: "OPTIONS", path: "/decode", origin: webUI, status: 204, headers: map[string]string{
 			"Access-Control-Allow-Origin": webUI, "Access-Control-Allow-Credentials": "true",
-			"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Namespace"}},
+			"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Authorization, Authorization-Extras, Content-Type, X-Namespace"}},
 		"preflight from elsewhere": {method: "OPTIONS", path: "/decode", origin: "https://evil.example", status: 403},
 		"decode from the Web UI":   {method: "POST", path: "/decode", origin: webUI, token: aliceToken, status: 200, headers: map[string]string{"Access-Control-Allow-Origin": webUI}},
 		"decode from elsewhere":    {method: "POST", path: "/decode", origin: "https://evil.example", token: aliceToken, status: 403},
