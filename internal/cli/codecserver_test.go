@@ -73,7 +73,10 @@ func TestCodecServerServesUntilInterrupted(t *testing.T) {
 	sealed, err := c.DataConverter().ToPayload("time-service")
 	require.NoError(t, err)
 	remote := converter.NewRemotePayloadCodec(converter.RemotePayloadCodecOptions{Endpoint: endpoint + "/default",
-		ModifyRequest: func(r *http.Request) error { r.Header.Set("Authorization", "Bearer "+strings.Repeat("t", 24)); return nil }})
+		ModifyRequest: func(r *http.Request) error {
+			r.Header.Set("Authorization", "Bearer "+strings.Repeat("t", 24))
+			return nil
+		}})
 	plain, err := remote.Decode([]*commonpb.Payload{sealed})
 	require.NoError(t, err)
 	require.Equal(t, `"time-service"`, string(plain[0].Data))
