@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -24,6 +25,14 @@ import (
 // and returns a client of it; both stop when the test ends.
 func devServer(t *testing.T) client.Client {
 	t.Helper()
+	c, _ := startDevServer(t, "--headless")
+	return c
+}
+
+// startDevServer starts the dev server with extra arguments and returns a client of it (no
+// codec) and its address.
+func startDevServer(t *testing.T, extra ...string) (client.Client, string) {
+	t.Helper()
 	bin, err := filepath.Abs(filepath.Join("..", "bin", "temporal"))
 	require.NoError(t, err)
 	if _, err := os.Stat(bin); err != nil {
@@ -31,7 +40,11 @@ func devServer(t *testing.T) client.Client {
 	}
 	port := freePort(t)
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--ui-port", strconv.Itoa(freePort(t)), "--headless", "--log-level", "error"}
+		"--log-level", "error"}
+	if !slices.Contains(extra, "--ui-port") {
+		args = append(args, "--ui-port", strconv.Itoa(freePort(t)))
+	}
+	args = append(args, extra...)
 	for _, sa := range api.SearchAttributeNames {
 		args = append(args, "--search-attribute", sa+"=Keyword")
 	}
@@ -50,7 +63,7 @@ func devServer(t *testing.T) client.Client {
 		return err == nil
 	}, 60*time.Second, 250*time.Millisecond, "dev server on %s: %v", hostPort, err)
 	t.Cleanup(c.Close)
-	return c
+	return c, hostPort
 }
 
 func freePort(t *testing.T) int {

@@ -7,6 +7,10 @@
 // TEMPORAL_TLS_SERVER_CA_CERT_PATH/_DATA, TEMPORAL_TLS_SERVER_NAME,
 // TEMPORAL_TLS_DISABLE_HOST_VERIFICATION, TEMPORAL_GRPC_META_*. Without any of it idp talks
 // to a local dev server: localhost:7233, namespace default.
+//
+// Payload encryption is configured here too, so worker and starter always agree: when
+// IDP_CODEC_KEYS or an IDP_CODEC_KEY_<ID> is set (see internal/codec), every payload the
+// client writes is encrypted and every one it reads is decrypted.
 package temporalx
 
 import (
@@ -18,6 +22,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
+
+	"github.com/alexpermiakov/idp/internal/codec"
 )
 
 // Defaults when neither the config file nor the environment names a server or namespace.
@@ -55,7 +61,31 @@ func load(env envconfig.EnvLookup, logger log.Logger) (client.Options, error) {
 		return client.Options{}, fmt.Errorf("invalid Temporal client configuration (TEMPORAL_TLS_*, or %s of %s): %w", src.profile(), src.file(), err)
 	}
 	opts.Logger = logger
+	if err := encrypt(&opts, env, logger); err != nil {
+		return client.Options{}, err
+	}
 	return opts, nil
+}
+
+// encrypt puts the payload codec of the configured keyring, if any, on opts.
+func encrypt(opts *client.Options, env envconfig.EnvLookup, logger log.Logger) error {
+	ring, err := codec.Load(env)
+	if err != nil {
+		return fmt.Errorf("payload encryption: %w", err)
+	}
+	if ring == nil {
+		return nil
+	}
+	c, err := codec.New(ring)
+	if err != nil {
+		return fmt.Errorf("payload encryption: %w", err)
+	}
+	opts.DataConverter = c.DataConverter()
+	opts.FailureConverter = c.FailureConverter()
+	if logger != nil {
+		logger.Info("payloads are encrypted", "codec", ring.String())
+	}
+	return nil
 }
 
 // checkTLS reads the TLS files a profile names, so that a missing or wrong one is reported

@@ -126,3 +126,22 @@ func TestBadTLSSettingsNameTheirVariable(t *testing.T) {
 	_, err := load(env{"TEMPORAL_CONFIG_FILE": file}, nil)
 	require.ErrorContains(t, err, `tls.server_ca_cert_path of profile "default" in `+file+": cannot read")
 }
+
+func TestPayloadEncryptionFromTheEnvironment(t *testing.T) {
+	opts, err := load(newEnv(t), nil)
+	require.NoError(t, err)
+	require.Nil(t, opts.DataConverter, "off unless a key is configured")
+
+	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
+	opts, err = load(newEnv(t, "IDP_CODEC_KEY_k1", key), nil)
+	require.NoError(t, err)
+	require.NotNil(t, opts.DataConverter)
+	require.NotNil(t, opts.FailureConverter)
+	p, err := opts.DataConverter.ToPayload("time-service")
+	require.NoError(t, err)
+	require.Equal(t, "binary/encrypted", string(p.Metadata["encoding"]))
+	require.Equal(t, "k1", string(p.Metadata["encryption-key-id"]))
+
+	_, err = load(newEnv(t, "IDP_CODEC_KEY_k1", "c2hvcnQ="), nil)
+	require.ErrorContains(t, err, `payload encryption: IDP_CODEC_KEY_k1: key "k1" is 5 bytes after base64 decoding`)
+}

@@ -58,6 +58,8 @@ func newUpCommand(dir *string) *cobra.Command {
 	}
 	up.Flags().BoolVar(&detach, "detach", false, "start in the background and return once ready")
 	up.Flags().BoolVar(&opts.NoWorker, "no-worker", false, "do not start the worker (run bin/worker yourself)")
+	up.Flags().BoolVar(&opts.Encrypt, "encrypt", false, "encrypt payloads, with a codec server the Web UI decodes through")
+	up.Flags().IntVar(&opts.CodecPort, "codec-port", 8081, "codec server port (with --encrypt)")
 	up.Flags().StringVar(&opts.Root, "root", ".", "idp checkout whose infra/, argocd/ and helm-charts/ seed the Git repository")
 	up.Flags().StringVar(&opts.BinDir, "bin", "bin", "directory holding the temporal and worker binaries")
 	up.Flags().IntVar(&opts.TemporalPort, "temporal-port", 7233, "Temporal frontend port")

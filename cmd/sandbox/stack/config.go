@@ -115,9 +115,10 @@ func (s *Stack) writeEnv() error {
 	fmt.Fprintf(&b, "# Written by bin/sandbox: source it to use the local stack.\n")
 	fmt.Fprintf(&b, "export IDP_CONFIG=%s\n", s.Config)
 	// Forget the shell's Temporal client settings (an API key, TLS files, a profile for a real
-	// cluster): the dev server wants none of them.
-	b.WriteString("for v in $(env | sed -n 's/^\\(TEMPORAL_[A-Za-z0-9_]*\\)=.*/\\1/p'); do unset \"$v\"; done\n")
-	for _, kv := range s.temporalEnv() {
+	// cluster) and payload keys: the dev server wants none of them. With --encrypt, the
+	// sandbox's own key follows.
+	b.WriteString("for v in $(env | sed -n -e 's/^\\(TEMPORAL_[A-Za-z0-9_]*\\)=.*/\\1/p' -e 's/^\\(IDP_CODEC_[A-Za-z0-9_]*\\)=.*/\\1/p'); do unset \"$v\"; done\n")
+	for _, kv := range append(s.temporalEnv(), s.codecEnv()...) {
 		fmt.Fprintf(&b, "export %s\n", kv)
 	}
 	fmt.Fprintf(&b, "export TEMPORAL_UI_URL=http://localhost:%d\n", s.opts.UIPort)

@@ -31,6 +31,9 @@ type Options struct {
 	UIPort       int
 	// NoWorker leaves the worker to the user (or a test).
 	NoWorker bool
+	// Encrypt turns payload encryption on, with a codec server for the Web UI on CodecPort.
+	Encrypt   bool
+	CodecPort int
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -81,6 +84,9 @@ func (o *Options) defaults() error {
 	if o.UIPort == 0 {
 		o.UIPort = 8233
 	}
+	if o.CodecPort == 0 {
+		o.CodecPort = 8081
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -119,7 +125,14 @@ func (o Options) checkPrerequisites() error {
 			errs = append(errs, fmt.Errorf("%s has no %s/: run the sandbox from the idp checkout (or pass --root)", o.Root, d))
 		}
 	}
-	for _, p := range []int{o.TemporalPort, o.UIPort} {
+	ports := []int{o.TemporalPort, o.UIPort}
+	if o.Encrypt {
+		ports = append(ports, o.CodecPort)
+		if _, err := os.Stat(filepath.Join(o.BinDir, "starter")); err != nil {
+			errs = append(errs, fmt.Errorf("%s/starter is missing (--encrypt runs its codec-server): run `make build`", o.BinDir))
+		}
+	}
+	for _, p := range ports {
 		if !portFree(p) {
 			errs = append(errs, fmt.Errorf("port %d is in use: is a sandbox already up? (make sandbox-down)", p))
 		}
@@ -144,6 +157,11 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := prepareDir(opts.Dir); err != nil {
 		return nil, err
 	}
+	if opts.Encrypt {
+		if err := s.writeCodecKey(); err != nil {
+			return nil, err
+		}
+	}
 	// The dev server is waited for only after the rest has started: it comes up meanwhile.
 	temporal, err := s.startTemporal()
 	if err != nil {
@@ -157,6 +175,11 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if err := s.waitTemporal(ctx, temporal); err != nil {
 		return nil, err
+	}
+	if opts.Encrypt {
+		if err := s.startCodecServer(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if !opts.NoWorker {
 		if err := s.startWorker(ctx, s.TemporalAddress()); err != nil {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -30,6 +29,9 @@ func (s *Stack) startTemporal() (*proc, error) {
 	sort.Strings(names)
 	for _, sa := range names {
 		args = append(args, "--search-attribute", sa+"=Keyword")
+	}
+	if s.opts.Encrypt {
+		args = append(args, "--ui-codec-endpoint", s.opts.CodecEndpoint())
 	}
 	p, err := startProc("temporal", filepath.Join(s.opts.Dir, "logs", "temporal.log"), os.Environ(),
 		filepath.Join(s.opts.BinDir, "temporal"), args...)
@@ -58,14 +60,9 @@ func (s *Stack) waitTemporal(ctx context.Context, p *proc) error {
 }
 
 func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
-	// The worker reaches the dev server whatever Temporal settings the sandbox was started with.
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TEMPORAL_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(append(env, s.temporalEnv()...), "IDP_CONFIG="+s.Config)
+	// The worker reaches the dev server whatever Temporal settings and payload keys the
+	// sandbox was started with.
+	env := append(append(append(clientEnv(), s.temporalEnv()...), s.codecEnv()...), "IDP_CONFIG="+s.Config)
 	p, err := startProc("worker", filepath.Join(s.opts.Dir, "logs", "worker.log"), env,
 		filepath.Join(s.opts.BinDir, "worker"), "--config", s.Config)
 	if err != nil {
