@@ -5,6 +5,9 @@ BIN := $(CURDIR)/bin
 export GOBIN := $(BIN)
 export GONOSUMDB := github.com/aws/aws-sdk-go-v2/service/appmesh
 export PATH := $(BIN):$(PATH)
+# A tool reused from PATH is a symlink in ./bin (tools/reuse.sh): its own time, not its
+# target's, says whether it is newer than the pin it depends on.
+MAKEFLAGS += --check-symlink-times
 
 TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
@@ -27,11 +30,11 @@ tools: $(BIN)/temporal $(BIN)/helm kube-tools ## pinned local binaries, built on
 
 # Argo CD's repo-server renders Helm charts with the helm binary.
 $(BIN)/helm:
-	$(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(TOOLS_REUSE) helm $(HELM_VERSION) $@ || $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 $(BIN)/temporal:
 	@mkdir -p $(BIN)
-	$(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+	$(TOOLS_REUSE) temporal $(TEMPORAL_CLI_VERSION) $@ || $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
 $(BIN)/staticcheck:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
