@@ -5,12 +5,15 @@ BIN := $(CURDIR)/bin
 export GOBIN := $(BIN)
 export GONOSUMDB := github.com/aws/aws-sdk-go-v2/service/appmesh
 export PATH := $(BIN):$(PATH)
+# A tool reused from PATH is a symlink in ./bin (tools/reuse.sh): its own time, not its
+# target's, says whether it is newer than the pin it depends on.
+MAKEFLAGS += --check-symlink-times
 
 TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 SANDBOX_ARGS ?=
 
-.PHONY: all build tools test test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo clean
+.PHONY: all build deps tools test test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo clean
 
 all: build
 
@@ -21,17 +24,22 @@ build: ## bin/worker, bin/starter, bin/sandbox
 
 HELM_VERSION := v3.19.5
 
+# etcd, redis-server, git, ssh-keygen: installed with apt-get when missing and root (or sudo
+# without a password), else it stops with the command to run; terraform and Go it only checks.
+deps:
+	@./scripts/deps.sh
+
 include tools/tools.mk
 
 tools: $(BIN)/temporal $(BIN)/helm kube-tools ## pinned local binaries, built once (kube-tools: tools/tools.mk)
 
 # Argo CD's repo-server renders Helm charts with the helm binary.
 $(BIN)/helm:
-	$(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(TOOLS_REUSE) helm $(HELM_VERSION) $@ || $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 $(BIN)/temporal:
 	@mkdir -p $(BIN)
-	$(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+	$(TOOLS_REUSE) temporal $(TEMPORAL_CLI_VERSION) $@ || $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
 $(BIN)/staticcheck:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -41,7 +49,7 @@ $(BIN)/staticcheck:
 $(BIN)/workflowcheck: tools/workflowcheck/go.mod
 	cd tools/workflowcheck && $(GO) build -o $(BIN)/workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck
 
-test: build tools lint test-ship test-chart ## everything CI runs
+test: deps build tools lint test-ship test-chart ## everything CI runs
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # How idp ships (Dockerfile, docker-compose.yaml, .github/workflows), checked with BuildKit's
@@ -54,7 +62,7 @@ test-ship: $(BIN)/staticcheck
 # Kubernetes libraries are not the product's): rendered with the Helm SDK for several sets of
 # values, bad values refused, helm lint, and every object applied to a real kube-apiserver
 # (./bin, with etcd) as a server-side dry run.
-test-chart: $(BIN)/staticcheck $(BIN)/kube-apiserver
+test-chart: deps $(BIN)/staticcheck $(BIN)/kube-apiserver
 	cd tools/chartcheck && $(GO) vet ./... && $(BIN)/staticcheck ./... && $(GO) test -count=1 ./...
 
 test-unit: ## fast tests only (no dev server, terraform or emulator stacks)
@@ -71,16 +79,16 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-sandbox: build tools ## the local stack in the foreground (Ctrl-C stops it)
+sandbox: deps build tools ## the local stack in the foreground (Ctrl-C stops it)
 	$(BIN)/sandbox up $(SANDBOX_ARGS)
 
-sandbox-up: build tools ## the local stack, detached; returns once ready
+sandbox-up: deps build tools ## the local stack, detached; returns once ready
 	$(BIN)/sandbox up --detach $(SANDBOX_ARGS)
 
 sandbox-down:
 	@if [ -x $(BIN)/sandbox ]; then $(BIN)/sandbox down; else echo "sandbox: not built"; fi
 
-demo: build tools ## the DESIGN.md story against a fresh sandbox
+demo: deps build tools ## the DESIGN.md story against a fresh sandbox
 	./scripts/demo.sh
 
 clean:

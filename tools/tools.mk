@@ -6,6 +6,9 @@
 # when the pin in go.mod changes. go build fetches modules itself, so a cold module cache works.
 # The pins live only in the go.mod files; the version strings passed by -ldflags are read
 # from them.
+#
+# Before building, each recipe asks tools/reuse.sh for a binary already on PATH that reports
+# the pinned version; when there is one, ./bin gets a symlink to it and nothing is built.
 
 TOOLS_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BIN ?= $(abspath $(TOOLS_DIR)/../bin)
@@ -16,6 +19,7 @@ GO ?= go
 TOOLS_GOBUILD = CGO_ENABLED=0 $(GO) build -buildvcs=false
 TOOLS_STRIP := -s -w
 TOOLS_BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+TOOLS_REUSE := $(TOOLS_DIR)/reuse.sh
 
 # --- Kubernetes control plane: tools/kubernetes ----------------------------------------------
 KUBE_MOD := $(TOOLS_DIR)/kubernetes/go.mod
@@ -34,14 +38,16 @@ KUBE_BINARIES := kube-apiserver kube-controller-manager kube-scheduler
 $(addprefix $(BIN)/,$(KUBE_BINARIES)): $(BIN)/%: $(KUBE_MOD)
 	@test -n "$(KUBE_VERSION)" || { echo "no 'require k8s.io/kubernetes vX.Y.Z' line in $(KUBE_MOD)"; exit 1; }
 	@mkdir -p $(BIN)
-	cd $(TOOLS_DIR)/kubernetes && $(TOOLS_GOBUILD) -ldflags '$(strip $(KUBE_LDFLAGS))' -o $@ k8s.io/kubernetes/cmd/$*
+	$(TOOLS_REUSE) $* $(KUBE_VERSION) $@ || { cd $(TOOLS_DIR)/kubernetes && $(TOOLS_GOBUILD) -ldflags '$(strip $(KUBE_LDFLAGS))' -o $@ k8s.io/kubernetes/cmd/$*; }
 
 # --- kwok: tools/kwok --------------------------------------------------------------------------
 KWOK_MOD := $(TOOLS_DIR)/kwok/go.mod
+KWOK_VERSION = $(shell sed -n 's|^require sigs.k8s.io/kwok \(v[0-9][0-9.]*\)$$|\1|p' $(KWOK_MOD))
 
 $(BIN)/kwok: $(KWOK_MOD)
+	@test -n "$(KWOK_VERSION)" || { echo "no 'require sigs.k8s.io/kwok vX.Y.Z' line in $(KWOK_MOD)"; exit 1; }
 	@mkdir -p $(BIN)
-	cd $(TOOLS_DIR)/kwok && $(TOOLS_GOBUILD) -ldflags '$(TOOLS_STRIP)' -o $@ sigs.k8s.io/kwok/cmd/kwok
+	$(TOOLS_REUSE) kwok $(KWOK_VERSION) $@ || { cd $(TOOLS_DIR)/kwok && $(TOOLS_GOBUILD) -ldflags '$(TOOLS_STRIP)' -o $@ sigs.k8s.io/kwok/cmd/kwok; }
 
 # --- Argo CD: tools/argocd ---------------------------------------------------------------------
 # One multi-call binary; the component is chosen by the basename of argv[0], hence the symlinks.
@@ -58,7 +64,7 @@ ARGOCD_LINKS := argocd-application-controller argocd-repo-server argocd-server a
 $(BIN)/argocd: $(ARGOCD_MOD)
 	@test -n "$(ARGOCD_VERSION)" || { echo "no 'require github.com/argoproj/argo-cd/v2 vX.Y.Z' line in $(ARGOCD_MOD)"; exit 1; }
 	@mkdir -p $(BIN)
-	cd $(TOOLS_DIR)/argocd && $(TOOLS_GOBUILD) -ldflags '$(strip $(ARGOCD_LDFLAGS))' -o $@ github.com/argoproj/argo-cd/v2/cmd
+	$(TOOLS_REUSE) argocd $(ARGOCD_VERSION) $@ || { cd $(TOOLS_DIR)/argocd && $(TOOLS_GOBUILD) -ldflags '$(strip $(ARGOCD_LDFLAGS))' -o $@ github.com/argoproj/argo-cd/v2/cmd; }
 
 $(addprefix $(BIN)/,$(ARGOCD_LINKS)): $(BIN)/argocd
 	ln -sfn argocd $@
