@@ -26,10 +26,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
@@ -493,14 +490,7 @@ func (quietLog) Error(string, ...interface{}) {}
 // appImages are the images an Argo CD Application reports running.
 func appImages(t *testing.T, cfg *config.Config, env, name string) []string {
 	t.Helper()
-	e, err := cfg.Env(env)
-	require.NoError(t, err)
-	rc, err := clientcmd.BuildConfigFromFlags("", e.ArgoCD.Kubeconfig)
-	require.NoError(t, err)
-	dc, err := dynamic.NewForConfig(rc)
-	require.NoError(t, err)
-	app, err := dc.Resource(appsGVR).Namespace("argocd").Get(context.Background(), name, metav1.GetOptions{})
-	require.NoError(t, err)
+	app := getApp(t, cfg, env, name)
 	images, _, err := unstructured.NestedStringSlice(app.Object, "status", "summary", "images")
 	require.NoError(t, err)
 	return images

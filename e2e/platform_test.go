@@ -29,7 +29,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
@@ -301,11 +300,7 @@ func TestSandboxUpDown(t *testing.T) {
 // argoInstalled reports whether env's cluster has the Argo CD namespace.
 func argoInstalled(t *testing.T, cfg *config.Config, env string) bool {
 	t.Helper()
-	e, err := cfg.Env(env)
-	require.NoError(t, err)
-	rc, err := clientcmd.BuildConfigFromFlags("", e.ArgoCD.Kubeconfig)
-	require.NoError(t, err)
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := kubernetes.NewForConfig(kubeConfig(t, cfg, env))
 	require.NoError(t, err)
 	_, err = cs.CoreV1().Namespaces().Get(context.Background(), "argocd", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

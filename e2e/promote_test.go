@@ -11,8 +11,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
@@ -24,17 +26,30 @@ import (
 
 var appsGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
 
-// application reads an Argo CD Application's sync revision and health in env's cluster.
-func application(t *testing.T, cfg *config.Config, env, name string) (revision, sync, health string) {
+// kubeConfig is the REST configuration of env's cluster.
+func kubeConfig(t *testing.T, cfg *config.Config, env string) *rest.Config {
 	t.Helper()
 	e, err := cfg.Env(env)
 	require.NoError(t, err)
 	rc, err := clientcmd.BuildConfigFromFlags("", e.ArgoCD.Kubeconfig)
 	require.NoError(t, err)
-	dc, err := dynamic.NewForConfig(rc)
+	return rc
+}
+
+// getApp reads an Argo CD Application from env's cluster.
+func getApp(t *testing.T, cfg *config.Config, env, name string) *unstructured.Unstructured {
+	t.Helper()
+	dc, err := dynamic.NewForConfig(kubeConfig(t, cfg, env))
 	require.NoError(t, err)
 	app, err := dc.Resource(appsGVR).Namespace("argocd").Get(context.Background(), name, metav1.GetOptions{})
 	require.NoError(t, err)
+	return app
+}
+
+// application reads an Argo CD Application's sync revision and health in env's cluster.
+func application(t *testing.T, cfg *config.Config, env, name string) (revision, sync, health string) {
+	t.Helper()
+	app := getApp(t, cfg, env, name)
 	revision, _, _ = unstructuredString(app.Object, "status", "sync", "revision")
 	if revs, ok := app.Object["status"].(map[string]any)["sync"].(map[string]any)["revisions"].([]any); ok && revision == "" && len(revs) > 0 {
 		revision, _ = revs[0].(string) // a multi-source Application has one revision per source

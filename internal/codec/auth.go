@@ -48,18 +48,7 @@ func LoadTokens(path string) (*Tokens, error) {
 	t := &Tokens{}
 	seen, seenHash := map[string]int{}, map[[sha256.Size]byte]int{}
 	var errs []error
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		where := fmt.Sprintf("%s line %d", path, i+1)
-		fields := strings.Fields(line)
-		if len(fields) != 2 {
-			errs = append(errs, fmt.Errorf("%s: want \"NAME TOKEN\", found %d fields", where, len(fields)))
-			continue
-		}
-		name, token := fields[0], fields[1]
+	if err := forEachPair(path, b, "NAME TOKEN", func(line int, where, name, token string) {
 		hash := sha256.Sum256([]byte(token))
 		switch {
 		case len(token) < MinTokenLength:
@@ -69,9 +58,11 @@ func LoadTokens(path string) (*Tokens, error) {
 		case seenHash[hash] != 0:
 			errs = append(errs, fmt.Errorf("%s: the token of %s is the token on line %d: give each holder their own", where, name, seenHash[hash]))
 		default:
-			seen[name], seenHash[hash] = i+1, i+1
+			seen[name], seenHash[hash] = line, line
 			t.names, t.hashes = append(t.names, name), append(t.hashes, hash)
 		}
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 && len(t.names) == 0 {
 		errs = append(errs, fmt.Errorf("%s holds no token: add lines \"NAME TOKEN\"", path))

@@ -190,6 +190,12 @@ func readKeyring(path string, add func(id, where, value string)) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", EnvKeys, err)
 	}
+	return forEachPair(path, b, "ID base64key", func(_ int, where, id, value string) { add(id, where, value) })
+}
+
+// forEachPair calls fn with each "FIRST SECOND" line of a file (blank lines and # comments
+// skipped), its line number and where it is; a line of another shape is an error naming the wanted form.
+func forEachPair(path string, b []byte, form string, fn func(line int, where, first, second string)) error {
 	var errs []error
 	for i, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
@@ -199,10 +205,10 @@ func readKeyring(path string, add func(id, where, value string)) error {
 		where := fmt.Sprintf("%s line %d", path, i+1)
 		fields := strings.Fields(line)
 		if len(fields) != 2 {
-			errs = append(errs, fmt.Errorf("%s: want \"ID base64key\", found %d fields", where, len(fields)))
+			errs = append(errs, fmt.Errorf("%s: want %q, found %d fields", where, form, len(fields)))
 			continue
 		}
-		add(fields[0], where, fields[1])
+		fn(i+1, where, fields[0], fields[1])
 	}
 	return errors.Join(errs...)
 }
