@@ -152,20 +152,27 @@ func startGateRuns(t *testing.T, cfg *config.Config, s *stack.Stack) *gateRuns {
 	g.noKeys = t.TempDir()
 
 	ctx := context.Background()
-	// The release is cut from the build dev runs now, since staging requires that.
-	sandboxCLI(t, s, "image", "push", "time-service", "v1.3.0", "--like", devTag(t, cfg, "time-service"))
+	// Staging requires dev first: the release is cut from a build that ran Healthy in dev.
+	sandboxCLI(t, s, "image", "push", "time-service", "sha-1c3d5e7")
+	code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-1c3d5e7", "--wait", "--as", "alice")
+	require.Equal(t, 0, code, out)
+	sandboxCLI(t, s, "image", "push", "time-service", "v1.3.0", "--like", "sha-1c3d5e7")
 	for _, img := range [][2]string{{"version-service", "sha-9a0b1c2"}, {"version-service", "v2.9.0"},
 		{"time-service", "sha-5e1f0a1"}, {"time-service", "sha-5e1f0a2"}} {
 		_, err := stack.PushImage(ctx, cfg.Tooling.AWS.Endpoint, stack.PushOptions{Service: img[0], Tag: img[1]})
 		require.NoError(t, err)
 	}
-	code, out := starter(t, "promote", "--service", "time-service", "--tag", "v1.3.0", "--to", "prod", "--as", "alice")
+	code, out = starter(t, "promote", "--service", "time-service", "--tag", "v1.3.0", "--to", "prod", "--as", "alice")
 	require.Equal(t, 0, code, out)
+	// The time-service runs below change what dev runs: start them once staging let v1.3.0 in.
+	release := api.PromoteID("time-service", "v1.3.0")
+	st := awaitStatus(t, release, 4*time.Minute, func(st api.Status) bool { return passedDev(st) || ended(st) })
+	require.NotEqual(t, api.StageFailed, st.Stage, st.Error)
 	quorum := startVariant(t, g.c, "version-service", "sha-9a0b1c2", false)
 	expiring := startVariant(t, g.c, "version-service", "v2.9.0", false)
 	older := startVariant(t, g.c, "time-service", "sha-5e1f0a1", false)
 
-	st := awaitStatus(t, older, 2*time.Minute, waitingIn("dev"))
+	st = awaitStatus(t, older, 2*time.Minute, waitingIn("dev"))
 	g.superseded = gateRun{ID: older, Env: "dev", Subject: st.PendingApproval.Subject, Closed: true}
 	g.successor = startVariant(t, g.c, "time-service", "sha-5e1f0a2", true)
 	st = awaitStatus(t, older, 2*time.Minute, ended)
@@ -183,7 +190,7 @@ func startGateRuns(t *testing.T, cfg *config.Config, s *stack.Stack) *gateRuns {
 	require.Contains(t, st.Error, "expired", "staging's 20 s approval ran out")
 	g.expired = gateRun{ID: expiring, Env: "staging", Subject: st.Digest, Closed: true}
 
-	st = awaitStatus(t, api.PromoteID("time-service", "v1.3.0"), 4*time.Minute, func(st api.Status) bool { return waitingIn("prod")(st) || ended(st) })
+	st = awaitStatus(t, release, 4*time.Minute, func(st api.Status) bool { return waitingIn("prod")(st) || ended(st) })
 	require.Equal(t, api.StageWaitingApproval, st.Stage, st.Error)
 	g.prod = gateRun{ID: st.WorkflowID, Env: "prod", Subject: st.PendingApproval.Subject}
 	require.True(t, st.PendingApproval.RequireSignatures)
@@ -500,9 +507,12 @@ func appImages(t *testing.T, cfg *config.Config, env, name string) []string {
 	return images
 }
 
-// devTag is the tag of the service's image that dev runs now.
-func devTag(t *testing.T, cfg *config.Config, service string) string {
-	t.Helper()
-	ref, _, _ := strings.Cut(pinned(t, cfg, "dev", service), "@")
-	return ref[strings.LastIndex(ref, ":")+1:]
+// passedDev says the run's staging gate found its build Healthy in dev.
+func passedDev(st api.Status) bool {
+	for _, step := range st.Steps {
+		if strings.Contains(step, "ran Healthy in dev") {
+			return true
+		}
+	}
+	return false
 }
