@@ -79,8 +79,20 @@ func (m *Metrics) HTTPHandler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})
 }
 
-// Gatherer is the registry, for tests that read metrics without HTTP.
-func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }
+// Read returns what a scrape would show, without HTTP.
+func (m *Metrics) Read() ([]Series, error) {
+	families, err := m.registry.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var out []Series
+	for _, f := range families {
+		for _, s := range f.GetMetric() {
+			out = append(out, flatten(f.GetName(), s)...)
+		}
+	}
+	return out, nil
+}
 
 // Shutdown stops the meter provider.
 func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdown(ctx) }
