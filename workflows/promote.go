@@ -97,7 +97,9 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 	p.status.Digest = p.image.Digest
 	p.step(ctx, "%s is %s", p.image.Image, p.image.Digest)
 	for _, e := range path.Envs {
-		if err := p.promoteEnv(ctx, g, e); errors.Is(err, errSuperseded) {
+		err := p.promoteEnv(ctx, g, e)
+		p.observeEnv(ctx, e.Name, err)
+		if errors.Is(err, errSuperseded) {
 			return nil
 		} else if err != nil {
 			return err
@@ -153,6 +155,7 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env) erro
 		return err
 	}
 	p.passed[e.Name] = true
+	p.observeHealthy(ctx, e.Name)
 	if e.Soak > 0 {
 		es.State = api.EnvSoaking
 		p.setStage(ctx, api.StageSoaking)
@@ -366,6 +369,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 	if err != nil {
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
+	p.observeRollback(ctx, e.Name)
 	if err := p.verify(ctx, e, written, previous); err != nil {
 		es.State = api.EnvFailed
 		return fail.New(api.ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
