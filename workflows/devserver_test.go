@@ -24,6 +24,13 @@ import (
 // and returns a client of it; both stop when the test ends.
 func devServer(t *testing.T) client.Client {
 	t.Helper()
+	c, _ := devServerAt(t)
+	return c
+}
+
+// devServerAt is devServer, also returning the server's host:port.
+func devServerAt(t *testing.T) (client.Client, string) {
+	t.Helper()
 	bin, err := filepath.Abs(filepath.Join("..", "bin", "temporal"))
 	require.NoError(t, err)
 	if _, err := os.Stat(bin); err != nil {
@@ -50,7 +57,7 @@ func devServer(t *testing.T) client.Client {
 		return err == nil
 	}, 60*time.Second, 250*time.Millisecond, "dev server on %s: %v", hostPort, err)
 	t.Cleanup(c.Close)
-	return c
+	return c, hostPort
 }
 
 func freePort(t *testing.T) int {
