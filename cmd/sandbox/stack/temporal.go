@@ -67,7 +67,7 @@ func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
 	}
 	env = append(append(env, s.temporalEnv()...), "IDP_CONFIG="+s.Config)
 	p, err := startProc("worker", filepath.Join(s.opts.Dir, "logs", "worker.log"), env,
-		filepath.Join(s.opts.BinDir, "worker"), "--config", s.Config)
+		filepath.Join(s.opts.BinDir, "worker"), "--config", s.Config, "--metrics-addr", s.MetricsAddr)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
 	}); err != nil {
 		return err
 	}
-	s.logf("worker polling task queue %q", api.TaskQueue)
+	s.logf("worker polling task queue %q, metrics at %s", api.TaskQueue, s.MetricsURL())
 	return nil
 }
 
