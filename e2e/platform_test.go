@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/cli"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/observe"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -71,8 +73,14 @@ func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress())
 	t.Setenv("TEMPORAL_NAMESPACE", "default")
 
-	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	c, err := client.Dial(client.Options{HostPort: s.TemporalAddress(), Logger: quiet})
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// the worker's metrics, served where the sandbox says bin/worker serves them
+	m, err := observe.NewMetrics(quiet)
+	require.NoError(t, err)
+	srv, err := observe.Serve(s.MetricsAddr, m)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	c, err := client.Dial(client.Options{HostPort: s.TemporalAddress(), Logger: tlog.NewStructuredLogger(quiet), MetricsHandler: m.Handler})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	w := worker.New(c, api.TaskQueue, worker.Options{})
@@ -278,6 +286,10 @@ func TestSandboxUpDown(t *testing.T) {
 	}
 	_, err = config.Load(filepath.Join(dir, "idp.yaml"))
 	require.NoError(t, err, "the sandbox's idp.yaml is valid")
+	metricsURL := envValue(t, string(env), "IDP_SANDBOX_METRICS_URL")
+	series, err := observe.Scrape(context.Background(), metricsURL)
+	require.NoError(t, err, "bin/worker serves its metrics at IDP_SANDBOX_METRICS_URL")
+	require.NotEmpty(t, observe.Find(series, "temporal_worker_start_total", map[string]string{"task_queue": api.TaskQueue}), "the SDK's metrics")
 
 	out = run("image", "push", "time-service", "sha-1a2b3c4")
 	digest := strings.Fields(out)[1]
@@ -286,7 +298,11 @@ func TestSandboxUpDown(t *testing.T) {
 	require.Equal(t, digest, strings.Fields(out)[1], "--like gives the same digest")
 
 	run("down")
-	for _, p := range []int{tp, up} {
+	_, metricsPort, err := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(metricsURL, "http://"), observe.MetricsPath))
+	require.NoError(t, err)
+	mp, err := strconv.Atoi(metricsPort)
+	require.NoError(t, err)
+	for _, p := range []int{tp, up, mp} {
 		require.Eventually(t, func() bool {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 			if err == nil {
@@ -295,6 +311,18 @@ func TestSandboxUpDown(t *testing.T) {
 			return err == nil
 		}, 10*time.Second, 100*time.Millisecond, "port %d still bound after down", p)
 	}
+}
+
+// envValue is the value the sandbox's env file exports for name.
+func envValue(t *testing.T, env, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(env, "\n") {
+		if v, ok := strings.CutPrefix(line, "export "+name+"="); ok {
+			return v
+		}
+	}
+	t.Fatalf("the env file exports no %s:\n%s", name, env)
+	return ""
 }
 
 // argoInstalled reports whether env's cluster has the Argo CD namespace.

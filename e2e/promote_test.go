@@ -20,6 +20,8 @@ import (
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/manifest"
+	"github.com/alexpermiakov/idp/internal/metrics"
+	"github.com/alexpermiakov/idp/internal/observe"
 	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -260,5 +262,32 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Nil(t, st.PendingApproval)
 		rev, sync, health = application(t, cfg, "staging", "time-service-staging")
 		require.Equal(t, []string{stg.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+	})
+
+	t.Run("the worker's metrics count what happened", func(t *testing.T) {
+		got, err := observe.Scrape(context.Background(), s.MetricsURL())
+		require.NoError(t, err)
+		total := func(name string, labels map[string]string) float64 {
+			var sum float64
+			for _, s := range observe.Find(got, name, labels) {
+				sum += s.Value
+			}
+			return sum
+		}
+		svc := func(env, outcome string) map[string]string {
+			return map[string]string{"env": env, "service": "time-service", "outcome": outcome}
+		}
+		require.Equal(t, 1.0, total(metrics.Promotions, svc("prod", metrics.Succeeded)))
+		require.Equal(t, 1.0, total(metrics.Promotions, svc("staging", metrics.RolledBack)))
+		require.Equal(t, 1.0, total(metrics.Rollbacks, map[string]string{"env": "staging", "service": "time-service"}))
+		require.Equal(t, 1.0, total(metrics.LeadTime+"_count", map[string]string{"env": "prod", "service": "time-service"}))
+		require.Equal(t, 1.0, total(metrics.ApprovalWait+"_count", map[string]string{"kind": api.KindPromote, "env": "prod", "outcome": metrics.Approved}))
+		require.Equal(t, 1.0, total(metrics.ApprovalWait+"_count", map[string]string{"kind": api.KindBootstrap, "env": "staging", "outcome": metrics.Approved}))
+		require.GreaterOrEqual(t, total(metrics.TerraformApply+"_count", map[string]string{"env": "dev", "outcome": metrics.Succeeded}), 1.0)
+		require.GreaterOrEqual(t, total(metrics.ArgoCDWait+"_count", map[string]string{"env": "dev", "app": "dev-apps", "outcome": metrics.Healthy}), 1.0)
+		stg := total(metrics.ArgoCDWait+"_count", map[string]string{"env": "staging", "app": "time-service-staging", "outcome": metrics.Degraded}) +
+			total(metrics.ArgoCDWait+"_count", map[string]string{"env": "staging", "app": "time-service-staging", "outcome": metrics.TimedOut})
+		require.Equal(t, 1.0, stg, "v1.2.4's wait in staging ended Degraded (or timed out)")
+		require.GreaterOrEqual(t, total("temporal_workflow_completed_total", map[string]string{"workflow_type": api.BootstrapWorkflowName}), 3.0)
 	})
 }

@@ -84,6 +84,13 @@ if [ "$got" != 1 ]; then echo "demo: expected exit 1 from promoting v1.2.4, got 
 grep -q "has not run Healthy in dev" <<<"$out"
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/staging/time-service.yaml | grep -q "localtime:v1.2.3"
 
+step "the worker's metrics ($IDP_SANDBOX_METRICS_URL) count the release, the rollback and the waits"
+metrics=$(curl -fsS "$IDP_SANDBOX_METRICS_URL")
+grep -E '^idp_promotions_total\{.*env="prod".*outcome="succeeded"' <<<"$metrics"
+grep -E '^idp_rollbacks_total\{.*env="staging"' <<<"$metrics"
+grep -E '^idp_approval_wait_seconds_count\{.*env="prod".*kind="promote"' <<<"$metrics"
+grep -E '^idp_terraform_apply_seconds_count\{.*env="staging"' <<<"$metrics"
+
 step "runs, as the Web UI lists them ($TEMPORAL_UI_URL)"
 bin/starter list
 echo

@@ -12,6 +12,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/metrics"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -182,7 +183,14 @@ func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
 		Subject: req.Subject, What: req.What, MinApprovals: req.Policy.MinApprovals, FourEyes: req.Policy.FourEyes,
 		RequireSignatures: g.signaturesRequired()}
 	g.run.setStage(ctx, api.StageWaitingApproval)
+	opened := workflow.Now(ctx)
+	err = g.await(ctx, req, expires)
+	metrics.Approval(workflow.GetMetricsHandler(ctx), g.run.status.Kind, req.Env, gateOutcome(err), workflow.Now(ctx).Sub(opened))
+	return err
+}
 
+// await blocks until enough approvals, a rejection, an abort or expiry, and says which.
+func (g *gate) await(ctx workflow.Context, req gateRequest, expires time.Time) error {
 	aborted := func() error {
 		if g.abort == nil {
 			return nil

@@ -18,6 +18,8 @@ import (
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/metrics"
+	"github.com/alexpermiakov/idp/internal/observe"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -43,11 +45,15 @@ type bootstrapSuite struct {
 	env *testsuite.TestWorkflowEnvironment
 	// people are the keys ApprovalKeys answers with.
 	people map[string][]string
+	// metrics receives what the workflow records, as the worker's registry does.
+	metrics *observe.Metrics
 }
 
 func TestBootstrap(t *testing.T) { suite.Run(t, new(bootstrapSuite)) }
 
 func (s *bootstrapSuite) SetupTest() {
+	s.metrics = newMetrics(s.T())
+	s.SetMetricsHandler(s.metrics.Handler)
 	s.env = s.NewTestWorkflowEnvironment()
 	// The 1 s default flags a slow machine (CI runs every package at once, under -race) as a
 	// deadlock; a workflow that really never yields still fails, later.
@@ -183,6 +189,7 @@ func (s *bootstrapSuite) TestPlanApprovedBySecondPerson() {
 	s.Equal("approve", st.Approvals[0].Decision)
 	s.Equal(planSHA, st.Approvals[0].Subject)
 	s.Nil(st.PendingApproval)
+	s.Equal(time.Minute, seconds(s.T(), s.metrics, metrics.ApprovalWait, map[string]string{"kind": "bootstrap", "env": "staging", "outcome": "approved"}))
 }
 
 func (s *bootstrapSuite) TestValidatorRefusesBeforeRecording() {
@@ -254,6 +261,7 @@ func (s *bootstrapSuite) TestPlanRejected() {
 	s.Equal(api.StageFailed, st.Stage)
 	s.Equal("reject", st.Approvals[0].Decision)
 	s.Contains(st.Error, "carol rejected")
+	s.Equal([]string{"kind=bootstrap,env=staging,outcome=rejected 1"}, counted(s.T(), s.metrics, metrics.ApprovalWait+"_count", "kind", "env", "outcome"))
 }
 
 func (s *bootstrapSuite) TestApprovalExpires() {

@@ -96,7 +96,9 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 	p.status.Digest = p.image.Digest
 	p.step(ctx, "%s is %s", p.image.Image, p.image.Digest)
 	for i, e := range path.Envs {
-		if err := p.promoteEnv(ctx, g, e, i == len(path.Envs)-1); errors.Is(err, errSuperseded) {
+		err := p.promoteEnv(ctx, g, e, i == len(path.Envs)-1)
+		p.observeEnv(ctx, e.Name, err)
+		if errors.Is(err, errSuperseded) {
 			return nil
 		} else if err != nil {
 			return err
@@ -144,6 +146,7 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last
 
 	current, err := p.deploy(ctx, g, e)
 	if err == nil {
+		p.observeHealthy(ctx, e.Name)
 		err = p.soak(ctx, e, current, last)
 	}
 	if fail.Is(err, fail.Replaced) {

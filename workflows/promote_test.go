@@ -17,6 +17,8 @@ import (
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/metrics"
+	"github.com/alexpermiakov/idp/internal/observe"
 	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -46,11 +48,15 @@ type promoteSuite struct {
 	people map[string][]string
 	// gh is the pull request's reviews as WatchReviews finds them.
 	gh *ghScript
+	// metrics receives what the workflow records, as the worker's registry does.
+	metrics *observe.Metrics
 }
 
 func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
 
 func (s *promoteSuite) SetupTest() {
+	s.metrics = newMetrics(s.T())
+	s.SetMetricsHandler(s.metrics.Handler)
 	s.env = s.NewTestWorkflowEnvironment()
 	// The 1 s default flags a slow machine (CI runs every package at once, under -race) as a
 	// deadlock; a workflow that really never yields still fails, later.
@@ -184,6 +190,8 @@ func (s *promoteSuite) TestDevOnly() {
 	s.Equal(api.StageDone, st.Stage)
 	s.Equal(digest, st.Digest)
 	s.Equal([]api.EnvStatus{{Name: "dev", State: "done", Image: image, Commit: "c-dev", Previous: oldImg}}, st.Environments)
+	s.Equal([]string{"env=dev,service=time-service,outcome=succeeded 1"}, s.outcomes())
+	s.Equal([]string{"env=dev,service=time-service 1"}, counted(s.T(), s.metrics, metrics.LeadTime+"_count", "env", "service"))
 }
 
 func (s *promoteSuite) TestStagingGoesByItself() {
@@ -230,6 +238,12 @@ func (s *promoteSuite) TestProdWaitsForApprovalBoundToTheDigest() {
 	s.Len(st.Approvals, 2)
 	s.Equal("c-prod", st.Environments[1].Commit)
 	s.Equal(image, st.Environments[1].Image)
+	s.Equal([]string{"env=prod,service=time-service,outcome=succeeded 1", "env=staging,service=time-service,outcome=succeeded 1"}, s.outcomes())
+	// the gate opened after staging's soak of a minute; carol's approval came at 31 minutes
+	s.Equal(30*time.Minute, seconds(s.T(), s.metrics, metrics.ApprovalWait, map[string]string{"kind": "promote", "env": "prod", "outcome": "approved"}).Round(time.Minute))
+	s.Equal(31*time.Minute, seconds(s.T(), s.metrics, metrics.LeadTime, map[string]string{"env": "prod", "service": "time-service"}).Round(time.Minute))
+	s.Less(seconds(s.T(), s.metrics, metrics.LeadTime, map[string]string{"env": "staging"}), time.Minute, "Healthy in staging before its soak")
+	s.Empty(counted(s.T(), s.metrics, metrics.Rollbacks))
 }
 
 func (s *promoteSuite) TestProdRejected() {
@@ -246,6 +260,8 @@ func (s *promoteSuite) TestProdRejected() {
 	s.Require().Error(err)
 	s.True(fail.Is(err, fail.Rejected))
 	s.ErrorContains(err, "not during the sale")
+	s.Equal([]string{"env=prod,service=time-service,outcome=rejected 1", "env=staging,service=time-service,outcome=succeeded 1"}, s.outcomes())
+	s.Equal([]string{"env=prod,outcome=rejected 1"}, counted(s.T(), s.metrics, metrics.ApprovalWait+"_count", "env", "outcome"))
 }
 
 func (s *promoteSuite) TestProdApprovalExpires() {
@@ -258,6 +274,8 @@ func (s *promoteSuite) TestProdApprovalExpires() {
 	err := s.env.GetWorkflowError()
 	s.Require().Error(err)
 	s.True(fail.Is(err, fail.ApprovalExpired))
+	s.Equal([]string{"env=prod,service=time-service,outcome=expired 1", "env=staging,service=time-service,outcome=succeeded 1"}, s.outcomes())
+	s.Equal(time.Hour, seconds(s.T(), s.metrics, metrics.ApprovalWait, map[string]string{"env": "prod", "outcome": "expired"}))
 }
 
 func (s *promoteSuite) TestDegradedIsRolledBack() {
@@ -283,6 +301,9 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	st := s.status()
 	s.Equal(api.StageFailed, st.Stage)
 	s.Equal(api.EnvStatus{Name: "staging", State: "rolled-back", Image: oldImg, Commit: "c-revert", Previous: oldImg}, st.Environments[0])
+	s.Equal([]string{"env=staging,service=time-service,outcome=rolled_back 1"}, s.outcomes())
+	s.Equal([]string{"env=staging,service=time-service 1"}, counted(s.T(), s.metrics, metrics.Rollbacks, "env", "service"))
+	s.Empty(counted(s.T(), s.metrics, metrics.LeadTime+"_count"), "never Healthy")
 }
 
 // TestRollbackRestoresWhatRanBefore: the write was retried after it had landed, so it reports
@@ -323,6 +344,8 @@ func (s *promoteSuite) TestRollbackNeverOverwritesANewerChange() {
 	s.Require().Error(err)
 	s.True(fail.Is(err, api.ErrNotRolledBack), "%v", err)
 	s.ErrorContains(err, "not rolled back")
+	s.Equal([]string{"env=staging,service=time-service,outcome=failed 1"}, s.outcomes())
+	s.Empty(counted(s.T(), s.metrics, metrics.Rollbacks), "no rollback was written")
 }
 
 // TestReplacedBeforeArgoCDRanIt: Argo CD already runs a later commit whose manifest holds
@@ -341,6 +364,7 @@ func (s *promoteSuite) TestReplacedBeforeArgoCDRanIt() {
 	st := s.result()
 	s.Equal(api.StageDone, st.Stage)
 	s.Equal(api.EnvSuperseded, st.Environments[0].State)
+	s.Equal([]string{"env=staging,service=time-service,outcome=superseded 1"}, s.outcomes())
 }
 
 // TestAMovedTagIsRefused: the tag was pushed over after the run resolved it: nothing is
@@ -353,6 +377,7 @@ func (s *promoteSuite) TestAMovedTagIsRefused() {
 	s.Require().Error(err)
 	s.True(fail.Is(err, api.ErrRetagged), "%v", err)
 	s.ErrorContains(err, "IMMUTABLE")
+	s.Equal([]string{"env=staging,service=time-service,outcome=failed 1"}, s.outcomes())
 }
 
 func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
@@ -371,6 +396,8 @@ func (s *promoteSuite) TestSupersededWhileWaitingForApproval() {
 	st := s.status()
 	s.Equal("promote-time-service-v1.2.4", st.SupersededBy)
 	s.Nil(st.PendingApproval)
+	s.Equal([]string{"env=prod,service=time-service,outcome=superseded 1", "env=staging,service=time-service,outcome=succeeded 1"}, s.outcomes())
+	s.Equal([]string{"env=prod,outcome=superseded 1"}, counted(s.T(), s.metrics, metrics.ApprovalWait+"_count", "env", "outcome"))
 }
 
 func (s *promoteSuite) TestFreezeStopsAtTheDoor() {
@@ -380,4 +407,5 @@ func (s *promoteSuite) TestFreezeStopsAtTheDoor() {
 	s.Require().Error(err)
 	s.True(fail.Is(err, api.ErrFrozen))
 	s.ErrorContains(err, "staging is frozen")
+	s.Equal([]string{"env=staging,service=time-service,outcome=frozen 1"}, s.outcomes())
 }

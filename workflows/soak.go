@@ -98,6 +98,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 	if err != nil {
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
+	p.observeRollback(ctx, e.Name)
 	if err := p.verify(ctx, e, written, previous); err != nil {
 		es.State = api.EnvFailed
 		return fail.New(api.ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",

@@ -31,10 +31,26 @@ const proposedCommit = "c0ffee0000000000000000000000000000000002"
 // prod through pull request #7; reviews, when set, is the real WatchReviews. SignalWithStart is
 // the real one (lockWorker registers it).
 func registerPromoteStubs(w worker.Worker, reviews *git.Activities) {
+	registerStubs(w, promoteStubs(), reviews)
+}
+
+// registerStubs registers Promote, the stand-ins under their names and, when set, the real
+// WatchReviews.
+func registerStubs(w worker.Worker, stubs map[string]any, reviews *git.Activities) {
 	w.RegisterWorkflowWithOptions(Promote, workflowOptions(api.PromoteWorkflowName))
+	for name, fn := range stubs {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	if reviews != nil {
+		w.RegisterActivityWithOptions(reviews.WatchReviews, activity.RegisterOptions{Name: "WatchReviews"})
+	}
+}
+
+// promoteStubs are the stand-ins registerPromoteStubs registers, by activity name.
+func promoteStubs() map[string]any {
 	stg := staging()
 	stg.Soak = time.Second
-	stubs := map[string]any{
+	return map[string]any{
 		"PlanPromotion": func(context.Context, policy.Input) (platform.PromotionOutput, error) {
 			return platform.PromotionOutput{Envs: []policy.Env{stg, prod(1)}}, nil
 		},
@@ -75,12 +91,6 @@ func registerPromoteStubs(w worker.Worker, reviews *git.Activities) {
 		"Passed": func(context.Context, argocd.PassedInput) (argocd.PassedOutput, error) {
 			return argocd.PassedOutput{Passed: true, Reason: "Healthy in staging"}, nil
 		},
-	}
-	for name, fn := range stubs {
-		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-	}
-	if reviews != nil {
-		w.RegisterActivityWithOptions(reviews.WatchReviews, activity.RegisterOptions{Name: "WatchReviews"})
 	}
 }
 

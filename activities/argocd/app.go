@@ -14,6 +14,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/manifest"
+	"github.com/alexpermiakov/idp/internal/metrics"
 )
 
 // Failure types of WaitApp, stable for workflows to branch on.
@@ -94,11 +95,13 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 	if err != nil {
 		return WaitAppOutput{}, err
 	}
+	start := time.Now()
 	out, err := waitApp(ctx, k, env.ArgoCD.Namespace, in, a.revisions(in), func(st AppStatus) {
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, st)
 		}
 	})
+	metrics.Wait(ctx, env.Name, in.App, waitOutcome(err), start)
 	return out, classifyKube(err, env.Name)
 }
 

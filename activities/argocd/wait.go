@@ -3,6 +3,7 @@ package argocd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/metrics"
 )
 
 // ErrNotHealthy is the failure type when Argo CD or an Application is not Synced and Healthy
@@ -53,11 +55,13 @@ func (a *Activities) WaitArgoCD(ctx context.Context, in WaitInput) (WaitOutput, 
 	if err != nil {
 		return WaitOutput{}, err
 	}
+	start := time.Now()
 	out, err := waitHealthy(ctx, k, env.ArgoCD.Namespace, env.ArgoCD.AppOfApps, env.ArgoCD.Timeout.Std(), func(p []string) {
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, WaitProgress{Pending: p})
 		}
 	})
+	metrics.Wait(ctx, env.Name, env.ArgoCD.AppOfApps, waitOutcome(err), start)
 	return out, classifyKube(err, env.Name)
 }
 
@@ -81,6 +85,23 @@ func waitHealthy(ctx context.Context, k kube, ns, root string, timeout time.Dura
 			return WaitOutput{Apps: apps}, err
 		}
 	}
+}
+
+// waitOutcome names how a wait for Argo CD ended, for idp_argocd_wait_seconds.
+func waitOutcome(err error) string {
+	switch {
+	case err == nil:
+		return metrics.Healthy
+	case fail.Is(err, ErrDegraded):
+		return metrics.Degraded
+	case fail.Is(err, ErrHealthTimeout), fail.Is(err, ErrNotHealthy):
+		return metrics.TimedOut
+	case fail.Is(err, ErrReplaced):
+		return metrics.Replaced
+	case errors.Is(err, context.Canceled):
+		return metrics.Canceled
+	}
+	return metrics.Failed
 }
 
 // check reads the components and Applications once and says what is not yet ready.

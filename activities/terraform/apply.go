@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
+	"github.com/alexpermiakov/idp/internal/metrics"
 )
 
 // ApplyInput asks to apply one saved, approved plan.
@@ -83,10 +85,12 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 		defer wg.Done()
 		out.Done, diags = follow(ctx, pr, in.Total)
 	}()
+	started := time.Now()
 	err = ws.tf.ApplyJSON(ctx, pw, tfexec.DirOrPlan(planPath))
 	ws.tf.SetStdout(io.Discard) // ApplyJSON leaves its writer in place for later commands
 	_ = pw.Close()
 	wg.Wait()
+	metrics.Apply(ctx, in.Snapshot.Env.Name, applyOutcome(err), started)
 	if err != nil {
 		if len(diags) > 0 {
 			err = fmt.Errorf("%w: %s", err, strings.Join(diags, "; "))
@@ -99,6 +103,13 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 	}
 	out.Outputs = plainOutputs(outputs)
 	return out, nil
+}
+
+func applyOutcome(err error) string {
+	if err != nil {
+		return metrics.Failed
+	}
+	return metrics.Succeeded
 }
 
 // plainOutputs keeps the non-sensitive outputs, strings as they are and other values as JSON.

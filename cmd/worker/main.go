@@ -6,10 +6,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -18,9 +23,21 @@ import (
 	"github.com/alexpermiakov/idp/cmd/worker/health"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/observe"
 	"github.com/alexpermiakov/idp/internal/temporalx"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
+
+// options are the worker's flags; each defaults to an environment variable.
+type options struct {
+	config      string
+	metricsAddr string
+	healthAddr  string
+	logFormat   string
+	logLevel    string
+	// stderr receives the logs.
+	stderr io.Writer
+}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
@@ -30,41 +47,51 @@ func main() {
 		}
 		return
 	}
-	cfgPath := flag.String("config", "", "idp.yaml (default $IDP_CONFIG, else ./idp.yaml)")
-	healthAddr := flag.String("health-addr", os.Getenv(health.EnvAddr), "serve /healthz and /readyz on this address, e.g. :8081 (default $"+health.EnvAddr+"; off when empty)")
+	o := options{stderr: os.Stderr}
+	flag.StringVar(&o.config, "config", "", "idp.yaml (default $IDP_CONFIG, else ./idp.yaml)")
+	flag.StringVar(&o.metricsAddr, "metrics-addr", os.Getenv("IDP_METRICS_ADDR"),
+		"serve Prometheus metrics at http://ADDR"+observe.MetricsPath+", e.g. :9090 ($IDP_METRICS_ADDR; empty: off)")
+	flag.StringVar(&o.healthAddr, "health-addr", os.Getenv(health.EnvAddr),
+		"serve /healthz and /readyz on this address, e.g. :8081 ($"+health.EnvAddr+"; empty: off)")
+	flag.StringVar(&o.logFormat, "log-format", os.Getenv("IDP_LOG_FORMAT"),
+		"json or text ($IDP_LOG_FORMAT; default: text on a terminal, else json)")
+	flag.StringVar(&o.logLevel, "log-level", os.Getenv("IDP_LOG_LEVEL"), "debug, info, warn or error ($IDP_LOG_LEVEL; default info)")
 	flag.Parse()
-	if err := run(config.Path(*cfgPath), *healthAddr); err != nil {
+	if err := run(o, worker.InterruptCh()); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, healthAddr string) error {
-	cfg, err := config.Load(cfgPath)
+// run runs the worker until stop yields.
+func run(o options, stop <-chan interface{}) error {
+	logger, err := o.validate()
 	if err != nil {
 		return err
 	}
-	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	opts, err := temporalx.Options(logger)
+	cfg, err := config.Load(config.Path(o.config))
 	if err != nil {
 		return err
 	}
+	opts, err := temporalx.Options(tlog.NewStructuredLogger(logger))
+	if err != nil {
+		return err
+	}
+	closeMetrics, err := o.serveMetrics(logger, &opts)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
 	c, err := client.Dial(opts)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", opts.HostPort, opts.Namespace, err)
 	}
 	defer c.Close()
-	var hs *health.Server
-	if healthAddr != "" {
-		hs, err = health.Listen(healthAddr, func(ctx context.Context) error {
-			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		defer hs.Close()
+	hs, err := o.serveHealth(c)
+	if err != nil {
+		return err
 	}
+	defer hs.Close()
 	fatal := make(chan error, 1)
 	w := worker.New(c, api.TaskQueue, worker.Options{OnFatalError: func(err error) {
 		select {
@@ -77,16 +104,79 @@ func run(cfgPath, healthAddr string) error {
 	if err := w.Start(); err != nil {
 		return err
 	}
-	if hs != nil {
-		hs.SetRunning(true)
-	}
+	hs.SetRunning(true)
 	select {
-	case <-worker.InterruptCh():
+	case <-stop:
 	case err = <-fatal:
 	}
-	if hs != nil {
-		hs.SetRunning(false)
-	}
+	hs.SetRunning(false)
 	w.Stop()
 	return err
+}
+
+// serveHealth, when an address is set, serves /healthz and /readyz; ready needs Temporal to
+// answer. Without an address it returns nil, whose methods do nothing.
+func (o options) serveHealth(c client.Client) (*health.Server, error) {
+	if o.healthAddr == "" {
+		return nil, nil
+	}
+	return health.Listen(o.healthAddr, func(ctx context.Context) error {
+		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
+}
+
+// validate checks every flag at once and returns the worker's logger.
+func (o options) validate() (*slog.Logger, error) {
+	var errs []error
+	logger, err := observe.NewLogger(o.stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--log-format/--log-level (IDP_LOG_FORMAT, IDP_LOG_LEVEL): %w", err))
+	}
+	if err := checkAddr(o.metricsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--metrics-addr (IDP_METRICS_ADDR) %q: %w", o.metricsAddr, err))
+	}
+	if err := checkAddr(o.healthAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--health-addr (%s) %q: %w", health.EnvAddr, o.healthAddr, err))
+	}
+	return logger, errors.Join(errs...)
+}
+
+// checkAddr accepts "" (off) and host:port with a numeric port.
+func checkAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want HOST:PORT or :PORT, e.g. :9090 or 127.0.0.1:9090")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// serveMetrics, when an address is set, puts the Prometheus handler into opts and serves it;
+// the returned func stops the server.
+func (o options) serveMetrics(logger *slog.Logger, opts *client.Options) (func(), error) {
+	if o.metricsAddr == "" {
+		return func() {}, nil
+	}
+	m, err := observe.NewMetrics(logger)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := observe.Serve(o.metricsAddr, m)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--metrics-addr, IDP_METRICS_ADDR: choose a free address, or leave it empty)", err)
+	}
+	opts.MetricsHandler = m.Handler
+	logger.Info("serving metrics", "url", "http://"+srv.Addr+observe.MetricsPath)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		_ = m.Shutdown(ctx)
+	}, nil
 }

@@ -1,122 +1,153 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/alexpermiakov/idp/internal/observe"
 )
 
-// TestHealthcheckFollowsTheRunningWorker runs the real worker binary against a Temporal dev
-// server with the health endpoint on, and `worker healthcheck` against it, as a container's
-// HEALTHCHECK does: ready while the worker polls and Temporal answers, not ready (but alive)
-// once Temporal is gone.
-func TestHealthcheckFollowsTheRunningWorker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal dev server and the worker binary")
-	}
-	temporal, err := filepath.Abs(filepath.Join("..", "..", "bin", "temporal"))
-	require.NoError(t, err)
-	if _, err := os.Stat(temporal); err != nil {
-		t.Fatalf("%s is missing: run `make tools` (make test builds it first)", temporal)
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "worker")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
-	port := freePort(t)
-	server := exec.Command(temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--ui-port", strconv.Itoa(freePort(t)), "--headless", "--log-level", "error")
-	require.NoError(t, server.Start())
-	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait() })
-
-	healthAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	env := append(os.Environ(),
-		"TEMPORAL_CONFIG_FILE="+filepath.Join(dir, "none.toml"),
-		"TEMPORAL_ADDRESS="+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		"TEMPORAL_NAMESPACE=default",
-		"IDP_CONFIG="+filepath.Join("..", "..", "idp.yaml"),
-		"IDP_HEALTH_ADDR="+healthAddr)
-	var logs bytes.Buffer
-	w := startReady(t, bin, env, &logs)
-
-	// Temporal gone: still alive, no longer ready, and the probe says why.
-	require.NoError(t, server.Process.Kill())
-	_ = server.Wait()
-	require.Eventually(t, func() bool {
-		err := probe(bin, env)
-		return err != nil && strings.Contains(err.Error(), "temporal:")
-	}, 30*time.Second, 200*time.Millisecond)
-	resp, err := http.Get("http://" + healthAddr + "/healthz")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-
-	// SIGINT stops it: the endpoint goes away with the process.
-	require.NoError(t, w.Process.Signal(syscall.SIGINT))
-	require.Eventually(t, func() bool {
-		_, err := http.Get("http://" + healthAddr + "/healthz")
-		return err != nil
-	}, 30*time.Second, 200*time.Millisecond)
-}
-
-// startReady starts the worker until `worker healthcheck` passes: the dev server takes a
-// moment, and a worker that cannot dial it exits, so a failed start is retried.
-func startReady(t *testing.T, bin string, env []string, logs *bytes.Buffer) *exec.Cmd {
-	t.Helper()
-	for attempt := 0; attempt < 10; attempt++ {
-		w := exec.Command(bin)
-		w.Env, w.Stdout, w.Stderr = env, logs, logs
-		require.NoError(t, w.Start())
-		done := make(chan struct{})
-		go func() { _ = w.Wait(); close(done) }()
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			select {
-			case <-done:
-				deadline = time.Time{}
-				continue
-			default:
-			}
-			if probe(bin, env) == nil {
-				t.Cleanup(func() { _ = w.Process.Kill(); <-done })
-				return w
-			}
+func TestValidateReportsEveryProblem(t *testing.T) {
+	var b bytes.Buffer
+	for _, tc := range []struct {
+		o    options
+		want []string
+	}{
+		{options{}, nil},
+		{options{metricsAddr: ":9090", logFormat: "text", logLevel: "debug"}, nil},
+		{options{metricsAddr: "127.0.0.1:0"}, nil},
+		{options{metricsAddr: "9090"}, []string{`--metrics-addr (IDP_METRICS_ADDR) "9090": want HOST:PORT or :PORT`}},
+		{options{metricsAddr: "localhost:http"}, []string{`port "http" is not a number`}},
+		{options{metricsAddr: ":70000", logFormat: "xml"}, []string{`log format "xml": want json or text`, `port "70000"`}},
+	} {
+		tc.o.stderr = &b
+		_, err := tc.o.validate()
+		if tc.want == nil {
+			require.NoError(t, err, "%+v", tc.o)
+			continue
 		}
-		_ = w.Process.Kill()
-		<-done
-		time.Sleep(time.Second)
+		for _, w := range tc.want {
+			require.ErrorContains(t, err, w)
+		}
 	}
-	t.Fatalf("the worker never became ready:\n%s", logs.String())
-	return nil
 }
 
-func probe(bin string, env []string) error {
-	cmd := exec.Command(bin, "healthcheck")
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return &probeError{err: err, out: string(out)}
+// TestWorkerServesMetrics runs the worker as main does, against the Temporal dev server, with
+// --metrics-addr: the SDK's metrics appear at /metrics, labelled with the namespace and task
+// queue, the logs are JSON and say where, and stopping the worker closes the port.
+func TestWorkerServesMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Temporal dev server; not part of -short")
 	}
-	return nil
+	hostPort := devServer(t)
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
+	t.Setenv("TEMPORAL_ADDRESS", hostPort)
+	t.Setenv("TEMPORAL_NAMESPACE", "default")
+
+	logs := &syncBuffer{}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	stop := make(chan interface{})
+	done := make(chan error, 1)
+	go func() {
+		done <- run(options{config: "../../idp.yaml", metricsAddr: addr, stderr: logs}, stop)
+	}()
+	url := "http://" + addr + observe.MetricsPath
+	var series []observe.Series
+	require.Eventually(t, func() bool {
+		got, err := observe.Scrape(context.Background(), url)
+		series = got
+		return err == nil && len(observe.Find(got, "temporal_worker_start_total", nil)) > 0
+	}, 30*time.Second, 200*time.Millisecond, "no SDK metrics at %s; logs:\n%s", url, logs)
+	started := observe.Find(series, "temporal_worker_start_total", map[string]string{"namespace": "default", "task_queue": "idp"})
+	require.NotEmpty(t, started, "the SDK's metrics carry namespace and task queue")
+	require.NotEmpty(t, observe.Find(series, "go_goroutines", nil))
+
+	close(stop)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not stop")
+	}
+	_, err := observe.Scrape(context.Background(), url)
+	require.Error(t, err, "the metrics port closes with the worker")
+
+	var serving map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(logs.Bytes()))
+	for sc.Scan() {
+		var line map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &line), "not JSON: %s", sc.Text())
+		if line["msg"] == "serving metrics" {
+			serving = line
+		}
+	}
+	require.NotNil(t, serving, logs.String())
+	require.Equal(t, url, serving["url"])
 }
 
-type probeError struct {
-	err error
-	out string
+// syncBuffer is a bytes.Buffer the worker's goroutines and the test can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (e *probeError) Error() string { return e.err.Error() + ": " + e.out }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+func (s *syncBuffer) String() string { return string(s.Bytes()) }
+
+// devServer starts ../../bin/temporal's dev server on free ports and returns its address.
+func devServer(t *testing.T) string {
+	t.Helper()
+	bin, err := filepath.Abs(filepath.Join("..", "..", "bin", "temporal"))
+	require.NoError(t, err)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s is missing: run `make tools` (make test builds it first)", bin)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--ui-port", strconv.Itoa(freePort(t)), "--headless", "--log-level", "error")
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	hostPort := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := client.DialContext(ctx, client.Options{HostPort: hostPort, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err == nil
+	}, 60*time.Second, 250*time.Millisecond, "dev server on %s", hostPort)
+	return hostPort
+}
 
 func freePort(t *testing.T) int {
 	t.Helper()

@@ -129,6 +129,10 @@ func (s *Stack) writeEnv() error {
 		fmt.Fprintf(&b, "export IDP_SANDBOX_AWS_%s=%s\n", strings.ToUpper(a), s.Endpoints[a])
 	}
 	fmt.Fprintf(&b, "export IDP_SANDBOX_GIT=%s\n", s.RepoURL)
+	fmt.Fprintf(&b, "export IDP_SANDBOX_METRICS_URL=%s\n", s.MetricsURL())
+	if s.opts.NoWorker {
+		fmt.Fprintf(&b, "# bin/worker serves its metrics there.\nexport IDP_METRICS_ADDR=%s\n", s.MetricsAddr)
+	}
 	fmt.Fprintf(&b, "# starter approve --as NAME signs with %s/NAME.\n", s.KeysDir())
 	fmt.Fprintf(&b, "export IDP_KEYS_DIR=%s\n", s.KeysDir())
 	for _, env := range Environments {
@@ -139,3 +143,6 @@ func (s *Stack) writeEnv() error {
 	}
 	return os.WriteFile(filepath.Join(s.opts.Dir, "env"), []byte(b.String()), 0o644)
 }
+
+// MetricsURL is where a scrape finds the worker's metrics.
+func (s *Stack) MetricsURL() string { return "http://" + s.MetricsAddr + "/metrics" }

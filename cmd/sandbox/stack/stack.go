@@ -61,6 +61,8 @@ type Stack struct {
 	Config string
 	// Kubeconfigs maps an env to its cluster's kubeconfig.
 	Kubeconfigs map[string]string
+	// MetricsAddr is where the worker serves its metrics (127.0.0.1 and a free port).
+	MetricsAddr string
 	kube        *kubePlane
 	// argoManifest is the official Argo CD install manifest the sandbox installs from.
 	argoManifest string
@@ -227,6 +229,11 @@ func (s *Stack) seedPlatform(ctx context.Context) (err error) {
 	if s.Config, err = s.writeConfig(); err != nil {
 		return err
 	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	return s.writeEnv()
 }
 

@@ -64,7 +64,7 @@ func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
 	// sandbox was started with.
 	env := append(append(append(clientEnv(), s.temporalEnv()...), s.codecEnv()...), "IDP_CONFIG="+s.Config)
 	p, err := startProc("worker", filepath.Join(s.opts.Dir, "logs", "worker.log"), env,
-		filepath.Join(s.opts.BinDir, "worker"), "--config", s.Config)
+		filepath.Join(s.opts.BinDir, "worker"), "--config", s.Config, "--metrics-addr", s.MetricsAddr)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (s *Stack) startWorker(ctx context.Context, hostPort string) error {
 	}); err != nil {
 		return err
 	}
-	s.logf("worker polling task queue %q", api.TaskQueue)
+	s.logf("worker polling task queue %q, metrics at %s", api.TaskQueue, s.MetricsURL())
 	return nil
 }
 

@@ -51,11 +51,19 @@ func Listen(addr string, ready func(context.Context) error) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// SetRunning records whether the worker polls its task queue.
-func (s *Server) SetRunning(running bool) { s.running.Store(running) }
+// SetRunning records whether the worker polls its task queue; on a nil Server (health
+// endpoint off) it does nothing.
+func (s *Server) SetRunning(running bool) {
+	if s != nil {
+		s.running.Store(running)
+	}
+}
 
-// Close stops serving.
+// Close stops serving; a nil Server has nothing to stop.
 func (s *Server) Close() error {
+	if s == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return s.srv.Shutdown(ctx)
