@@ -117,4 +117,3 @@ type probeError struct {
 }
 
 func (e *probeError) Error() string { return e.err.Error() + ": " + e.out }
-
