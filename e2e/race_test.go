@@ -122,10 +122,13 @@ type promoted struct {
 func mainRace(t *testing.T, cfg *config.Config, g *gateRuns) {
 	ctx := context.Background()
 	start := time.Now()
-	_, err := stack.PushImage(ctx, cfg.Tooling.AWS.Endpoint, stack.PushOptions{Service: "version-service", Tag: "v3.0.0"})
-	require.NoError(t, err)
+	// Staging requires dev first: the release is cut from a build that ran Healthy in dev.
+	sandboxCLI(t, g.s, "image", "push", "version-service", "sha-3f0e1d2")
+	code, out := starter(t, "promote", "--service", "version-service", "--tag", "sha-3f0e1d2", "--wait", "--as", "alice")
+	require.Equal(t, 0, code, out)
+	sandboxCLI(t, g.s, "image", "push", "version-service", "v3.0.0", "--like", "sha-3f0e1d2")
 	prodID := api.PromoteID("version-service", "v3.0.0")
-	code, out := starter(t, "promote", "--service", "version-service", "--tag", "v3.0.0", "--to", "prod", "--as", "alice")
+	code, out = starter(t, "promote", "--service", "version-service", "--tag", "v3.0.0", "--to", "prod", "--as", "alice")
 	require.Equal(t, 0, code, out)
 	var devs []promoted
 	for i := range 10 {
