@@ -285,9 +285,10 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, 1.0, total(metrics.ApprovalWait+"_count", map[string]string{"kind": api.KindBootstrap, "env": "staging", "outcome": metrics.Approved}))
 		require.GreaterOrEqual(t, total(metrics.TerraformApply+"_count", map[string]string{"env": "dev", "outcome": metrics.Succeeded}), 1.0)
 		require.GreaterOrEqual(t, total(metrics.ArgoCDWait+"_count", map[string]string{"env": "dev", "app": "dev-apps", "outcome": metrics.Healthy}), 1.0)
-		stg := total(metrics.ArgoCDWait+"_count", map[string]string{"env": "staging", "app": "time-service-staging", "outcome": metrics.Degraded}) +
-			total(metrics.ArgoCDWait+"_count", map[string]string{"env": "staging", "app": "time-service-staging", "outcome": metrics.TimedOut})
-		require.Equal(t, 1.0, stg, "v1.2.4's wait in staging ended Degraded (or timed out)")
+		require.Equal(t, 1.0, total(metrics.Promotions, svc("staging", metrics.Failed)), "v1.2.4 refused at staging: it never ran Healthy in dev")
+		dev := total(metrics.ArgoCDWait+"_count", map[string]string{"env": "dev", "app": "time-service-dev", "outcome": metrics.Degraded}) +
+			total(metrics.ArgoCDWait+"_count", map[string]string{"env": "dev", "app": "time-service-dev", "outcome": metrics.TimedOut})
+		require.Equal(t, 1.0, dev, "sha-9f8e7d6's wait in dev ended Degraded (or timed out)")
 		require.GreaterOrEqual(t, total("temporal_workflow_completed_total", map[string]string{"workflow_type": api.BootstrapWorkflowName}), 3.0)
 	})
 }
