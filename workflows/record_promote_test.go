@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/alexpermiakov/idp/internal/signature"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -51,4 +52,31 @@ func recordPromoteApprovedByReview(t *testing.T, c client.Client, gh *fakeGitHub
 	st := promoteApprovedByReview(t, c, gh, "v1.3.0")
 	require.Equal(t, api.StageDone, st.Stage)
 	writeHistory(t, c, api.PromoteID("time-service", "v1.3.0"), "promote-staging-prod-review.json")
+}
+
+// recordSignedPromote: as recordPromoteToProd, but alice signed the request (the workflow
+// reads her keys with RequesterKeys) and bob approves; the tag is re-resolved before the merge.
+func recordSignedPromote(t *testing.T, c client.Client) {
+	ctx := context.Background()
+	id := api.PromoteID("time-service", "v1.2.6")
+	in := api.PromoteInput{Service: "time-service", Tag: "v1.2.6", To: "prod", Requester: "alice",
+		SignedAt: time.Now().UTC().Truncate(time.Second)}
+	sig, err := signature.Sign(in.Statement(id), recordedAlice())
+	require.NoError(t, err)
+	in.Signature = sig
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: api.TaskQueue}, api.PromoteWorkflowName, in)
+	require.NoError(t, err)
+	var st api.Status
+	require.Eventually(t, func() bool {
+		v, err := c.QueryWorkflow(ctx, id, "", api.StatusQuery)
+		return err == nil && v.Get(&st) == nil && st.Stage == api.StageWaitingApproval
+	}, time.Minute, 100*time.Millisecond)
+	require.True(t, st.RequesterVerified, "alice's signed request is verified")
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: api.ApproveUpdate,
+		Args: []any{api.ApproveInput{Who: "bob", Subject: digest, Comment: "recorded"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.NoError(t, h.Get(ctx, nil))
+	require.NoError(t, run.Get(ctx, &st))
+	require.Equal(t, api.StageDone, st.Stage)
+	writeHistory(t, c, id, "promote-signed-request-recheck.json")
 }

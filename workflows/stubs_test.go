@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
@@ -70,6 +72,12 @@ func promoteStubs() map[string]any {
 			}
 			return out, nil
 		},
+		"RequesterKeys": func(_ context.Context, in platform.RequesterKeysInput) (platform.PersonKeys, error) {
+			if in.Name != "alice" {
+				return platform.PersonKeys{Name: in.Name, Keys: []string{}}, nil
+			}
+			return platform.PersonKeys{Name: in.Name, Keys: []string{string(ssh.MarshalAuthorizedKey(recordedAlice().PublicKey()))}}, nil
+		},
 		"WriteImage": func(_ context.Context, in git.WriteImageInput) (git.WriteImageOutput, error) {
 			if !in.Propose {
 				return git.WriteImageOutput{Commit: "c0ffee0000000000000000000000000000000001", Changed: true, Previous: oldImg}, nil
@@ -92,6 +100,18 @@ func promoteStubs() map[string]any {
 			return argocd.PassedOutput{Passed: true, Reason: "Healthy in staging"}, nil
 		},
 	}
+}
+
+// recordedAlice is alice's key in the stand-ins: fixed, so a recorded signed request stays
+// verifiable by the same key on every recording.
+func recordedAlice() ssh.Signer {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "recorded-alice-key-for-histories")
+	signer, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		panic(err)
+	}
+	return signer
 }
 
 // fakeGitHub answers the one GitHub call the review watch makes, the reviews of
