@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -105,6 +106,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
 	}
 	es.State, es.Image, es.Commit = api.EnvRolledBack, previous, written.Commit
+	p.notifyf(ctx, notify.RolledBack, e.Name, "%s %s %s in %s (%s): rolled back to %s", p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous)
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s %s in %s: %s; rolled back to %s",
 		p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }
