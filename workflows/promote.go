@@ -223,10 +223,13 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 		previous = written.Previous // a run recorded before previous images were read up front
 	}
 	es.Image, es.Commit, es.Previous = p.pinned(), written.Commit, previous
+	p.ours(ctx, e, git.DeployInProgress, "Argo CD syncing "+short(written.Commit))
 
 	if err := p.verify(ctx, e, written, p.pinned()); err != nil {
+		p.oursFailed(ctx, e, err)
 		return "", p.undo(ctx, e, previous, err, "did not become healthy")
 	}
+	p.ours(ctx, e, git.DeploySuccess, "Synced and Healthy")
 	return previous, nil
 }
 

@@ -81,14 +81,24 @@ const (
 // whose URLs are in env (by variable name), and envs as the promotion's path.
 func notifyWorker(t *testing.T, c client.Client, env map[string]string, envs ...policy.Env) {
 	t.Helper()
+	notifyWorkerWith(t, c, env, nil, envs...)
+}
+
+// notifyWorkerWith is notifyWorker with the stand-ins in stubs replacing the usual ones.
+func notifyWorkerWith(t *testing.T, c client.Client, env map[string]string, stubs map[string]any, envs ...policy.Env) {
+	t.Helper()
 	targets := []config.NotifyTarget{{Name: "chat", Format: "slack", URLFrom: "env:IDP_TEST_SLACK"},
 		{Name: "bus", Format: "json", URLFrom: "env:IDP_TEST_JSON"}}
 	cfg := &config.Config{}
 	for _, e := range envs {
 		cfg.Environments = append(cfg.Environments, config.Environment{Name: e.Name, Notify: targets})
 	}
-	stubs := promoteStubs()
-	delete(stubs, "Send")
+	all := promoteStubs()
+	delete(all, "Send")
+	for name, fn := range stubs {
+		all[name] = fn
+	}
+	stubs = all
 	stubs["PlanPromotion"] = func(context.Context, policy.Input) (platform.PromotionOutput, error) {
 		return platform.PromotionOutput{Envs: envs}, nil
 	}
