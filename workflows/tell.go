@@ -41,10 +41,14 @@ type outboxItem struct {
 	do   func(workflow.Context) error
 }
 
+// tell queues do on the run's outbox.
+func (r *run) tell(ctx workflow.Context, what string, do func(workflow.Context) error) {
+	r.out.tell(ctx, what, do)
+}
+
 // tell queues do (an activity that tells people something; what names it in logs) behind what
 // is already queued. It returns at once.
-func (r *run) tell(ctx workflow.Context, what string, do func(workflow.Context) error) {
-	o := &r.out
+func (o *outbox) tell(ctx workflow.Context, what string, do func(workflow.Context) error) {
 	if !o.decided {
 		o.decided = true
 		o.enabled = workflow.GetVersion(ctx, tellChange, workflow.DefaultVersion, 1) >= 1
@@ -72,9 +76,12 @@ func (o *outbox) work(ctx workflow.Context) {
 	}
 }
 
-// drain waits, at most drainFor, until the outbox is empty.
-func (r *run) drain(ctx workflow.Context) {
-	o := &r.out
+// drain waits, at most drainFor, until the run's outbox is empty.
+func (r *run) drain(ctx workflow.Context) { r.out.drain(ctx) }
+
+// drain waits, at most drainFor, until the outbox is empty. A workflow that continues as new
+// drains first.
+func (o *outbox) drain(ctx workflow.Context) {
 	idle := func() bool { return len(o.items) == 0 && !o.busy }
 	if !o.enabled || idle() {
 		return
@@ -96,9 +103,9 @@ func notifyOptions(summary string) workflow.ActivityOptions {
 	}
 }
 
-// Notify queues ev for the notify targets of ev.Env; it returns at once and never fails the
-// run. Any workflow can post any event type through it; the run's fields (kind, service, tag,
-// digest, workflow ID, time) fill what ev leaves empty.
+// Notify queues ev, of any event type, for the notify targets of ev.Env; it returns at once and
+// never fails the run. The run's fields (kind, service, tag, digest, workflow ID) and the time
+// fill what ev leaves empty.
 func (r *run) Notify(ctx workflow.Context, ev notify.Event) {
 	st := r.status
 	fill := func(f *string, v string) {
@@ -111,13 +118,20 @@ func (r *run) Notify(ctx workflow.Context, ev notify.Event) {
 	fill(&ev.Tag, st.Version)
 	fill(&ev.Digest, st.Digest)
 	fill(&ev.WorkflowID, st.WorkflowID)
-	if ev.Time.IsZero() {
-		ev.Time = workflow.Now(ctx).UTC()
-	}
+	r.out.Notify(ctx, ev)
+}
+
+// Notify queues ev for the notify targets of ev.Env, as it is (a workflow that is not a
+// bootstrap or a promotion, such as a freeze, keeps an outbox of its own and fills in what it
+// knows); it returns at once and never fails the workflow.
+func (o *outbox) Notify(ctx workflow.Context, ev notify.Event) {
 	if ev.Env == "" {
 		return // targets are per env
 	}
-	r.tell(ctx, ev.Type+" in "+ev.Env, func(ctx workflow.Context) error {
+	if ev.Time.IsZero() {
+		ev.Time = workflow.Now(ctx).UTC()
+	}
+	o.tell(ctx, ev.Type+" in "+ev.Env, func(ctx workflow.Context) error {
 		var na *notify.Activities
 		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, notifyOptions("notify: "+ev.Type+" in "+ev.Env)),
 			na.Send, ev).Get(ctx, nil)
