@@ -184,7 +184,9 @@ func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
 		RequireSignatures: g.signaturesRequired()}
 	g.run.setStage(ctx, api.StageWaitingApproval)
 	opened := workflow.Now(ctx)
+	g.notifyOpened(ctx, req, expires, false)
 	err = g.await(ctx, req, expires)
+	g.notifyGate(ctx, req, err)
 	metrics.Approval(workflow.GetMetricsHandler(ctx), g.run.status.Kind, req.Env, gateOutcome(err), workflow.Now(ctx).Sub(opened))
 	return err
 }
@@ -197,9 +199,13 @@ func (g *gate) await(ctx workflow.Context, req gateRequest, expires time.Time) e
 		}
 		return g.abort()
 	}
-	done, err := workflow.AwaitWithTimeout(ctx, req.Policy.Expiry.Std(), func() bool {
+	decided := func() bool {
 		return g.rejection != nil || len(g.approvers) >= req.Policy.MinApprovals || aborted() != nil
-	})
+	}
+	done, err := g.remind(ctx, req, expires, decided)
+	if err == nil && !done {
+		done, err = workflow.AwaitWithTimeout(ctx, expires.Sub(workflow.Now(ctx)), decided)
+	}
 	if err != nil {
 		return err
 	}

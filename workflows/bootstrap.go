@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/fail"
@@ -33,10 +34,17 @@ func BootstrapEnvironment(ctx workflow.Context, in api.BootstrapInput) (api.Stat
 	}
 	if err := bootstrap(ctx, r, g, in); err != nil {
 		r.env(in.Env).State = api.EnvFailed
-		return *r.status, r.failed(ctx, err)
+		err = r.failed(ctx, err)
+		if !toldAlready(err) {
+			r.notifyf(ctx, notify.BootstrapFailed, in.Env, "bootstrap of %s failed: %s", in.Env, fail.Message(err))
+		}
+		r.drain(ctx)
+		return *r.status, err
 	}
 	r.env(in.Env).State = api.EnvDone
 	r.setStage(ctx, api.StageDone)
+	r.notifyf(ctx, notify.BootstrapDone, in.Env, "%s is bootstrapped at platform commit %s", in.Env, short(r.status.Commit))
+	r.drain(ctx)
 	return *r.status, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/policy"
@@ -65,9 +66,13 @@ func Promote(ctx workflow.Context, in api.PromoteInput) (api.Status, error) {
 		if p.supersededBy != "" {
 			r.status.SupersededBy = p.supersededBy
 		}
-		return *r.status, r.failed(ctx, err)
+		err = r.failed(ctx, err)
+		p.notifyFailed(ctx, err)
+		r.drain(ctx)
+		return *r.status, err
 	}
 	r.setStage(ctx, api.StageDone)
+	r.drain(ctx)
 	return *r.status, nil
 }
 
@@ -163,6 +168,7 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last
 	p.passed[e.Name] = true
 	es.State = api.EnvDone
 	p.step(ctx, "%s runs %s at %s (was %s)", e.Name, p.in.Tag, short(es.Commit), current)
+	p.notifyf(ctx, notify.Promoted, e.Name, "%s %s is live in %s: Healthy at %s (was %s)", p.in.Service, p.in.Tag, e.Name, short(es.Commit), current)
 	return nil
 }
 
@@ -217,10 +223,13 @@ func (p *promotion) deploy(ctx workflow.Context, g *gate, e policy.Env) (string,
 		previous = written.Previous // a run recorded before previous images were read up front
 	}
 	es.Image, es.Commit, es.Previous = p.pinned(), written.Commit, previous
+	p.ours(ctx, e, git.DeployInProgress, "Argo CD syncing "+short(written.Commit))
 
 	if err := p.verify(ctx, e, written, p.pinned()); err != nil {
+		p.oursFailed(ctx, e, err)
 		return "", p.undo(ctx, e, previous, err, "did not become healthy")
 	}
+	p.ours(ctx, e, git.DeploySuccess, "Synced and Healthy")
 	return previous, nil
 }
 

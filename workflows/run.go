@@ -16,6 +16,8 @@ import (
 // status query, the IdpStage search attribute and the current details shown in the Web UI.
 type run struct {
 	status *api.Status
+	// out is what the run still has to tell people (tell.go).
+	out outbox
 }
 
 func newRun(ctx workflow.Context, kind, requester string) (*run, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -44,6 +45,7 @@ func (p *promotion) soak(ctx workflow.Context, e policy.Env, previous string, la
 	err := p.watch(ctx, e, es.Commit)
 	es.SoakUntil = nil
 	if err != nil {
+		p.oursFailed(ctx, e, err)
 		return p.undo(ctx, e, previous, err, "did not stay healthy")
 	}
 	return nil
@@ -99,12 +101,17 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 		return errors.Join(cause, fmt.Errorf("rolling back %s: %w", e.Name, err))
 	}
 	p.observeRollback(ctx, e.Name)
+	p.deployment(ctx, e, written.Commit, previous, "", git.DeployInProgress, "rollback to "+previous)
 	if err := p.verify(ctx, e, written, previous); err != nil {
+		p.deployment(ctx, e, written.Commit, previous, "", git.DeployFailure, fail.Message(err))
 		es.State = api.EnvFailed
 		return fail.New(api.ErrRolledBack, "%s %s failed in %s (%s), and the rollback to %s is not healthy either: %s",
 			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
 	}
+	p.deployment(ctx, e, written.Commit, previous, "", git.DeploySuccess, "rolled back: Synced and Healthy")
+	p.ours(ctx, e, git.DeployInactive, "rolled back to "+previous)
 	es.State, es.Image, es.Commit = api.EnvRolledBack, previous, written.Commit
+	p.notifyf(ctx, notify.RolledBack, e.Name, "%s %s %s in %s (%s): rolled back to %s", p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous)
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s %s in %s: %s; rolled back to %s",
 		p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }

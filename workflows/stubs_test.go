@@ -20,6 +20,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/git"
 	"github.com/alexpermiakov/idp/activities/git/github"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/policy"
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -99,6 +100,7 @@ func promoteStubs() map[string]any {
 		"Passed": func(context.Context, argocd.PassedInput) (argocd.PassedOutput, error) {
 			return argocd.PassedOutput{Passed: true, Reason: "Healthy in staging"}, nil
 		},
+		"Send": func(context.Context, notify.Event) (notify.SendOutput, error) { return notify.SendOutput{}, nil },
 	}
 }
 

@@ -111,6 +111,8 @@ type Environment struct {
 	ArgoCD        ArgoCD         `yaml:"argocd" json:"argocd"`
 	Bootstrap     Bootstrap      `yaml:"bootstrap" json:"bootstrap"`
 	Promotion     Promotion      `yaml:"promotion" json:"promotion"`
+	// Notify are the webhooks told about this env's runs (see notify.go).
+	Notify []NotifyTarget `yaml:"notify" json:"notify,omitempty"`
 }
 
 // ArgoCD describes the env's Argo CD.
@@ -172,6 +174,9 @@ type Approval struct {
 	// RequireSignatures accepts only decisions signed with a key of the named person (see
 	// people:), verified by the gate; unsigned ones are refused.
 	RequireSignatures bool `yaml:"requireSignatures" json:"requireSignatures,omitempty"`
+	// RemindAfter, when set, sends one reminder notification this long after the gate opened
+	// if it is still waiting; it must be shorter than Expiry.
+	RemindAfter Duration `yaml:"remindAfter" json:"remindAfter,omitempty"`
 }
 
 // DefaultArgoCDVersion is the Argo CD release idp installs unless idp.yaml says otherwise.

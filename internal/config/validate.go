@@ -97,6 +97,7 @@ func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string
 			bad(p+".promotion.requirePassed", "must name an earlier environment, got %q", r)
 		}
 	}
+	validateNotify(p, e, bad)
 	if e.Promotion.Soak < 0 || e.Promotion.HealthTimeout < 0 {
 		bad(p+".promotion", "soak and healthTimeout must not be negative")
 	}

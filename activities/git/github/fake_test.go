@@ -47,6 +47,9 @@ type provFakeGitHub struct {
 	reviews        map[int][]provFakeReview
 	reviewsPerPage int
 
+	// deploys are the deployments created, with their statuses (fakedeploy_test.go).
+	deploys []*provFakeDeploy
+
 	appID    string
 	appKey   *rsa.PublicKey
 	appToken string // handed out for installation 42
@@ -101,6 +104,7 @@ func provNewFakeGitHub(t *testing.T) *provFakeGitHub {
 	f.handle(mux, "PUT merge", "PUT "+repo+"/pulls/{n}/merge", f.mergePull)
 	f.handle(mux, "GET reviews", "GET "+repo+"/pulls/{n}/reviews", f.listReviews)
 	f.handle(mux, "GET compare", "GET "+repo+"/compare/{basehead}", f.compare)
+	f.handleDeployments(mux, repo)
 	f.handle(mux, "POST app-token", "POST /app/installations/{id}/access_tokens", f.appInstallationToken)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)

@@ -12,6 +12,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/checkout"
@@ -37,6 +38,7 @@ func Register(r Registry, cfg *config.Config, c client.Client) {
 	r.RegisterActivity(&platform.Activities{Config: cfg, Repo: repo})
 	r.RegisterActivity(&git.Activities{Provider: gitProvider(cfg.Repository), Branch: cfg.Repository.Branch,
 		ReviewPoll: cfg.Repository.ReviewPollInterval.Std()})
+	r.RegisterActivity(&notify.Activities{Config: cfg})
 	r.RegisterActivity(aws.New())
 	r.RegisterActivity(terraform.New(cfg.Terraform, repo, terraform.S3PlanStore{}))
 	r.RegisterActivity(argocd.New(argocd.Deps{Repo: repo, Digests: aws.NewImageDigests(cfg.Tooling.AWS)}))
