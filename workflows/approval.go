@@ -199,7 +199,7 @@ func (g *gate) await(ctx workflow.Context, req gateRequest, expires time.Time) e
 	}
 	// The same timer AwaitWithTimeout starts, named for the Web UI's timeline.
 	opts := workflow.AwaitOptions{Timeout: req.Policy.Expiry.Std(),
-		TimerOptions: workflow.TimerOptions{Summary: approvalSummary(req, len(g.approvers), expires)}}
+		TimerOptions: workflow.TimerOptions{Summary: approvalSummary(g.run.status.WorkflowID, req, len(g.approvers), expires)}}
 	done, err := workflow.AwaitWithOptions(ctx, opts, func() bool {
 		return g.rejection != nil || len(g.approvers) >= req.Policy.MinApprovals || aborted() != nil
 	})

@@ -13,9 +13,11 @@ import (
 func TestSummariesSayWhatAWaitIsFor(t *testing.T) {
 	expires := time.Date(2026, 11, 30, 8, 22, 0, 0, time.UTC)
 	req := gateRequest{Env: "prod", Subject: "sha256:1a2b3c4d5e6f7a8b9c0d", What: "image digest", Policy: config.Approval{MinApprovals: 2}}
-	require.Equal(t, "approval in prod of image digest 1a2b3c4d5e6f: 0 of 2, expires Nov 30 08:22 UTC", approvalSummary(req, 0, expires))
-	require.Equal(t, "approval in prod of image digest 1a2b3c4d5e6f: 0 of 2, expires Nov 30 08:22 UTC",
-		approvalSummary(req, 0, expires.In(time.FixedZone("CET", 3600))), "always in UTC, whatever the zone")
+	id := "promote-time-service-v1.2.3"
+	require.Equal(t, "approval in prod of image digest 1a2b3c4d5e6f: 0 of 2, expires Nov 30 08:22 UTC · starter approve promote-time-service-v1.2.3 --as USER",
+		approvalSummary(id, req, 0, expires))
+	require.Equal(t, approvalSummary(id, req, 0, expires), approvalSummary(id, req, 0, expires.In(time.FixedZone("CET", 3600))),
+		"always in UTC, whatever the zone")
 	require.Equal(t, "soak in staging, 1m30s", soakSummary("staging", 90*time.Second))
 	require.Equal(t, "waiting for lock time-service/prod", lockSummary("time-service/prod"))
 	require.Equal(t, "in 30s: is promote-time-service-v1.2.3 still running?", livenessSummary("promote-time-service-v1.2.3", 30*time.Second))
