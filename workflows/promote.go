@@ -175,7 +175,7 @@ func (p *promotion) requestLock(ctx workflow.Context, e policy.Env) (func(), err
 	p.env(e.Name).State = api.EnvWaitingLock
 	p.lockWait = &lockWait{key: key, id: lockID}
 	p.publish(ctx)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ask for lock "+key+" ("+lockSummary(key)+")", time.Minute)),
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ask for lock "+key, time.Minute)),
 		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
 			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
 			StartArg: LockInput{Key: key}, Summary: "lock " + key + ": one promotion at a time"}).Get(ctx, nil); err != nil {

@@ -17,11 +17,12 @@ import (
 // needs no workflow.GetVersion.
 
 // approvalSummary names an approval gate's expiry timer, with the command that approves: the
-// Web UI's timeline, the page a run opens on, shows it ("approval in prod of image digest
-// 1a2b3c4d5e6f: 0 of 1, expires Nov 30 15:22 UTC · starter approve ID --as USER").
+// Web UI's timeline, the page a run opens on, shows it ("approval in prod: 0 of 1, expires
+// Nov 30 15:22 UTC · starter approve ID --as USER"). Short enough for the timeline to show
+// whole; what is approved (digest, plan) is in the current details.
 func approvalSummary(id string, req gateRequest, received int, expires time.Time) string {
-	return fmt.Sprintf("approval in %s of %s %s: %d of %d, expires %s · starter approve %s --as USER",
-		req.Env, req.What, short(req.Subject), received, req.Policy.MinApprovals, expires.UTC().Format("Jan 2 15:04 MST"), id)
+	return fmt.Sprintf("approval in %s: %d of %d, expires %s · starter approve %s --as USER",
+		req.Env, received, req.Policy.MinApprovals, expires.UTC().Format("Jan 2 15:04 MST"), id)
 }
 
 // soakSummary names a soak in env: "soak in staging, 1m30s".

