@@ -62,6 +62,7 @@ func (r *run) env(name string) *api.EnvStatus {
 // failed marks the run failed with the error's own message and returns the error.
 func (r *run) failed(ctx workflow.Context, err error) error {
 	r.status.Error = fail.Message(err)
+	r.lockWait = nil // a run cancelled in the queue waits for nothing now
 	r.setStage(ctx, api.StageFailed)
 	return err
 }
