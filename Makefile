@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 SANDBOX_ARGS ?=
 
-.PHONY: all build deps tools test test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo clean
+.PHONY: all build deps tools test test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo screenshot clean
 
 all: build
 
@@ -90,6 +90,12 @@ sandbox-down:
 
 demo: deps build tools ## the DESIGN.md story against a fresh sandbox
 	./scripts/demo.sh
+
+# docs/webui-approval.png: a promotion waiting for approval in prod, on its Web UI page, taken
+# with Debian's headless chromium through puppeteer-core (npm, into tools/screenshot). Not part
+# of `make test`: it needs chromium, node and npm.
+screenshot: deps build tools
+	./scripts/screenshot.sh
 
 clean:
 	rm -rf $(BIN) .sandbox

@@ -204,7 +204,9 @@ func (g *gate) await(ctx workflow.Context, req gateRequest, expires time.Time) e
 	}
 	done, err := g.remind(ctx, req, expires, decided)
 	if err == nil && !done {
-		done, err = workflow.AwaitWithTimeout(ctx, expires.Sub(workflow.Now(ctx)), decided)
+		// The same timer AwaitWithTimeout starts, named for the Web UI's timeline.
+		done, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: expires.Sub(workflow.Now(ctx)),
+			TimerOptions: workflow.TimerOptions{Summary: approvalSummary(g.run.status.WorkflowID, req, len(g.approvers), expires)}}, decided)
 	}
 	if err != nil {
 		return err

@@ -84,6 +84,7 @@ func Lock(ctx workflow.Context, in LockInput) error {
 	}
 	for {
 		l.grant(ctx)
+		l.publish(ctx)
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(l.acquire, func(c workflow.ReceiveChannel, _ bool) {
 			var req LockRequest

@@ -30,7 +30,7 @@ func (l *lock) watch(ctx workflow.Context, sel workflow.Selector) {
 			return
 		}
 		tctx, cancel := workflow.WithCancel(ctx)
-		l.check, l.cancelCheck = workflow.NewTimer(tctx, l.interval), cancel
+		l.check, l.cancelCheck = workflow.NewTimerWithOptions(tctx, l.interval, workflow.TimerOptions{Summary: livenessSummary(l.holder, l.interval)}), cancel
 	}
 	sel.AddFuture(l.check, func(workflow.Future) {
 		l.check, l.cancelCheck = nil, nil

@@ -176,14 +176,15 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last
 // returned release gives the lock back (or drops the request) from a disconnected context.
 func (p *promotion) requestLock(ctx workflow.Context, e policy.Env) (func(), error) {
 	var sa *platform.Signaller
-	p.env(e.Name).State = api.EnvWaitingLock
-	p.publish(ctx)
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	lockID := api.LockID(p.in.Service, e.Name)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("lock "+p.in.Service+" in "+e.Name, time.Minute)),
+	lockID, key := api.LockID(p.in.Service, e.Name), policy.LockKey(p.in.Service, e.Name)
+	p.env(e.Name).State = api.EnvWaitingLock
+	p.lockWait = &lockWait{key: key, id: lockID}
+	p.publish(ctx)
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ask for lock "+key, time.Minute)),
 		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
 			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
-			StartArg: LockInput{Key: policy.LockKey(p.in.Service, e.Name)}}).Get(ctx, nil); err != nil {
+			StartArg: LockInput{Key: key}, Summary: "lock " + key + ": one promotion at a time"}).Get(ctx, nil); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -199,6 +200,8 @@ func (p *promotion) awaitLock(ctx workflow.Context, e policy.Env) {
 		var grant LockGrant
 		granted.Receive(ctx, &grant)
 		if grant.Key == policy.LockKey(p.in.Service, e.Name) {
+			p.lockWait = nil
+			p.publish(ctx)
 			return
 		}
 	}

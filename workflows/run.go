@@ -18,6 +18,9 @@ type run struct {
 	status *api.Status
 	// out is what the run still has to tell people (tell.go).
 	out outbox
+	// lockWait is the lock the run waits for, shown in its current details; not in the status
+	// document, whose env state says waiting-lock.
+	lockWait *lockWait
 }
 
 func newRun(ctx workflow.Context, kind, requester string) (*run, error) {
@@ -61,6 +64,7 @@ func (r *run) env(name string) *api.EnvStatus {
 // failed marks the run failed with the error's own message and returns the error.
 func (r *run) failed(ctx workflow.Context, err error) error {
 	r.status.Error = fail.Message(err)
+	r.lockWait = nil // a run cancelled in the queue waits for nothing now
 	r.setStage(ctx, api.StageFailed)
 	return err
 }
@@ -75,6 +79,14 @@ func (r *run) publish(ctx workflow.Context) {
 		b.WriteString(fmt.Sprintf(" · commit `%s`", short(st.Commit)))
 	}
 	b.WriteString("\n\n")
+	// What the run waits for comes first: the Web UI shows the top of the details.
+	if pa := st.PendingApproval; pa != nil {
+		b.WriteString(pendingMarkdown(st, pa))
+	}
+	if l := r.lockWait; l != nil {
+		b.WriteString(fmt.Sprintf("**%s**: one promotion per service per env at a time; the lock is the run `%s`\n\n",
+			lockSummary(l.key), l.id))
+	}
 	if st.Requester != "" {
 		b.WriteString(fmt.Sprintf("Requested by %s\n\n", st.RequestedBy()))
 	}
@@ -90,18 +102,6 @@ func (r *run) publish(ctx workflow.Context) {
 			b.WriteString(fmt.Sprintf("- \\- `%s`\n", a))
 		}
 		b.WriteString("\n")
-	}
-	if pa := st.PendingApproval; pa != nil {
-		who := "anyone"
-		if len(pa.Approvers) > 0 {
-			who = strings.Join(pa.Approvers, ", ")
-		}
-		b.WriteString(fmt.Sprintf("**Waiting for approval** in %s of %s `%s` (%d of %d) by %s until %s.\n\n",
-			pa.Env, pa.What, pa.Subject, pa.Received, pa.MinApprovals, who, pa.ExpiresAt.Format(time.RFC3339)))
-		b.WriteString(fmt.Sprintf("`starter approve %s --as USER`\n\n", st.WorkflowID))
-		if pa.Reviews != "" {
-			b.WriteString(fmt.Sprintf("or an approving review of %s by an approver's GitHub login\n\n", pa.Reviews))
-		}
 	}
 	for _, e := range st.Environments {
 		if e.SoakUntil != nil {

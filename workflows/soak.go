@@ -32,7 +32,8 @@ func (p *promotion) soak(ctx workflow.Context, e policy.Env, previous string, la
 	if workflow.GetVersion(ctx, "soak-watch", workflow.DefaultVersion, soakWatched) < soakWatched {
 		es.State = api.EnvSoaking
 		p.setStage(ctx, api.StageSoaking)
-		return workflow.Sleep(ctx, e.Soak)
+		// The timer workflow.Sleep starts, named for the Web UI's timeline.
+		return workflow.NewTimerWithOptions(ctx, e.Soak, workflow.TimerOptions{Summary: soakSummary(e.Name, e.Soak)}).Get(ctx, nil)
 	}
 	if last {
 		p.step(ctx, "%s is the last env of this run: no soak (promotion.soak %s applies before going on from it)", e.Name, e.Soak)
@@ -55,7 +56,7 @@ func (p *promotion) soak(ctx workflow.Context, e policy.Env, previous string, la
 func (p *promotion) watch(ctx workflow.Context, e policy.Env, commit string) error {
 	var ar *argocd.Activities
 	unhealthyFor := max(e.HealthTimeout, degradedFor)
-	opts := activityOptions(fmt.Sprintf("soak: %s stays Healthy at %s for %s", e.App, short(p.image.Digest), e.Soak), e.Soak+unhealthyFor+2*time.Minute)
+	opts := activityOptions(fmt.Sprintf("%s: %s stays Healthy at %s", soakSummary(e.Name, e.Soak), e.App, short(p.image.Digest)), e.Soak+unhealthyFor+2*time.Minute)
 	opts.HeartbeatTimeout = time.Minute
 	opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrReplaced}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.Soak, argocd.SoakInput{

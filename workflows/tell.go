@@ -214,7 +214,8 @@ func (g *gate) remind(ctx workflow.Context, req gateRequest, expires time.Time, 
 	if workflow.GetVersion(ctx, "approval-reminder", workflow.DefaultVersion, 1) < 1 {
 		return false, nil
 	}
-	done, err := workflow.AwaitWithTimeout(ctx, after, decided)
+	done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: after,
+		TimerOptions: workflow.TimerOptions{Summary: "reminder in " + after.String() + ": " + approvalSummary(g.run.status.WorkflowID, req, len(g.approvers), expires)}}, decided)
 	if err != nil || done {
 		return done, err
 	}

@@ -117,13 +117,15 @@ type SignalWithStartInput struct {
 	Signal       string `json:"signal"`
 	SignalArg    any    `json:"signalArg"`
 	StartArg     any    `json:"startArg"`
+	// Summary is the started workflow's static summary in the Web UI's list of runs.
+	Summary string `json:"summary,omitempty"`
 }
 
 // SignalWithStart delivers a signal to a workflow, starting it if needed. Idempotent for the
 // receivers idp uses: a lock treats a repeated request from the same owner as one.
 func (s *Signaller) SignalWithStart(ctx context.Context, in SignalWithStartInput) error {
 	_, err := s.Client.SignalWithStartWorkflow(ctx, in.WorkflowID, in.Signal, in.SignalArg,
-		client.StartWorkflowOptions{ID: in.WorkflowID, TaskQueue: in.TaskQueue}, in.WorkflowType, in.StartArg)
+		client.StartWorkflowOptions{ID: in.WorkflowID, TaskQueue: in.TaskQueue, StaticSummary: in.Summary}, in.WorkflowType, in.StartArg)
 	if err != nil {
 		return fmt.Errorf("signal-with-start %s: %w", in.WorkflowID, err)
 	}

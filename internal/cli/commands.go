@@ -387,6 +387,7 @@ func (g *globals) start(ctx context.Context, r startRequest) error {
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(append(r.attrs, api.AttrStage.ValueSet(string(api.StagePreparing)))...),
 		StaticSummary:                            r.summary,
+		StaticDetails:                            staticDetails(r.id),
 	}, r.workflow, r.input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

@@ -218,3 +218,9 @@ func keywords(fields map[string]*commonpb.Payload) map[string]string {
 	}
 	return out
 }
+
+// staticDetails is what the Web UI shows as a run's details, fixed at its start: how to follow
+// it from a terminal. Where it stands and what it waits for are its current details.
+func staticDetails(id string) string {
+	return fmt.Sprintf("Follow it: `starter watch %s`\n\nIts status document: `starter status %s -o json`", id, id)
+}
