@@ -87,7 +87,9 @@ func (o *outbox) drain(ctx workflow.Context) {
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if ok, _ := workflow.AwaitWithTimeout(dctx, drainFor, idle); !ok {
+	opts := workflow.AwaitOptions{Timeout: drainFor, TimerOptions: workflow.TimerOptions{
+		Summary: fmt.Sprintf("sending the last notifications, at most %s", drainFor)}}
+	if ok, _ := workflow.AwaitWithOptions(dctx, opts, idle); !ok {
 		workflow.GetLogger(ctx).Warn("notifications still queued when the run ended; dropped", "queued", len(o.items))
 	}
 }
