@@ -63,6 +63,8 @@ func (s *bootstrapSuite) SetupTest() {
 	s.env.RegisterActivity(aa)
 	s.env.RegisterActivity(ta)
 	s.env.RegisterActivity(ar)
+	s.env.RegisterActivity(sa)
+	openDoors(s.env)
 	s.people = map[string][]string{}
 	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
 }

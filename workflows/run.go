@@ -89,6 +89,9 @@ func (r *run) publish(ctx workflow.Context) {
 		}
 		b.WriteString("\n")
 	}
+	if st.Frozen != "" {
+		b.WriteString(fmt.Sprintf("**Waiting at the door**: %s.\n\n", st.Frozen))
+	}
 	if pa := st.PendingApproval; pa != nil {
 		who := "anyone"
 		if len(pa.Approvers) > 0 {

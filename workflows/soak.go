@@ -105,6 +105,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 			p.in.Service, p.in.Tag, e.Name, fail.Message(cause), previous, fail.Message(err))
 	}
 	es.State, es.Image, es.Commit = api.EnvRolledBack, previous, written.Commit
+	p.pinAfterRollback(ctx, e, previous, cause)
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s %s in %s: %s; rolled back to %s",
 		p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }
