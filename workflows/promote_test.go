@@ -318,6 +318,10 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	s.Equal([]string{"env=staging,service=time-service,outcome=rolled_back 1"}, s.outcomes())
 	s.Equal([]string{"env=staging,service=time-service 1"}, counted(s.T(), s.metrics, metrics.Rollbacks, "env", "service"))
 	s.Empty(counted(s.T(), s.metrics, metrics.LeadTime+"_count"), "never Healthy")
+	s.Require().Len(s.pins, 1, "a rollback pins the service in the env")
+	s.Equal(platform.PinInput{Env: "staging", Service: "time-service", Image: oldImg, Run: promoID, TaskQueue: api.TaskQueue,
+		Reason: s.pins[0].Reason}, s.pins[0])
+	s.Contains(s.pins[0].Reason, promoID+" rolled back time-service v1.2.3: ")
 }
 
 // TestRollbackRestoresWhatRanBefore: the write was retried after it had landed, so it reports
