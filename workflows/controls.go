@@ -32,7 +32,7 @@ func Controls(ctx workflow.Context, in controls.State) error {
 	}
 	for _, u := range []struct {
 		op string
-		h  func(workflow.Context, controls.Request) (ControlsResult, error)
+		h  func(workflow.Context, controls.Request) (controls.Result, error)
 	}{{controls.OpFreeze, c.freeze}, {controls.OpUnfreeze, c.unfreeze}, {controls.OpPin, c.pin}, {controls.OpUnpin, c.unpin}} {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.op, u.h, workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, req controls.Request) error { return c.validate(ctx, u.op, req) }}); err != nil {
@@ -65,12 +65,6 @@ func Controls(ctx workflow.Context, in controls.State) error {
 			return err
 		}
 	}
-}
-
-// ControlsResult is what the freeze, unfreeze, pin and unpin updates return.
-type ControlsResult struct {
-	Message string         `json:"message"`
-	State   controls.State `json:"state"`
 }
 
 // ctl is one Controls workflow's state.
@@ -137,34 +131,34 @@ func (c *ctl) authorize(ctx workflow.Context, op string, req controls.Request) (
 	return verifySigned(req.Who, person.Keys, req.Statement(op), req.Signature, op+" request")
 }
 
-func (c *ctl) freeze(ctx workflow.Context, req controls.Request) (ControlsResult, error) {
+func (c *ctl) freeze(ctx workflow.Context, req controls.Request) (controls.Result, error) {
 	key, err := c.authorize(ctx, controls.OpFreeze, req)
 	if err != nil {
-		return ControlsResult{}, err
+		return controls.Result{}, err
 	}
 	f := controls.Freeze{Who: normalize(req.Who), Reason: req.Reason, Until: req.Until, Since: workflow.Now(ctx).UTC(), All: req.All, Key: key}
 	// One freeze per person: freezing again replaces your own (a new reason, a new end).
 	c.state.Freezes = append(slices.DeleteFunc(c.state.Freezes, func(o controls.Freeze) bool { return o.Who == f.Who }), f)
 	c.changed = true
 	workflow.GetLogger(ctx).Info("frozen", "env", c.state.Env, "who", f.Who, "reason", f.Reason)
-	return ControlsResult{Message: controls.Describe([]controls.Freeze{f}), State: c.state}, nil
+	return controls.Result{Message: controls.Describe([]controls.Freeze{f}), State: c.state}, nil
 }
 
-func (c *ctl) unfreeze(ctx workflow.Context, req controls.Request) (ControlsResult, error) {
+func (c *ctl) unfreeze(ctx workflow.Context, req controls.Request) (controls.Result, error) {
 	if _, err := c.authorize(ctx, controls.OpUnfreeze, req); err != nil {
-		return ControlsResult{}, err
+		return controls.Result{}, err
 	}
 	lifted := controls.Describe(c.state.Freezes)
 	c.state.Freezes = []controls.Freeze{}
 	c.changed = true
 	workflow.GetLogger(ctx).Info("unfrozen", "env", c.state.Env, "who", req.Who, "lifted", lifted)
-	return ControlsResult{Message: fmt.Sprintf("%s unfrozen by %s (was %s)", c.state.Env, req.Who, lifted), State: c.state}, nil
+	return controls.Result{Message: fmt.Sprintf("%s unfrozen by %s (was %s)", c.state.Env, req.Who, lifted), State: c.state}, nil
 }
 
-func (c *ctl) pin(ctx workflow.Context, req controls.Request) (ControlsResult, error) {
+func (c *ctl) pin(ctx workflow.Context, req controls.Request) (controls.Result, error) {
 	key, err := c.authorize(ctx, controls.OpPin, req)
 	if err != nil {
-		return ControlsResult{}, err
+		return controls.Result{}, err
 	}
 	p := controls.Pin{Service: req.Service, Tag: req.Tag, Image: req.Image, Who: req.Who, Reason: req.Reason,
 		Since: workflow.Now(ctx).UTC(), Run: req.Run, Key: key}
@@ -173,21 +167,21 @@ func (c *ctl) pin(ctx workflow.Context, req controls.Request) (ControlsResult, e
 	}
 	c.state.Pins = append(slices.DeleteFunc(c.state.Pins, func(o controls.Pin) bool { return o.Service == p.Service }), p)
 	workflow.GetLogger(ctx).Info("pinned", "env", c.state.Env, "service", p.Service, "who", p.Who, "reason", p.Reason)
-	return ControlsResult{Message: controls.DescribePin(p) + " in " + c.state.Env, State: c.state}, nil
+	return controls.Result{Message: controls.DescribePin(p) + " in " + c.state.Env, State: c.state}, nil
 }
 
-func (c *ctl) unpin(ctx workflow.Context, req controls.Request) (ControlsResult, error) {
+func (c *ctl) unpin(ctx workflow.Context, req controls.Request) (controls.Result, error) {
 	if _, err := c.authorize(ctx, controls.OpUnpin, req); err != nil {
-		return ControlsResult{}, err
+		return controls.Result{}, err
 	}
 	old := controls.PinOf(c.state.Pins, req.Service)
 	if old == nil { // lifted meanwhile by another request
-		return ControlsResult{Message: req.Service + " is not pinned in " + c.state.Env, State: c.state}, nil
+		return controls.Result{Message: req.Service + " is not pinned in " + c.state.Env, State: c.state}, nil
 	}
 	msg := fmt.Sprintf("%s unpinned in %s by %s (was: %s)", req.Service, c.state.Env, req.Who, controls.DescribePin(*old))
 	c.state.Pins = slices.DeleteFunc(c.state.Pins, func(o controls.Pin) bool { return o.Service == req.Service })
 	workflow.GetLogger(ctx).Info("unpinned", "env", c.state.Env, "service", req.Service, "who", req.Who)
-	return ControlsResult{Message: msg, State: c.state}, nil
+	return controls.Result{Message: msg, State: c.state}, nil
 }
 
 // receive takes every door request already delivered.

@@ -59,7 +59,7 @@ func (c *controlsEnv) send(op string, req controls.Request) *updateOutcome {
 		OnReject: func(err error) { o.refused = err },
 		OnComplete: func(res any, err error) {
 			o.err = err
-			if r, ok := res.(ControlsResult); ok {
+			if r, ok := res.(controls.Result); ok {
 				o.result = r
 			}
 		},
@@ -71,7 +71,7 @@ type updateOutcome struct {
 	accepted bool
 	refused  error
 	err      error
-	result   ControlsResult
+	result   controls.Result
 }
 
 func (c *controlsEnv) state() controls.State {

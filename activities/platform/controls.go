@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -16,34 +15,11 @@ type ControlRulesInput struct {
 	Env string `json:"env"`
 }
 
-// ControlRules reads from the worker's current idp.yaml who may freeze, unfreeze, pin and unpin
-// in an env, and with which keys: the people its gates list (promotion.approval.approvers and
-// bootstrap.planApproval.approvers, groups resolved), or, where the env lists nobody (dev),
-// everyone under people:. Signatures are required where any of the env's gates requires them.
-// Read when a request arrives, so a revoked key or a removed person counts at once.
+// ControlRules reads from the worker's current idp.yaml who may freeze, unfreeze, pin and
+// unpin in an env, and with which keys (controls.RulesFor). Read when a request arrives, so a
+// revoked key or a removed person counts at once.
 func (a *Activities) ControlRules(_ context.Context, in ControlRulesInput) (controls.Rules, error) {
-	out := controls.Rules{Env: in.Env, People: []controls.Person{}}
-	env, err := a.Config.Env(in.Env)
-	if err != nil {
-		return out, nil
-	}
-	out.Known = true
-	names := a.Config.Approvers(append(append([]string{}, env.Promotion.Approval.Approvers...), env.Bootstrap.PlanApproval.Approvers...))
-	if len(names) == 0 {
-		for name := range a.Config.People {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-	}
-	for _, n := range names {
-		keys := a.Config.Keys(n)
-		if keys == nil {
-			keys = []string{}
-		}
-		out.People = append(out.People, controls.Person{Name: n, Keys: keys})
-	}
-	out.RequireSignatures = env.Promotion.Approval.RequireSignatures || env.Bootstrap.PlanApproval.RequireSignatures
-	return out, nil
+	return controls.RulesFor(a.Config, in.Env), nil
 }
 
 // PinInput is idp's own pin after a rollback: service stays in env on image.
