@@ -22,7 +22,7 @@ const (
 	ErrSuperseded = "Superseded"
 	ErrFrozen     = "Frozen"
 	// ErrPinned: the service is pinned in an env of the path (starter pin, or a rollback).
-	ErrPinned = "Pinned"
+	ErrPinned     = "Pinned"
 	ErrNotPassed  = "NotPassed"
 	ErrRolledBack = "RolledBack"
 	// ErrNotRolledBack: the image did not become healthy, and a later change had already
