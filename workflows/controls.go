@@ -73,7 +73,7 @@ type ctl struct {
 	doors workflow.ReceiveChannel
 	// pending are door requests received and not yet answered.
 	pending []controls.DoorRequest
-	// changed says freezes changed since the loop last answered the door.
+	// changed says freezes or pins changed since the loop last answered the door.
 	changed bool
 }
 
@@ -166,6 +166,7 @@ func (c *ctl) pin(ctx workflow.Context, req controls.Request) (controls.Result, 
 		p.Who = normalize(p.Who)
 	}
 	c.state.Pins = append(slices.DeleteFunc(c.state.Pins, func(o controls.Pin) bool { return o.Service == p.Service }), p)
+	c.changed = true // a run waiting at the door for this service is refused now, not after the freeze
 	workflow.GetLogger(ctx).Info("pinned", "env", c.state.Env, "service", p.Service, "who", p.Who, "reason", p.Reason)
 	return controls.Result{Message: controls.DescribePin(p) + " in " + c.state.Env, State: c.state}, nil
 }
@@ -180,6 +181,7 @@ func (c *ctl) unpin(ctx workflow.Context, req controls.Request) (controls.Result
 	}
 	msg := fmt.Sprintf("%s unpinned in %s by %s (was: %s)", req.Service, c.state.Env, req.Who, controls.DescribePin(*old))
 	c.state.Pins = slices.DeleteFunc(c.state.Pins, func(o controls.Pin) bool { return o.Service == req.Service })
+	c.changed = true
 	workflow.GetLogger(ctx).Info("unpinned", "env", c.state.Env, "service", req.Service, "who", req.Who)
 	return controls.Result{Message: msg, State: c.state}, nil
 }
