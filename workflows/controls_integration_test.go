@@ -152,4 +152,3 @@ func promoteStatus(t *testing.T, c client.Client, id string) api.Status {
 	}
 	return st
 }
-

@@ -103,6 +103,11 @@ starter unpin would (so you must be allowed to).`,
 			})
 		},
 	}
+	o.register(cmd)
+	return cmd
+}
+
+func (o *promoteOptions) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.service, "service", "", "service to promote (as in tooling.repositories)")
 	cmd.Flags().StringVar(&o.tag, "tag", "", "image tag to promote")
 	cmd.Flags().StringVar(&o.to, "to", "", "last environment (default: as far as policy allows without a person)")
@@ -110,5 +115,4 @@ starter unpin would (so you must be allowed to).`,
 	cmd.Flags().BoolVar(&o.unpin, "unpin", false, "lift the service's pins in the envs of the path first (refused without it)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
 	o.sign.register(cmd)
-	return cmd
 }
