@@ -95,6 +95,14 @@ func TestControlsOnADevServer(t *testing.T) {
 		pin := st.Pins[0]
 		require.Equal(t, []string{"time-service", oldImg, controls.System, api.PromoteID("time-service", "v1.2.4")}, []string{pin.Service, pin.Image, pin.Who, pin.Run})
 
+		asked, err := (&platform.Signaller{Client: c}).Pinned(ctx, platform.PinnedInput{Env: "staging", Service: "time-service"})
+		require.NoError(t, err)
+		require.True(t, asked.Pinned, "what an image watch asks before it promotes")
+		require.Equal(t, oldImg, asked.Pin.Image)
+		asked, err = (&platform.Signaller{Client: c}).Pinned(ctx, platform.PinnedInput{Env: "perf", Service: "time-service"})
+		require.NoError(t, err, "an env whose Controls workflow never ran")
+		require.False(t, asked.Pinned)
+
 		refused, _ := promoteOnce(t, c, "v1.2.5")
 		require.Equal(t, api.StageFailed, refused.Stage)
 		require.Equal(t, api.EnvPinned, refused.Environments[0].State)
