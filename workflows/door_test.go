@@ -2,23 +2,29 @@ package workflows
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
-// openDoors answers every run at an env's door: open, nothing pinned.
-func openDoors(env *testsuite.TestWorkflowEnvironment) {
+// openDoors answers every run at an env's door as door says, or, while door returns nil,
+// open with nothing pinned.
+func openDoors(env *testsuite.TestWorkflowEnvironment, door func(env string) *controls.DoorAnswer) {
 	env.OnActivity(sa.SignalWithStart, mock.Anything, mock.MatchedBy(func(in platform.SignalWithStartInput) bool {
 		return in.WorkflowType == controls.WorkflowName
 	})).Return(func(_ context.Context, in platform.SignalWithStartInput) error {
 		answer := controls.DoorAnswer{Env: startEnv(in), Open: true}
+		if a := door(answer.Env); a != nil {
+			answer = *a
+		}
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(controls.AnswerSignal, answer) }, 0)
 		return nil
 	}).Maybe()
@@ -86,4 +92,24 @@ func (s *promoteSuite) TestAPinnedServiceIsRefusedAtTheDoor() {
 	s.ErrorContains(err, "time-service is pinned to "+oldImg+" by idp (rollback)")
 	s.ErrorContains(err, "starter unpin --service time-service --env staging")
 	s.Equal(api.EnvPinned, s.status().Environments[0].State)
+}
+
+// TestAFrozenEnvIsNotBootstrapped: a bootstrap of a frozen env waits at its door before
+// anything in the account changes, and goes on once the freeze lifts.
+func (s *bootstrapSuite) TestAFrozenEnvIsNotBootstrapped() {
+	s.mockUpToPlan(config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}, plan(planSHA))
+	s.mockApplyAndGrant(planSHA)
+	s.door = &controls.DoorAnswer{Env: "staging", Freezes: []controls.Freeze{{Who: "bob", Reason: "incident 4711"}}}
+	s.env.RegisterDelayedCallback(func() {
+		st := s.status()
+		s.Equal("staging is frozen by bob until unfrozen: incident 4711", st.Frozen)
+		s.Equal(api.EnvFrozen, st.Environments[0].State)
+		s.NotContains(strings.Join(st.Steps, "\n"), "state backend", "nothing changed in the account")
+		s.env.SignalWorkflow(controls.AnswerSignal, controls.DoorAnswer{Env: "staging", Open: true})
+	}, time.Hour)
+	s.start("alice")
+	st := s.result()
+	s.Equal(api.StageDone, st.Stage)
+	s.Equal(api.EnvDone, st.Environments[0].State)
+	s.Empty(st.Frozen)
 }
