@@ -225,8 +225,18 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 	// verification would; prod is never asked.
 	t.Run("a release that goes bad during its soak in staging is rolled back there", func(t *testing.T) {
 		sandboxCLI(t, s, "image", "push", "time-service", "sha-6a7b8c9")
+		// The rollback in dev pinned time-service there: refused (nothing started) until unpinned.
 		code, out := starter(t, "promote", "--service", "time-service", "--tag", "sha-6a7b8c9", "--wait", "--as", "alice")
+		require.Equal(t, 2, code, out)
+		require.Contains(t, out, "time-service is pinned to ")
+		require.Contains(t, out, "by idp (rollback)")
+		require.Contains(t, out, "starter unpin --service time-service --env dev")
+		code, out = starter(t, "freezes")
 		require.Equal(t, 0, code, out)
+		require.Contains(t, out, "dev: time-service is pinned to ")
+		code, out = starter(t, "promote", "--service", "time-service", "--tag", "sha-6a7b8c9", "--wait", "--as", "alice", "--unpin")
+		require.Equal(t, 0, code, out)
+		require.Contains(t, out, "time-service unpinned in dev by alice")
 		sandboxCLI(t, s, "image", "push", "time-service", "v1.2.5", "--like", "sha-6a7b8c9")
 		id := api.PromoteID("time-service", "v1.2.5")
 		code, out = starter(t, "promote", "--service", "time-service", "--tag", "v1.2.5", "--to", "prod", "--as", "alice")
@@ -262,6 +272,33 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Nil(t, st.PendingApproval)
 		rev, sync, health = application(t, cfg, "staging", "time-service-staging")
 		require.Equal(t, []string{stg.Commit, "Synced", "Healthy"}, []string{rev, sync, health})
+		code, out = starter(t, "unpin", "--service", "time-service", "--env", "staging", "--as", "alice")
+		require.Equal(t, 0, code, "the rollback pinned staging; lifted for what follows: %s", out)
+	})
+
+	t.Run("a freeze stops a promotion at dev's door; it goes on when unfrozen", func(t *testing.T) {
+		code, out := starter(t, "freeze", "--env", "dev", "--reason", "e2e: stop the line", "--until", "1h", "--as", "bob")
+		require.Equal(t, 0, code, out)
+		require.Contains(t, out, "dev: frozen by bob until ")
+		sandboxCLI(t, s, "image", "push", "time-service", "sha-2b4d6f8")
+		id := api.PromoteID("time-service", "sha-2b4d6f8")
+		code, out = starter(t, "promote", "--service", "time-service", "--tag", "sha-2b4d6f8", "--as", "alice")
+		require.Equal(t, 0, code, out)
+		require.Eventually(t, func() bool {
+			st := status(t, id)
+			return len(st.Environments) > 0 && st.Environments[0].State == api.EnvFrozen
+		}, 2*time.Minute, time.Second)
+		st := status(t, id)
+		require.Contains(t, st.Frozen, "dev is frozen by bob until ")
+		require.Contains(t, st.Frozen, ": e2e: stop the line")
+		code, out = starter(t, "status", id)
+		require.Equal(t, 0, code, out)
+		require.Contains(t, out, "waiting at the door: dev is frozen by bob")
+		code, out = starter(t, "unfreeze", "--env", "dev", "--as", "carol")
+		require.Equal(t, 0, code, out)
+		code, out = starter(t, "watch", id)
+		require.Equal(t, 0, code, "the same worker carries it on once dev is unfrozen: %s", out)
+		require.Contains(t, out, "dev is no longer frozen: going on")
 	})
 
 	t.Run("the worker's metrics count what happened", func(t *testing.T) {

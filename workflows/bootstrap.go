@@ -70,6 +70,10 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 	r.status.Commit = desc.Commit
 	env.Commit = desc.Commit
 	r.step(ctx, "platform repository at %s", desc.Commit)
+	// A frozen env waits here, before anything in its account changes.
+	if _, err := r.door(ctx, in.Env, ""); err != nil {
+		return err
+	}
 
 	var backend aws.StateBackendOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("state bucket "+desc.StateBucket, 2*time.Minute)),

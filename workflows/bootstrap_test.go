@@ -17,6 +17,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/metrics"
 	"github.com/alexpermiakov/idp/internal/observe"
@@ -47,6 +48,8 @@ type bootstrapSuite struct {
 	people map[string][]string
 	// metrics receives what the workflow records, as the worker's registry does.
 	metrics *observe.Metrics
+	// door is how the env's door answers; nil opens it.
+	door *controls.DoorAnswer
 }
 
 func TestBootstrap(t *testing.T) { suite.Run(t, new(bootstrapSuite)) }
@@ -63,6 +66,9 @@ func (s *bootstrapSuite) SetupTest() {
 	s.env.RegisterActivity(aa)
 	s.env.RegisterActivity(ta)
 	s.env.RegisterActivity(ar)
+	s.env.RegisterActivity(sa)
+	s.door = nil
+	openDoors(s.env, func(string) *controls.DoorAnswer { return s.door })
 	s.people = map[string][]string{}
 	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
 }

@@ -142,6 +142,12 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last
 		es.State = api.EnvFrozen
 		return fail.New(api.ErrFrozen, "%s is frozen (promotion.freeze in idp.yaml): %s %s was not deployed there", e.Name, p.in.Service, p.in.Tag)
 	}
+	// The freezes and pins people declare at run time (starter freeze, pin) and rollbacks leave.
+	if pin, err := p.door(ctx, e.Name, p.in.Service); err != nil {
+		return err
+	} else if pin != nil {
+		return p.refusePinned(e, pin)
+	}
 	if r := e.RequirePassed; r != "" && !p.passed[r] {
 		if err := p.checkPassed(ctx, e); err != nil {
 			es.State = api.EnvFailed

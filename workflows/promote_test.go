@@ -16,6 +16,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/git"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/metrics"
 	"github.com/alexpermiakov/idp/internal/observe"
@@ -50,6 +51,10 @@ type promoteSuite struct {
 	gh *ghScript
 	// metrics receives what the workflow records, as the worker's registry does.
 	metrics *observe.Metrics
+	// door answers a run at an env's door; nil opens every door.
+	door func(env string) controls.DoorAnswer
+	// pins are the pins the run asked for (after a rollback).
+	pins []platform.PinInput
 }
 
 func TestPromote(t *testing.T) { suite.Run(t, new(promoteSuite)) }
@@ -67,7 +72,12 @@ func (s *promoteSuite) SetupTest() {
 		s.env.RegisterActivity(a)
 	}
 	// The lock grants at once; releases are accepted.
+	s.door, s.pins = nil, nil
 	s.env.OnActivity(sa.SignalWithStart, mock.Anything, mock.Anything).Return(func(_ context.Context, in platform.SignalWithStartInput) error {
+		if in.WorkflowType == controls.WorkflowName {
+			s.answerDoor(in)
+			return nil
+		}
 		key := in.StartArg.(map[string]any)["key"].(string)
 		s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(api.LockGrantedSignal, LockGrant{Key: key}) }, time.Millisecond)
 		return nil
@@ -87,6 +97,10 @@ func (s *promoteSuite) SetupTest() {
 	s.people = map[string][]string{}
 	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
 	s.mockReviews()
+	s.env.OnActivity(sa.Pin, mock.Anything, mock.Anything).Return(func(_ context.Context, in platform.PinInput) error {
+		s.pins = append(s.pins, in)
+		return nil
+	}).Maybe()
 }
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -304,6 +318,10 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	s.Equal([]string{"env=staging,service=time-service,outcome=rolled_back 1"}, s.outcomes())
 	s.Equal([]string{"env=staging,service=time-service 1"}, counted(s.T(), s.metrics, metrics.Rollbacks, "env", "service"))
 	s.Empty(counted(s.T(), s.metrics, metrics.LeadTime+"_count"), "never Healthy")
+	s.Require().Len(s.pins, 1, "a rollback pins the service in the env")
+	s.Equal(platform.PinInput{Env: "staging", Service: "time-service", Image: oldImg, Run: promoID, TaskQueue: api.TaskQueue,
+		Reason: s.pins[0].Reason}, s.pins[0])
+	s.Contains(s.pins[0].Reason, promoID+" rolled back time-service v1.2.3: ")
 }
 
 // TestRollbackRestoresWhatRanBefore: the write was retried after it had landed, so it reports

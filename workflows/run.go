@@ -80,6 +80,9 @@ func (r *run) publish(ctx workflow.Context) {
 	}
 	b.WriteString("\n\n")
 	// What the run waits for comes first: the Web UI shows the top of the details.
+	if st.Frozen != "" {
+		b.WriteString(fmt.Sprintf("**Waiting at the door**: %s.\n\n", st.Frozen))
+	}
 	if pa := st.PendingApproval; pa != nil {
 		b.WriteString(pendingMarkdown(st, pa))
 	}

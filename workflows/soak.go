@@ -113,6 +113,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 	p.ours(ctx, e, git.DeployInactive, "rolled back to "+previous)
 	es.State, es.Image, es.Commit = api.EnvRolledBack, previous, written.Commit
 	p.notifyf(ctx, notify.RolledBack, e.Name, "%s %s %s in %s (%s): rolled back to %s", p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous)
+	p.pinAfterRollback(ctx, e, previous, cause)
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s %s in %s: %s; rolled back to %s",
 		p.in.Service, p.in.Tag, what, e.Name, fail.Message(cause), previous), api.ErrRolledBack, cause)
 }

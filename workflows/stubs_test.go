@@ -41,6 +41,7 @@ func registerPromoteStubs(w worker.Worker, reviews *git.Activities) {
 // WatchReviews.
 func registerStubs(w worker.Worker, stubs map[string]any, reviews *git.Activities) {
 	w.RegisterWorkflowWithOptions(Promote, workflowOptions(api.PromoteWorkflowName))
+	w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName))
 	for name, fn := range stubs {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

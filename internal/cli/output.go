@@ -45,6 +45,9 @@ func printStatus(w io.Writer, st api.Status) {
 		}
 		fmt.Fprintln(w)
 	}
+	if st.Frozen != "" {
+		fmt.Fprintf(w, "waiting at the door: %s (starter freezes)\n", st.Frozen)
+	}
 	if p := st.Plan; p != nil {
 		fmt.Fprintf(w, "plan %s: %d to add, %d to change, %d to destroy\n", p.SHA256, p.Add, p.Change, p.Destroy)
 	}

@@ -17,6 +17,7 @@ type promoteOptions struct {
 	tag       string
 	to        string
 	supersede bool
+	unpin     bool
 	wait      bool
 	sign      signFlags
 }
@@ -40,7 +41,7 @@ func (o promoteOptions) validate() error {
 func newPromoteCmd(g *globals) *cobra.Command {
 	var o promoteOptions
 	cmd := &cobra.Command{
-		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--wait] [--key FILE | --no-sign]",
+		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--unpin] [--wait] [--key FILE | --no-sign]",
 		Short: "Promote an image through the environments, verified by Argo CD",
 		Long: `promote starts promote-<service>-<tag>. The tag must match an environment's entry
 pattern (sha-* enters dev, vX.Y.Z enters staging); it is resolved to its digest, which every
@@ -50,7 +51,11 @@ without a person; with --to it goes there, waiting for approvals where policy as
 The request is signed as for bootstrap (--key, $IDP_SIGNING_KEY, $IDP_KEYS_DIR/<name>, or
 an ssh-agent key listed for you); the statement binds the run, --to as given (empty when
 not given), the subject <service>:<tag>, "supersede" when asked, and the time. Without a
-key (CI) the request goes unsigned and is recorded as such.`,
+key (CI) the request goes unsigned and is recorded as such.
+
+A promotion into an env where the service is pinned (starter pin, or a rollback) is refused
+with the pin's reason (exit 2, nothing started); --unpin lifts those pins first, as
+starter unpin would (so you must be allowed to).`,
 		Example: `  starter promote --service time-service --tag sha-1a2b3c4 --wait
   starter promote --service time-service --tag v1.2.3 --to prod --as alice
   starter promote --service time-service --tag v1.2.4 --to prod --supersede`,
@@ -78,6 +83,9 @@ key (CI) the request goes unsigned and is recorded as such.`,
 			id := api.PromoteID(o.service, o.tag)
 			in := api.PromoteInput{Service: o.service, Tag: o.tag, To: o.to, Requester: who, Supersede: o.supersede,
 				SignedAt: g.signingTime()}
+			if err := g.pins(cmd.Context(), cfg, o, names, who); err != nil {
+				return err
+			}
 			if in.Signature, in.SignedAt, err = g.signRequest(o.sign, cfg, who, in.Statement(id)); err != nil {
 				return err
 			}
@@ -95,11 +103,16 @@ key (CI) the request goes unsigned and is recorded as such.`,
 			})
 		},
 	}
+	o.register(cmd)
+	return cmd
+}
+
+func (o *promoteOptions) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.service, "service", "", "service to promote (as in tooling.repositories)")
 	cmd.Flags().StringVar(&o.tag, "tag", "", "image tag to promote")
 	cmd.Flags().StringVar(&o.to, "to", "", "last environment (default: as far as policy allows without a person)")
 	cmd.Flags().BoolVar(&o.supersede, "supersede", false, "cancel an older promotion of this service still waiting for approval")
+	cmd.Flags().BoolVar(&o.unpin, "unpin", false, "lift the service's pins in the envs of the path first (refused without it)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
 	o.sign.register(cmd)
-	return cmd
 }

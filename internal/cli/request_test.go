@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/signature"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -26,6 +27,10 @@ type fakeStarts struct {
 	client.Client
 	inputs []any
 	fail   error
+	// pins are the pins each env's Controls workflow answers with; updates records the
+	// updates sent to them.
+	pins    map[string][]controls.Pin
+	updates []controls.Request
 }
 
 func (f *fakeStarts) Close() {}
@@ -39,7 +44,10 @@ func (f *fakeStarts) GetWorkflow(_ context.Context, id, _ string) client.Workflo
 	return fakeRun{id: id, err: f.fail}
 }
 
-func (f *fakeStarts) QueryWorkflow(context.Context, string, string, string, ...interface{}) (converter.EncodedValue, error) {
+func (f *fakeStarts) QueryWorkflow(_ context.Context, id, _, query string, _ ...interface{}) (converter.EncodedValue, error) {
+	if query == controls.Query {
+		return f.controlsState(id), nil
+	}
 	return value{api.Status{Stage: api.StageFailed}}, nil
 }
 

@@ -21,6 +21,8 @@ type PromoteInput struct {
 const (
 	ErrSuperseded = "Superseded"
 	ErrFrozen     = "Frozen"
+	// ErrPinned: the service is pinned in an env of the path (starter pin, or a rollback).
+	ErrPinned     = "Pinned"
 	ErrNotPassed  = "NotPassed"
 	ErrRolledBack = "RolledBack"
 	// ErrNotRolledBack: the image did not become healthy, and a later change had already

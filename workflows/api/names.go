@@ -4,7 +4,11 @@
 // activity and no SDK client, so the CLI depends on it alone.
 package api
 
-import "go.temporal.io/sdk/temporal"
+import (
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/alexpermiakov/idp/internal/controls"
+)
 
 // TaskQueue is the one task queue idp's workers poll.
 const TaskQueue = "idp"
@@ -14,6 +18,9 @@ const (
 	BootstrapWorkflowName = "BootstrapEnvironment"
 	PromoteWorkflowName   = "Promote"
 	LockWorkflowName      = "Lock"
+	// ControlsWorkflowName holds an env's freezes and pins (internal/controls has its
+	// updates, query and door protocol, which activities use too).
+	ControlsWorkflowName = controls.WorkflowName
 )
 
 // Workflow ID prefixes: one bootstrap per env, one promotion per service and tag.
@@ -28,6 +35,9 @@ func BootstrapID(env string) string { return BootstrapIDPrefix + env }
 
 // PromoteID is the workflow ID of a promotion: one per service and tag.
 func PromoteID(service, tag string) string { return PromoteIDPrefix + service + "-" + tag }
+
+// ControlsID is the workflow ID of an env's Controls workflow: its freezes and pins.
+func ControlsID(env string) string { return controls.WorkflowID(env) }
 
 // LockID is the workflow ID of the lock that serializes promotions of a service into an env.
 func LockID(service, env string) string { return LockIDPrefix + service + "-" + env }
@@ -91,6 +101,7 @@ const (
 	EnvBootstrapping   EnvState = "bootstrapping"
 	EnvWaitingLock     EnvState = "waiting-lock"
 	EnvFrozen          EnvState = "frozen"
+	EnvPinned          EnvState = "pinned"
 	EnvWaitingApproval EnvState = "waiting-approval"
 	EnvDeploying       EnvState = "deploying"
 	EnvVerifying       EnvState = "verifying"

@@ -21,7 +21,10 @@ type Status struct {
 	// SupersededBy names the newer promotion this one stepped aside for.
 	SupersededBy string `json:"supersededBy,omitempty"`
 	// Commit is the platform repository commit the run works on.
-	Commit       string      `json:"commit,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Frozen says, while the run waits at a frozen env's door, who froze it, until when and
+	// why: "staging is frozen by alice until 2026-11-30T18:00:00Z: release party".
+	Frozen       string      `json:"frozen,omitempty"`
 	Environments []EnvStatus `json:"environments"`
 	// Plan is the latest terraform plan (bootstrap only).
 	Plan            *PlanSummary     `json:"plan,omitempty"`

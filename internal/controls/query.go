@@ -1,0 +1,28 @@
+package controls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+)
+
+// Get asks env's Controls workflow for its freezes and pins: the one read of them the CLI and
+// activities share. An env whose Controls workflow never ran has none.
+func Get(ctx context.Context, c client.Client, env string) (State, error) {
+	st := State{Env: env, Freezes: []Freeze{}, Pins: []Pin{}}
+	v, err := c.QueryWorkflow(ctx, WorkflowID(env), "", Query)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("asking %s for its freezes and pins (is a worker running?): %w", WorkflowID(env), err)
+	}
+	if err := v.Get(&st); err != nil {
+		return st, fmt.Errorf("reading %s's answer: %w", WorkflowID(env), err)
+	}
+	return st, nil
+}
