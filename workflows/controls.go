@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/controls"
 )
@@ -53,6 +54,7 @@ func Controls(ctx workflow.Context, in controls.State) error {
 			}
 			c.receive(ctx)
 			c.answer(ctx)
+			c.out.drain(ctx)
 			return workflow.NewContinueAsNewError(ctx, Controls, c.state)
 		}
 		c.changed = false
@@ -75,6 +77,8 @@ type ctl struct {
 	pending []controls.DoorRequest
 	// changed says freezes or pins changed since the loop last answered the door.
 	changed bool
+	// out tells the env's notify targets when it is frozen or unfrozen.
+	out outbox
 }
 
 // validate refuses, before anything is recorded, a request for another env, a malformed one,
@@ -141,6 +145,8 @@ func (c *ctl) freeze(ctx workflow.Context, req controls.Request) (controls.Resul
 	c.state.Freezes = append(slices.DeleteFunc(c.state.Freezes, func(o controls.Freeze) bool { return o.Who == f.Who }), f)
 	c.changed = true
 	workflow.GetLogger(ctx).Info("frozen", "env", c.state.Env, "who", f.Who, "reason", f.Reason)
+	c.out.Notify(ctx, notify.Event{Type: notify.Frozen, Env: c.state.Env, Who: f.Who, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Text: c.state.Env + " is frozen: " + controls.Describe([]controls.Freeze{f})})
 	return controls.Result{Message: controls.Describe([]controls.Freeze{f}), State: c.state}, nil
 }
 
@@ -152,6 +158,8 @@ func (c *ctl) unfreeze(ctx workflow.Context, req controls.Request) (controls.Res
 	c.state.Freezes = []controls.Freeze{}
 	c.changed = true
 	workflow.GetLogger(ctx).Info("unfrozen", "env", c.state.Env, "who", req.Who, "lifted", lifted)
+	c.out.Notify(ctx, notify.Event{Type: notify.Unfrozen, Env: c.state.Env, Who: normalize(req.Who), WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Text: fmt.Sprintf("%s unfrozen by %s (was %s)", c.state.Env, req.Who, lifted)})
 	return controls.Result{Message: fmt.Sprintf("%s unfrozen by %s (was %s)", c.state.Env, req.Who, lifted), State: c.state}, nil
 }
 
@@ -202,6 +210,10 @@ func (c *ctl) expire(ctx workflow.Context) {
 	active := controls.Active(c.state.Freezes, workflow.Now(ctx))
 	if len(active) != len(c.state.Freezes) {
 		workflow.GetLogger(ctx).Info("freeze expired", "env", c.state.Env, "remaining", len(active))
+		if len(active) == 0 {
+			c.out.Notify(ctx, notify.Event{Type: notify.Unfrozen, Env: c.state.Env, Who: "idp", WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+				Text: fmt.Sprintf("%s unfrozen: the freeze ran out (was %s)", c.state.Env, controls.Describe(c.state.Freezes))})
+		}
 		c.state.Freezes, c.changed = active, true
 	}
 }

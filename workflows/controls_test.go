@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/signature"
@@ -24,8 +25,10 @@ type controlsEnv struct {
 	t       *testing.T
 	env     *testsuite.TestWorkflowEnvironment
 	answers map[string][]controls.DoorAnswer
-	bob     ssh.Signer
-	rules   controls.Rules
+	// told are the events sent to the env's notify targets, in order.
+	told  []notify.Event
+	bob   ssh.Signer
+	rules controls.Rules
 }
 
 func newControlsEnv(t *testing.T, signed bool) *controlsEnv {
@@ -35,6 +38,12 @@ func newControlsEnv(t *testing.T, signed bool) *controlsEnv {
 	c.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: controls.WorkflowID("staging")})
 	c.env.RegisterWorkflowWithOptions(Controls, workflowOptions(controls.WorkflowName))
 	c.env.RegisterActivity(pa)
+	na := &notify.Activities{}
+	c.env.RegisterActivity(na)
+	c.env.OnActivity(na.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, ev notify.Event) (notify.SendOutput, error) {
+		c.told = append(c.told, ev)
+		return notify.SendOutput{}, nil
+	}).Maybe()
 	c.rules = controls.Rules{Env: "staging", Known: true, RequireSignatures: signed, People: []controls.Person{
 		{Name: "alice", Keys: []string{}}, {Name: "bob", Keys: []string{string(ssh.MarshalAuthorizedKey(c.bob.PublicKey()))}}}}
 	c.env.OnActivity(pa.ControlRules, mock.Anything, mock.Anything).Return(func(context.Context, platform.ControlRulesInput) (controls.Rules, error) {
@@ -118,6 +127,10 @@ func TestAFreezeHoldsTheDoorUntilUnfrozen(t *testing.T) {
 	require.NoError(t, unfreeze.err)
 	require.Contains(t, unfreeze.result.Message, "staging unfrozen by alice")
 	require.Equal(t, []controls.DoorAnswer{{Env: "staging", Open: true}}, c.answers["promote-b"])
+	require.Len(t, c.told, 2, "people heard of the freeze and of its end")
+	require.Equal(t, []string{notify.Frozen, notify.Unfrozen}, []string{c.told[0].Type, c.told[1].Type})
+	require.Equal(t, "staging is frozen: frozen by alice until unfrozen: release party", c.told[0].Text)
+	require.Equal(t, "alice", c.told[1].Who)
 }
 
 func TestAFreezeExpiresAtItsUntil(t *testing.T) {
@@ -141,6 +154,9 @@ func TestAFreezeExpiresAtItsUntil(t *testing.T) {
 		require.Empty(t, c.state().Freezes)
 	})
 	c.run(62*time.Minute, controls.State{Env: "staging"})
+	require.Len(t, c.told, 2)
+	require.Equal(t, notify.Unfrozen, c.told[1].Type)
+	require.Contains(t, c.told[1].Text, "the freeze ran out")
 }
 
 func TestControlsRefuseBadRequests(t *testing.T) {
