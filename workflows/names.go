@@ -14,5 +14,6 @@ func Definitions() []Definition {
 		{Name: api.BootstrapWorkflowName, Func: BootstrapEnvironment},
 		{Name: api.PromoteWorkflowName, Func: Promote},
 		{Name: api.LockWorkflowName, Func: Lock},
+		{Name: api.ImageWatchWorkflowName, Func: ImageWatch},
 	}
 }

@@ -92,6 +92,7 @@ key (CI) the request goes unsigned and is recorded as such.`,
 				who:     who,
 				route:   ": " + strings.Join(names, " → "),
 				wait:    o.wait,
+				attach:  attachWatched(g, cfg, o, names[len(names)-1]),
 			})
 		},
 	}
