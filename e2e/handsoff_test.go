@@ -134,8 +134,7 @@ func runsOf(t *testing.T, c client.Client, id string) int {
 
 func requireNoRun(t *testing.T, c client.Client, id string) {
 	t.Helper()
-	_, err := c.DescribeWorkflowExecution(context.Background(), id, "")
+	_, err := c.DescribeWorkflow(context.Background(), id, "")
 	var nf *serviceerror.NotFound
 	require.ErrorAs(t, err, &nf, "%s must not have started", id)
 }
-

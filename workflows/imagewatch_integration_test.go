@@ -165,9 +165,9 @@ func TestImageWatchStartsEachTagOnce(t *testing.T) {
 	for _, id := range []string{"promote-time-service-sha-aaaaaaa", "promote-time-service-sha-bbbbbbb"} {
 		require.Equal(t, 1, promotions(t, c, id), id)
 	}
-	_, err = c.DescribeWorkflowExecution(ctx, "promote-time-service-sha-ccccccc", "")
+	_, err = c.DescribeWorkflow(ctx, "promote-time-service-sha-ccccccc", "")
 	require.Error(t, err, "the older tag was never started")
-	_, err = c.DescribeWorkflowExecution(ctx, "promote-time-service-v1.2.2", "")
+	_, err = c.DescribeWorkflow(ctx, "promote-time-service-v1.2.2", "")
 	require.Error(t, err, "the older release was never started")
 
 	// starter image-watch enable / disable.

@@ -42,9 +42,9 @@ func TestPlanWatchReadsWhatEntryEnvsRun(t *testing.T) {
 func TestTagOf(t *testing.T) {
 	for image, want := range map[string]string{
 		"864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/localtime:v1.2.3@sha256:ab": "v1.2.3",
-		"registry:5000/idp/localtime:sha-1a2b3c4":                                      "sha-1a2b3c4",
-		"registry:5000/idp/localtime":                                                  "",
-		"idp/localtime@sha256:ab":                                                      "",
+		"registry:5000/idp/localtime:sha-1a2b3c4":                                     "sha-1a2b3c4",
+		"registry:5000/idp/localtime":                                                 "",
+		"idp/localtime@sha256:ab":                                                     "",
 	} {
 		require.Equal(t, want, tagOf(image), image)
 	}
