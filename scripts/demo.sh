@@ -99,7 +99,7 @@ git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/staging
 step "the worker's metrics ($IDP_SANDBOX_METRICS_URL) count the release, the rollback and the waits"
 metrics=$(curl -fsS "$IDP_SANDBOX_METRICS_URL")
 grep -E '^idp_promotions_total\{.*env="prod".*outcome="succeeded"' <<<"$metrics"
-grep -E '^idp_rollbacks_total\{.*env="staging"' <<<"$metrics"
+grep -E '^idp_rollbacks_total\{.*env="dev"' <<<"$metrics"
 grep -E '^idp_approval_wait_seconds_count\{.*env="prod".*kind="promote"' <<<"$metrics"
 grep -E '^idp_terraform_apply_seconds_count\{.*env="staging"' <<<"$metrics"
 
