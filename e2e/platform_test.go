@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/worker/events"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/awsconf"
 	"github.com/alexpermiakov/idp/internal/cli"
@@ -87,6 +88,12 @@ func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 	setup.Register(w, cfg, c)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
+	// the ECR push event endpoint, where the sandbox's idp.yaml says bin/worker serves it
+	secret, err := cfg.ImageWatch.Events.EventsSecret()
+	require.NoError(t, err)
+	es, err := events.Listen(cfg.ImageWatch.Events.Addr, &events.Handler{Config: cfg, Secret: secret, Client: c, Log: quiet})
+	require.NoError(t, err)
+	t.Cleanup(es.Close)
 	return cfg, s
 }
 
@@ -294,6 +301,7 @@ func TestSandboxUpDown(t *testing.T) {
 	out = run("image", "push", "time-service", "sha-1a2b3c4")
 	digest := strings.Fields(out)[1]
 	require.True(t, strings.HasPrefix(digest, "sha256:"), out)
+	require.Contains(t, out, "event: 202 started: started promote-time-service-sha-1a2b3c4", "bin/worker took the push event")
 	out = run("image", "push", "time-service", "v1.2.3", "--like", "sha-1a2b3c4")
 	require.Equal(t, digest, strings.Fields(out)[1], "--like gives the same digest")
 

@@ -89,7 +89,18 @@ func pinned(t *testing.T, cfg *config.Config, env, service string) string {
 	return img
 }
 
+// sandboxCLI runs bin/sandbox on the test's stack. Pushes deliver no ECR push event: these
+// tests promote what they push by hand (handsoff_test.go delivers events with sandboxEvents).
 func sandboxCLI(t *testing.T, s *stack.Stack, args ...string) string {
+	t.Helper()
+	if len(args) > 1 && args[0] == "image" && args[1] == "push" {
+		args = append(args, "--no-event")
+	}
+	return sandboxEvents(t, s, args...)
+}
+
+// sandboxEvents runs bin/sandbox on the test's stack as it is: a push delivers its event.
+func sandboxEvents(t *testing.T, s *stack.Stack, args ...string) string {
 	t.Helper()
 	bin, _ := filepath.Abs("../bin/sandbox")
 	cmd := exec.Command(bin, append([]string{"--dir", s.Dir()}, args...)...)

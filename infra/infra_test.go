@@ -86,14 +86,16 @@ func TestEntryWithMockedProvider(t *testing.T) {
 }
 
 // TestToolingRepositoriesAreImmutable: the tooling account's ECR repositories refuse a pushed-over
-// tag, checked with a mocked provider.
+// tag, and its ECR push events reach the worker when switched on, checked with a mocked provider.
 func TestToolingRepositoriesAreImmutable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform test; not part of -short")
 	}
 	data, tooling := t.TempDir(), filepath.Join(scratch(t), "tooling")
 	tf(t, tooling, data, "init", "-backend=false", "-input=false")
-	out := tf(t, tooling, data, "test")
-	require.Contains(t, out, "Success!")
-	require.NotContains(t, out, "0 passed")
+	out := tf(t, tooling, data, "test", "-no-color")
+	require.Contains(t, out, "Success! 5 passed, 0 failed.")
+	for _, run := range []string{"repositories_are_immutable", "off_by_default", "pushes_go_to_the_worker", "an_http_endpoint_is_refused", "a_short_secret_is_refused"} {
+		require.Contains(t, out, `run "`+run+`"... pass`)
+	}
 }

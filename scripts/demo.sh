@@ -49,12 +49,24 @@ step "Argo CD in dev reports its applications Synced and Healthy"
 out=$(bin/starter status bootstrap-dev)
 grep "applications Synced and Healthy" <<<"$out"
 
-step "CI pushes sha-1a2b3c4 of time-service; promote it to dev"
-bin/sandbox image push time-service sha-1a2b3c4
+step "hands-off: CI pushes sha-5d6e7f8 of version-service; its ECR push event starts the promotion, dev turns Healthy with no starter command"
+out=$(bin/sandbox image push version-service sha-5d6e7f8)
+echo "$out"
+grep -q "event: 202 started: started promote-version-service-sha-5d6e7f8" <<<"$out"
+wait_stage promote-version-service-sha-5d6e7f8 done
+bin/starter status promote-version-service-sha-5d6e7f8
+bin/starter status promote-version-service-sha-5d6e7f8 -o json | grep -q '"requester": "idp-watch (ecr push)"'
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/version-service.yaml | grep -q "version:sha-5d6e7f8"
+step "the same event again (EventBridge delivers at least once) starts nothing: 409"
+bin/sandbox image push version-service sha-5d6e7f8 | grep "event: 409 already-started"
+bin/starter image-watch status
+
+step "CI pushes sha-1a2b3c4 of time-service without its event (--no-event); promote it to dev by hand"
+bin/sandbox image push time-service sha-1a2b3c4 --no-event
 bin/starter promote --service time-service --tag sha-1a2b3c4 --wait --as alice
 
 step "CI tags that image v1.2.3; promote it to prod: staging takes it (it runs Healthy in dev) and soaks 90 s, prod waits"
-bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4
+bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4 --no-event
 bin/starter promote --service time-service --tag v1.2.3 --to prod --as alice
 wait_stage promote-time-service-v1.2.3 waiting-approval
 bin/starter status promote-time-service-v1.2.3
@@ -71,13 +83,13 @@ bin/starter status promote-time-service-v1.2.3 -o json | grep -q '"stage": "done
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/prod/time-service.yaml | grep -q "localtime:v1.2.3"
 
 step "CI pushes a broken build sha-9f8e7d6: it turns Degraded in dev and is rolled back to sha-1a2b3c4"
-bin/sandbox image push time-service sha-9f8e7d6 --broken
+bin/sandbox image push time-service sha-9f8e7d6 --broken --no-event
 expect_exit 1 bin/starter promote --service time-service --tag sha-9f8e7d6 --wait --as alice
 bin/starter status promote-time-service-sha-9f8e7d6 -o json | grep -q '"state": "rolled-back"'
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/time-service.yaml | grep -q "localtime:sha-1a2b3c4"
 
 step "CI tags that build v1.2.4: staging refuses it, it never ran Healthy in dev (exit 1)"
-bin/sandbox image push time-service v1.2.4 --like sha-9f8e7d6
+bin/sandbox image push time-service v1.2.4 --like sha-9f8e7d6 --no-event
 set +e; out=$(bin/starter promote --service time-service --tag v1.2.4 --wait --as alice 2>&1); got=$?; set -e
 echo "$out"
 if [ "$got" != 1 ]; then echo "demo: expected exit 1 from promoting v1.2.4, got $got" >&2; exit 1; fi
@@ -87,7 +99,7 @@ git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/staging
 step "the worker's metrics ($IDP_SANDBOX_METRICS_URL) count the release, the rollback and the waits"
 metrics=$(curl -fsS "$IDP_SANDBOX_METRICS_URL")
 grep -E '^idp_promotions_total\{.*env="prod".*outcome="succeeded"' <<<"$metrics"
-grep -E '^idp_rollbacks_total\{.*env="staging"' <<<"$metrics"
+grep -E '^idp_rollbacks_total\{.*env="dev"' <<<"$metrics"
 grep -E '^idp_approval_wait_seconds_count\{.*env="prod".*kind="promote"' <<<"$metrics"
 grep -E '^idp_terraform_apply_seconds_count\{.*env="staging"' <<<"$metrics"
 

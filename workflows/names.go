@@ -15,5 +15,6 @@ func Definitions() []Definition {
 		{Name: api.PromoteWorkflowName, Func: Promote},
 		{Name: api.LockWorkflowName, Func: Lock},
 		{Name: api.ControlsWorkflowName, Func: Controls},
+		{Name: api.ImageWatchWorkflowName, Func: ImageWatch},
 	}
 }

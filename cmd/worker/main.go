@@ -20,6 +20,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/alexpermiakov/idp/cmd/worker/events"
 	"github.com/alexpermiakov/idp/cmd/worker/health"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/config"
@@ -33,6 +34,7 @@ type options struct {
 	config      string
 	metricsAddr string
 	healthAddr  string
+	eventsAddr  string
 	logFormat   string
 	logLevel    string
 	// stderr receives the logs.
@@ -53,6 +55,8 @@ func main() {
 		"serve Prometheus metrics at http://ADDR"+observe.MetricsPath+", e.g. :9090 ($IDP_METRICS_ADDR; empty: off)")
 	flag.StringVar(&o.healthAddr, "health-addr", os.Getenv(health.EnvAddr),
 		"serve /healthz and /readyz on this address, e.g. :8081 ($"+health.EnvAddr+"; empty: off)")
+	flag.StringVar(&o.eventsAddr, "events-addr", os.Getenv(events.EnvAddr),
+		"serve ECR push events at http://ADDR"+events.Path+" ($"+events.EnvAddr+"; default imageWatch.events.addr in idp.yaml; empty: off)")
 	flag.StringVar(&o.logFormat, "log-format", os.Getenv("IDP_LOG_FORMAT"),
 		"json or text ($IDP_LOG_FORMAT; default: text on a terminal, else json)")
 	flag.StringVar(&o.logLevel, "log-level", os.Getenv("IDP_LOG_LEVEL"), "debug, info, warn or error ($IDP_LOG_LEVEL; default info)")
@@ -92,6 +96,11 @@ func run(o options, stop <-chan interface{}) error {
 		return err
 	}
 	defer hs.Close()
+	es, err := o.serveEvents(logger, cfg, c)
+	if err != nil {
+		return err
+	}
+	defer es.Close()
 	fatal := make(chan error, 1)
 	w := worker.New(c, api.TaskQueue, worker.Options{OnFatalError: func(err error) {
 		select {
@@ -100,6 +109,7 @@ func run(o options, stop <-chan interface{}) error {
 		}
 	}})
 	setup.Register(w, cfg, c)
+	ensureSchedules(logger, cfg, c)
 	// Start and wait rather than Run, so the health endpoint knows when polling began.
 	if err := w.Start(); err != nil {
 		return err
@@ -138,6 +148,9 @@ func (o options) validate() (*slog.Logger, error) {
 	}
 	if err := checkAddr(o.healthAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--health-addr (%s) %q: %w", health.EnvAddr, o.healthAddr, err))
+	}
+	if err := checkAddr(o.eventsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--events-addr (%s) %q: %w", events.EnvAddr, o.eventsAddr, err))
 	}
 	return logger, errors.Join(errs...)
 }

@@ -121,7 +121,7 @@ func (s *syncBuffer) Bytes() []byte {
 func (s *syncBuffer) String() string { return string(s.Bytes()) }
 
 // devServer starts ../../bin/temporal's dev server on free ports and returns its address.
-func devServer(t *testing.T) string {
+func devServer(t *testing.T, extra ...string) string {
 	t.Helper()
 	bin, err := filepath.Abs(filepath.Join("..", "..", "bin", "temporal"))
 	require.NoError(t, err)
@@ -129,8 +129,8 @@ func devServer(t *testing.T) string {
 		t.Fatalf("%s is missing: run `make tools` (make test builds it first)", bin)
 	}
 	port := freePort(t)
-	cmd := exec.Command(bin, "server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--ui-port", strconv.Itoa(freePort(t)), "--headless", "--log-level", "error")
+	cmd := exec.Command(bin, append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--ui-port", strconv.Itoa(freePort(t)), "--headless", "--log-level", "error"}, extra...)...)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })

@@ -368,6 +368,10 @@ type startRequest struct {
 	// route is shown after the ID (a promotion's envs).
 	route string
 	wait  bool
+	// attach, when set, decides about a run of the same ID that is running: nil means follow
+	// it as if this request had started it (the image watch started what was asked for);
+	// an error refuses. Without it a running run is refused as bad input.
+	attach func(ctx context.Context, c client.Client, runID string) error
 }
 
 // start starts a run, refusing (as bad input) a second one while the first runs, prints where
@@ -390,6 +394,16 @@ func (g *globals) start(ctx context.Context, r startRequest) error {
 		StaticDetails:                            staticDetails(r.id),
 	}, r.workflow, r.input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) && r.attach != nil {
+		if err := r.attach(ctx, c, started.RunId); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.out, "  %s\n", webURL(g.namespace, r.id, started.RunId))
+		if !r.wait {
+			return nil
+		}
+		return follow(ctx, g, c, r.id, started.RunId)
+	}
 	if errors.As(err, &started) {
 		return badInput(fmt.Errorf("%s is already running: follow it with `starter watch %s`, approve it with `starter approve %s`", r.id, r.id, r.id))
 	}

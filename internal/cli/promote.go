@@ -100,6 +100,7 @@ starter unpin would (so you must be allowed to).`,
 				who:     who,
 				route:   ": " + strings.Join(names, " → "),
 				wait:    o.wait,
+				attach:  attachWatched(g, cfg, o, names[len(names)-1]),
 			})
 		},
 	}

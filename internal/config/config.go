@@ -33,6 +33,8 @@ type Config struct {
 	People map[string]Person `yaml:"people" json:"people,omitempty"`
 	// Groups name sets of people; an approver list names a group as "@name".
 	Groups map[string][]string `yaml:"groups" json:"groups,omitempty"`
+	// ImageWatch starts promotions of pushed images by itself (events and polling).
+	ImageWatch ImageWatch `yaml:"imageWatch" json:"imageWatch"`
 }
 
 // Repository is the Git repository holding the platform.
@@ -273,6 +275,7 @@ func (c *Config) applyDefaults() {
 	if c.Repository.Provider == "" {
 		c.Repository.Provider = "git"
 	}
+	c.ImageWatch.applyDefaults()
 	if c.Repository.ReviewPollInterval == 0 {
 		c.Repository.ReviewPollInterval = Duration(30 * time.Second)
 	}

@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 		bad("environments", "needs at least one environment")
 	}
 	c.validatePeople(bad)
+	c.ImageWatch.validate(bad)
 	seen := map[string]int{}
 	for i := range c.Environments {
 		c.validateEnv(i, seen, bad)

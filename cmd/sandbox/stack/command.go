@@ -83,11 +83,16 @@ func newImageCommand(dir *string) *cobra.Command {
 	image := &cobra.Command{Use: "image", Short: "Play CI: put images into the tooling account's ECR"}
 	var push PushOptions
 	pushCmd := &cobra.Command{
-		Use:   "push SERVICE TAG [--like OTHER_TAG] [--broken]",
-		Short: "Put an image with TAG into the tooling ECR",
+		Use:   "push SERVICE TAG [--like OTHER_TAG] [--broken] [--no-event]",
+		Short: "Put an image with TAG into the tooling ECR and deliver its push event to the worker",
+		Long: `push puts an image into the tooling ECR as CI does, then delivers the ECR "Image Action"
+push event to the worker's endpoint as Amazon EventBridge would (the secret in the
+connection's header): a sha-* tag starts its promotion to dev, a vX.Y.Z one to staging,
+with no starter command. --no-event pushes only, for promoting by hand.`,
 		Example: `  bin/sandbox image push time-service sha-1a2b3c4
   bin/sandbox image push time-service v1.2.3 --like sha-1a2b3c4   # same digest, as CI tags a release
-  bin/sandbox image push time-service sha-9f8e7d6 --broken        # never becomes healthy once deployed`,
+  bin/sandbox image push time-service sha-9f8e7d6 --broken        # never becomes healthy once deployed
+  bin/sandbox image push time-service sha-5d6e7f8 --no-event      # no event: promote it yourself`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			push.Service, push.Tag = args[0], args[1]
@@ -96,6 +101,7 @@ func newImageCommand(dir *string) *cobra.Command {
 	}
 	pushCmd.Flags().StringVar(&push.Like, "like", "", "give the new tag the digest this tag has")
 	pushCmd.Flags().BoolVar(&push.Broken, "broken", false, "an image whose pods never become ready")
+	pushCmd.Flags().BoolVar(&push.NoEvent, "no-event", false, "push without delivering the ECR push event to the worker (promote by hand)")
 	breakCmd := &cobra.Command{
 		Use:   "break SERVICE TAG",
 		Short: "Make a pushed image go bad at run time: its pods stop becoming ready and the Deployments running it roll",
@@ -139,6 +145,14 @@ func pushImage(cmd *cobra.Command, dir string, push PushOptions) error {
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s:%s %s\n", cfg.Tooling.Repositories[push.Service], push.Tag, digest)
+	if push.NoEvent {
+		return nil
+	}
+	line, err := deliverEvent(cmd.Context(), cfg, cfg.Tooling.Repositories[push.Service], push.Tag, digest)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), line)
 	return nil
 }
 

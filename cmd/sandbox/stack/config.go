@@ -47,7 +47,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("terraform:")
 	w("  workDir: %s", filepath.Join(s.opts.Dir, "work"))
 	w("  pluginCache: %s", filepath.Join(s.opts.Dir, "work", "plugin-cache"))
-	b.WriteString(people)
+	b.WriteString(people + s.imageWatchYAML())
 	w("environments:")
 	for _, env := range Environments {
 		w("  - name: %s", env)

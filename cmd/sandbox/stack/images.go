@@ -63,6 +63,8 @@ type PushOptions struct {
 	Like string
 	// Broken marks the image as one that never becomes healthy once deployed.
 	Broken bool
+	// NoEvent skips delivering the push event to the worker (sandbox image push only).
+	NoEvent bool
 }
 
 // PushImage puts an image with opts.Tag into the tooling ECR at endpoint and returns its

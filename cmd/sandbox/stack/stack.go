@@ -63,7 +63,9 @@ type Stack struct {
 	Kubeconfigs map[string]string
 	// MetricsAddr is where the worker serves its metrics (127.0.0.1 and a free port).
 	MetricsAddr string
-	kube        *kubePlane
+	// EventsAddr is where the worker serves ECR push events (127.0.0.1 and a free port).
+	EventsAddr string
+	kube       *kubePlane
 	// argoManifest is the official Argo CD install manifest the sandbox installs from.
 	argoManifest string
 	stop         context.CancelFunc
@@ -224,6 +226,9 @@ func (s *Stack) seedPlatform(ctx context.Context) (err error) {
 	}
 	s.logf("platform repository: %s", s.RepoURL)
 	if s.argoManifest, err = argocd.ModuleManifest(); err != nil {
+		return err
+	}
+	if err := s.prepareEvents(); err != nil {
 		return err
 	}
 	if s.Config, err = s.writeConfig(); err != nil {
