@@ -15,7 +15,8 @@ import (
 // ImageWatch is one look of the polling fallback at a service's ECR repository, started by
 // the service's schedule: list the tags, decide per entry env which new tag (if any) to
 // promote, never backwards, and start its promotion unless a run of that ID exists (an event
-// may have started it already; then nothing new starts). It keeps no state between looks:
+// may have started it already; then nothing new starts), unless the service is pinned in
+// that env (starter pin, or after a rollback there). It keeps no state between looks:
 // the promotions' workflow IDs are the record of what was handled.
 func ImageWatch(ctx workflow.Context, in api.ImageWatchInput) (api.ImageWatchResult, error) {
 	var (
@@ -43,6 +44,15 @@ func ImageWatch(ctx workflow.Context, in api.ImageWatchInput) (api.ImageWatchRes
 	for _, d := range plan.Decisions {
 		if d.Push.Tag == "" {
 			res.Notes = append(res.Notes, d.Reason)
+			continue
+		}
+		var pinned platform.PinnedOutput
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("is "+in.Service+" pinned in "+d.Env+"?", time.Minute)),
+			sig.Pinned, platform.PinnedInput{Env: d.Env, Service: in.Service}).Get(ctx, &pinned); err != nil {
+			return res, err
+		}
+		if pinned.Pinned {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: not started, %s is pinned in %s by %s: %s", d.Reason, in.Service, d.Env, pinned.Pin.Who, pinned.Pin.Reason))
 			continue
 		}
 		var started imagewatch.Started

@@ -18,6 +18,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/imagewatch"
 	"github.com/alexpermiakov/idp/internal/imagewatch/schedule"
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -41,6 +42,7 @@ func watchWorker(t *testing.T, c client.Client, cfg *config.Config, world *watch
 	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.PromoteInput) (api.Status, error) {
 		return api.Status{WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Requester: in.Requester, Stage: api.StageDone}, nil
 	}, workflowOptions(api.PromoteWorkflowName))
+	w.RegisterWorkflowWithOptions(Controls, workflowOptions(controls.WorkflowName))
 	w.RegisterActivity(&platform.Signaller{Client: c})
 	w.RegisterActivityWithOptions(func(context.Context, platform.WatchToolingInput) (platform.WatchToolingOutput, error) {
 		return platform.WatchToolingOutput{Tooling: cfg.Tooling}, nil
@@ -169,6 +171,24 @@ func TestImageWatchStartsEachTagOnce(t *testing.T) {
 	require.Error(t, err, "the older tag was never started")
 	_, err = c.DescribeWorkflow(ctx, "promote-time-service-v1.2.2", "")
 	require.Error(t, err, "the older release was never started")
+
+	// A pinned env is left alone (a rollback there is not undone by the next push).
+	world.mu.Lock()
+	world.images = append([]imagewatch.Image{{Tag: "sha-ddddddd", Digest: "sha256:ee", PushedAt: t0.Add(2 * time.Minute)}}, world.images...)
+	world.mu.Unlock()
+	ctl, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: controls.WorkflowID("dev"), TaskQueue: api.TaskQueue}, controls.WorkflowName,
+		controls.State{Env: "dev", Pins: []controls.Pin{{Service: "time-service", Who: "idp (rollback)", Reason: "rolled back to sha-bbbbbbb"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.TerminateWorkflow(ctx, ctl.GetID(), "", "test over") })
+	res = look(t, c, "time-service")
+	require.Empty(t, res.Started, res.Notes)
+	require.Contains(t, res.Notes, "sha-ddddddd is the newest tag entering dev: not started, time-service is pinned in dev by idp (rollback): rolled back to sha-bbbbbbb")
+	require.NoError(t, c.TerminateWorkflow(ctx, ctl.GetID(), "", "unpinned"))
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: controls.WorkflowID("dev"), TaskQueue: api.TaskQueue}, controls.WorkflowName,
+		controls.State{Env: "dev"})
+	require.NoError(t, err)
+	res = look(t, c, "time-service")
+	require.Equal(t, []string{"promote-time-service-sha-ddddddd"}, res.Started, "once the pin is gone the watch goes on: %v", res.Notes)
 
 	// starter image-watch enable / disable.
 	require.NoError(t, schedule.SetPaused(ctx, c.ScheduleClient(), cfg, false, "enabled by test"))

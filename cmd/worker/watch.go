@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexpermiakov/idp/cmd/worker/events"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/imagewatch/schedule"
 )
 
@@ -27,7 +28,14 @@ func (o options) serveEvents(logger *slog.Logger, cfg *config.Config, c client.C
 	if err != nil {
 		return nil, err
 	}
-	srv, err := events.Listen(addr, &events.Handler{Config: cfg, Secret: secret, Client: c, Log: logger})
+	srv, err := events.Listen(addr, &events.Handler{Config: cfg, Secret: secret, Client: c, Log: logger,
+		Pinned: func(ctx context.Context, env, service string) (*controls.Pin, error) {
+			st, err := controls.Get(ctx, c, env)
+			if err != nil {
+				return nil, err
+			}
+			return controls.PinOf(st.Pins, service), nil
+		}})
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/imagewatch"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -37,7 +38,7 @@ const maxBody = 256 << 10
 
 // Response is the JSON body of every answer.
 type Response struct {
-	// Status is "started", "already-started" or "refused".
+	// Status is "started", "already-started", "pinned" or "refused".
 	Status     string `json:"status"`
 	WorkflowID string `json:"workflowId,omitempty"`
 	RunID      string `json:"runId,omitempty"`
@@ -50,6 +51,10 @@ type Handler struct {
 	Secret string
 	Client imagewatch.StartAPI
 	Log    *slog.Logger
+	// Pinned, when set, says whether the service is pinned in env (starter pin, or after a
+	// rollback): the watch leaves a pinned env alone, so a rollback is not undone by the next
+	// push.
+	Pinned func(ctx context.Context, env, service string) (*controls.Pin, error)
 }
 
 // ServeHTTP handles one delivery.
@@ -78,6 +83,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 4*time.Second) // EventBridge waits 5 s
 	defer cancel()
+	if h.Pinned != nil {
+		pin, err := h.Pinned(ctx, push.Entry, push.Service)
+		if err != nil {
+			h.Log.Error("event not handled: reading the pins failed", "service", push.Service, "env", push.Entry, "error", err)
+			h.answer(w, http.StatusServiceUnavailable, Response{Status: "refused", Message: "could not read the pins of " + push.Entry + " (EventBridge retries): " + err.Error()})
+			return
+		}
+		if pin != nil {
+			msg := fmt.Sprintf("%s is pinned in %s by %s: %s; nothing started (starter unpin --service %s --env %s, then push again or starter promote)",
+				push.Service, push.Entry, pin.Who, pin.Reason, push.Service, push.Entry)
+			h.Log.Info("event for a pinned env", "service", push.Service, "tag", push.Tag, "env", push.Entry)
+			h.answer(w, http.StatusConflict, Response{Status: "pinned", Message: msg})
+			return
+		}
+	}
 	started, err := imagewatch.Start(ctx, h.Client, api.PromoteStart(push, imagewatch.RequesterEvent))
 	if err != nil {
 		h.Log.Error("event not handled: starting the promotion failed", "service", push.Service, "tag", push.Tag, "error", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/imagewatch"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -150,4 +152,35 @@ func TestBadEventsStartNothing(t *testing.T) {
 	require.Empty(t, s.calls, "no refused event starts anything")
 	require.NotContains(t, logs.String(), secret)
 	require.True(t, strings.Contains(logs.String(), `"status":401`), "refusals are logged")
+}
+
+// TestAPinnedEnvIsLeftAlone: a push for an env where the service is pinned (after a rollback,
+// or by starter pin) starts nothing and says how to lift the pin; a pin it cannot read is a
+// 503, which EventBridge retries.
+func TestAPinnedEnvIsLeftAlone(t *testing.T) {
+	srv, s, _ := newServer(t)
+	h := srv.Config.Handler.(*Handler)
+	var asked []string
+	pinErr := error(nil)
+	h.Pinned = func(_ context.Context, env, service string) (*controls.Pin, error) {
+		asked = append(asked, service+"/"+env)
+		if pinErr != nil {
+			return nil, pinErr
+		}
+		return &controls.Pin{Service: service, Who: "idp (rollback)", Reason: "rolled back to v1.2.2"}, nil
+	}
+	key := map[string]string{"X-Idp-Events-Key": secret}
+	code, r := post(t, srv.URL, event("sha-1a2b3c4"), key)
+	require.Equal(t, http.StatusConflict, code)
+	require.Equal(t, "pinned", r.Status)
+	require.Equal(t, "time-service is pinned in dev by idp (rollback): rolled back to v1.2.2; nothing started "+
+		"(starter unpin --service time-service --env dev, then push again or starter promote)", r.Message)
+	require.Equal(t, []string{"time-service/dev"}, asked)
+	require.Empty(t, s.calls)
+
+	pinErr = errors.New("temporal: unavailable")
+	code, r = post(t, srv.URL, event("sha-1a2b3c4"), key)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, r.Message, "could not read the pins of dev")
+	require.Empty(t, s.calls)
 }
