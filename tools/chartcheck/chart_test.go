@@ -177,12 +177,13 @@ func TestMinimalValues(t *testing.T) {
 func TestFullValues(t *testing.T) {
 	t.Parallel()
 	r := render(t, fullValues())
-	require.Equal(t, []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ServiceAccount", "ServiceMonitor"}, r.Kinds())
+	require.Equal(t, []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "ServiceMonitor"}, r.Kinds())
 	checkWorker(t, r)
 	d := deployment(t, r)
 	spec := d.Spec.Template.Spec
 	c := worker(t, d)
 	vars := env(t, c)
+	checkEvents(t, r, c, vars)
 
 	require.Equal(t, "864992049050.dkr.ecr.us-west-2.amazonaws.com/idp/worker:v1.4.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", c.Image)
 	require.Equal(t, corev1.PullAlways, c.ImagePullPolicy)
@@ -276,6 +277,27 @@ func TestExistingConfigMap(t *testing.T) {
 	require.Equal(t, "config.yaml", key)
 	require.NotContains(t, d.Spec.Template.Annotations, "checksum/idp-config")
 	require.Contains(t, r.Notes, "rollout restart deployment/"+fullname)
+}
+
+// checkEvents asserts the ECR push endpoint is on: its port, its address, its secret from the
+// Secret (never a literal), and a Service that reaches it.
+func checkEvents(t *testing.T, r *Rendered, c corev1.Container, vars map[string]corev1.EnvVar) {
+	t.Helper()
+	require.Equal(t, ":8082", literal(t, vars, "IDP_EVENTS_ADDR"))
+	requireSecretRef(t, vars, "IDP_EVENTS_SECRET", "idp-events", "events-secret")
+	var port int32
+	for _, p := range c.Ports {
+		if p.Name == "events" {
+			port = p.ContainerPort
+		}
+	}
+	require.EqualValues(t, 8082, port)
+	o := r.Find("Service", fullname+"-events")
+	require.NotNil(t, o, "no events Service among %v", r.Kinds())
+	svc := typed[corev1.Service](t, o)
+	require.True(t, selects(svc.Spec.Selector, deployment(t, r).Spec.Template.Labels), "the events Service does not select the workers")
+	require.Equal(t, "events", svc.Spec.Ports[0].TargetPort.String())
+	require.Equal(t, "ingress", svc.Annotations["example.com/exposed-by"])
 }
 
 // TestMetricsOff: no metrics port, Service or variable.

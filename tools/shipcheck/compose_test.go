@@ -102,14 +102,15 @@ func TestComposeAgainstRealAWS(t *testing.T) {
 	require.Equal(t, env(w, "TEMPORAL_NAMESPACE"), env(p.Services["temporal-setup"], "TEMPORAL_NAMESPACE"))
 	require.Equal(t, ":8081", env(w, "IDP_HEALTH_ADDR"))
 	// Credentials pass through from the shell and are absent when the shell has none.
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "IDP_GIT_TOKEN", "GITHUB_TOKEN"} {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "IDP_GIT_TOKEN", "GITHUB_TOKEN", "IDP_EVENTS_ADDR", "IDP_EVENTS_SECRET"} {
 		v, ok := w.Environment[k]
 		require.True(t, ok, k)
 		require.Nil(t, v, "%s must come from the shell, never from the file", k)
 	}
-	withCreds := loadCompose(t, append(slices.Clone(hostEnv), "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "GITHUB_TOKEN=ghp_x"))
+	withCreds := loadCompose(t, append(slices.Clone(hostEnv), "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "GITHUB_TOKEN=ghp_x", "IDP_EVENTS_SECRET=0123456789abcdef"))
 	require.Equal(t, "AKIAEXAMPLE", env(withCreds.Services["worker"], "AWS_ACCESS_KEY_ID"))
 	require.Equal(t, "ghp_x", env(withCreds.Services["worker"], "GITHUB_TOKEN"))
+	require.Equal(t, "0123456789abcdef", env(withCreds.Services["worker"], "IDP_EVENTS_SECRET"), "the events secret comes from the shell, never the file")
 
 	// The worker is this repository's Dockerfile, stage worker; its config is ./idp.yaml.
 	require.Equal(t, "worker", w.Build.Target)

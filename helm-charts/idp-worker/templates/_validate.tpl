@@ -61,6 +61,17 @@ renders nothing when all is well. deployment.yaml includes it, so every render r
 {{- if and $v.metrics.serviceMonitor.enabled (not $v.metrics.enabled) -}}
 {{- $errs = append $errs "metrics.serviceMonitor.enabled is true but metrics.enabled is false: the ServiceMonitor would have nothing to scrape" -}}
 {{- end -}}
+{{- if $v.events.enabled -}}
+{{- if not $v.events.secret.existingSecret -}}
+{{- $errs = append $errs "events.enabled is true but events.secret.existingSecret is empty: name the Secret holding the shared secret EventBridge's connection sends (kubectl create secret generic idp-events --from-literal=events-secret=...)" -}}
+{{- end -}}
+{{- if eq (int $v.events.port) (int $v.health.port) -}}
+{{- $errs = append $errs (printf "events.port and health.port are both %d: the worker serves them on separate listeners" (int $v.health.port)) -}}
+{{- end -}}
+{{- if and $v.metrics.enabled (eq (int $v.events.port) (int $v.metrics.port)) -}}
+{{- $errs = append $errs (printf "events.port and metrics.port are both %d: the worker serves them on separate listeners" (int $v.metrics.port)) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.metrics.enabled (eq (int $v.metrics.port) (int $v.health.port)) -}}
 {{- $errs = append $errs (printf "metrics.port and health.port are both %d: the worker serves them on separate listeners" (int $v.health.port)) -}}
 {{- end -}}
