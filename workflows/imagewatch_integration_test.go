@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -204,4 +205,18 @@ func TestImageWatchStartsEachTagOnce(t *testing.T) {
 	sts, err = schedule.Statuses(ctx, c.ScheduleClient(), cfg)
 	require.NoError(t, err)
 	require.True(t, sts[1].Paused)
+
+	// A service taken out of idp.yaml loses its schedule at the next start (schedules are
+	// listed through visibility, which may lag a moment).
+	fewer := *cfg
+	fewer.Tooling.Repositories = map[string]string{"time-service": cfg.Tooling.Repositories["time-service"]}
+	require.Eventually(t, func() bool {
+		did, err := schedule.EnsureSchedules(ctx, c.ScheduleClient(), &fewer)
+		require.NoError(t, err)
+		return slices.Contains(did, "deleted image-watch-version-service (version-service is no longer in tooling.repositories)")
+	}, 30*time.Second, time.Second)
+	_, err = c.ScheduleClient().GetHandle(ctx, api.ImageWatchID("version-service")).Describe(ctx)
+	require.Error(t, err, "the schedule is gone")
+	_, err = c.ScheduleClient().GetHandle(ctx, api.ImageWatchID("time-service")).Describe(ctx)
+	require.NoError(t, err, "the listed service keeps its schedule")
 }

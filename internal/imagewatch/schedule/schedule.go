@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -48,7 +49,9 @@ func Services(cfg *config.Config) []string {
 
 // EnsureSchedules creates each service's polling schedule, or updates its interval and action
 // to idp.yaml's, keeping whether it is paused (a person paused it with `starter image-watch
-// disable`). It reports what it did per service; run it at every worker start.
+// disable`), and deletes the schedules of services idp.yaml no longer lists, so a removed
+// service is not polled forever. It reports what it did per service; run it at every worker
+// start.
 func EnsureSchedules(ctx context.Context, sc client.ScheduleClient, cfg *config.Config) ([]string, error) {
 	var did []string
 	var errs []error
@@ -59,6 +62,35 @@ func EnsureSchedules(ctx context.Context, sc client.ScheduleClient, cfg *config.
 			continue
 		}
 		did = append(did, what)
+	}
+	gone, err := removeStale(ctx, sc, cfg)
+	return append(did, gone...), errors.Join(append(errs, err)...)
+}
+
+// removeStale deletes the image-watch schedules of services not in tooling.repositories.
+// Schedules are listed through visibility, so one created moments ago may show up only at a
+// later start.
+func removeStale(ctx context.Context, sc client.ScheduleClient, cfg *config.Config) ([]string, error) {
+	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})
+	if err != nil {
+		return nil, fmt.Errorf("listing schedules: %w", err)
+	}
+	var did []string
+	var errs []error
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return did, fmt.Errorf("listing schedules: %w", err)
+		}
+		svc, ok := strings.CutPrefix(e.ID, api.ImageWatchIDPrefix)
+		if !ok || cfg.Tooling.Repositories[svc] != "" {
+			continue
+		}
+		if err := sc.GetHandle(ctx, e.ID).Delete(ctx); err != nil && !errors.As(err, new(*serviceerror.NotFound)) {
+			errs = append(errs, fmt.Errorf("deleting schedule %s: %w", e.ID, err))
+			continue
+		}
+		did = append(did, fmt.Sprintf("deleted %s (%s is no longer in tooling.repositories)", e.ID, svc))
 	}
 	return did, errors.Join(errs...)
 }
