@@ -61,6 +61,21 @@ step "the same event again (EventBridge delivers at least once) starts nothing: 
 bin/sandbox image push version-service sha-5d6e7f8 | grep "event: 409 already-started"
 bin/starter image-watch status
 
+step "stop the line: bob freezes dev; the next pushed build waits at dev's door"
+bin/starter freeze --env dev --reason "demo: stop the line" --as bob
+bin/sandbox image push version-service sha-6e7f809 | grep "event: 202 started"
+for _ in $(seq 1 120); do
+  if bin/starter status promote-version-service-sha-6e7f809 -o json | grep -q '"frozen": "dev is frozen by bob'; then break; fi
+  sleep 1
+done
+bin/starter status promote-version-service-sha-6e7f809 -o json | grep -q '"frozen": "dev is frozen by bob'
+bin/starter status promote-version-service-sha-6e7f809
+bin/starter freezes
+step "bob unfreezes dev: the waiting promotion goes on to Healthy, no worker restart"
+bin/starter unfreeze --env dev --as bob
+wait_stage promote-version-service-sha-6e7f809 done
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/version-service.yaml | grep -q "version:sha-6e7f809"
+
 step "CI pushes sha-1a2b3c4 of time-service without its event (--no-event); promote it to dev by hand"
 bin/sandbox image push time-service sha-1a2b3c4 --no-event
 bin/starter promote --service time-service --tag sha-1a2b3c4 --wait --as alice
