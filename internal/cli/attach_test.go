@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
@@ -35,37 +33,23 @@ func (f *runningByWatch) QueryWorkflow(ctx context.Context, id, runID, query str
 	return value{api.Status{Requester: f.requester, Stage: api.StageDone}}, nil
 }
 
-// startWith runs a starter command against c with cfg: exit code, stdout, stderr.
-func startWith(t *testing.T, c client.Client, cfg string, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRoot(&globals{out: &out, errOut: &errOut, dial: func(client.Options) (client.Client, error) { return c, nil },
-		clock: func() time.Time { return signedAt }})
-	root.SetArgs(append(args, "--config", cfg))
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errOut.WriteString(err.Error())
-	}
-	return Code(err), out.String(), errOut.String()
-}
-
 func TestPromoteFollowsTheRunTheWatchStarted(t *testing.T) {
 	cfg := filepath.Join("..", "..", "idp.yaml")
 	t.Setenv("IDP_SIGNING_KEY", "")
 	t.Setenv("IDP_KEYS_DIR", "")
 	t.Setenv("SSH_AUTH_SOCK", "")
 	f := &runningByWatch{requester: imagewatch.RequesterEvent}
-	code, out, stderr := startWith(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--wait", "--as", "ci", "--no-sign")
+	code, out, stderr := start(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--wait", "--as", "ci", "--no-sign")
 	require.Equal(t, ExitDone, code, stderr)
 	require.Contains(t, out, "promote-time-service-sha-1a2b3c4 was already started by idp-watch (ecr push) (the pushed image's promotion): following it")
 	require.Contains(t, out, "/workflows/promote-time-service-sha-1a2b3c4/run-7")
 
-	code, _, stderr = startWith(t, f, cfg, "promote", "--service", "time-service", "--tag", "v1.2.3", "--to", "prod", "--as", "ci", "--no-sign")
+	code, _, stderr = start(t, f, cfg, "promote", "--service", "time-service", "--tag", "v1.2.3", "--to", "prod", "--as", "ci", "--no-sign")
 	require.Equal(t, ExitBadInput, code)
 	require.Contains(t, stderr, "started by idp-watch (ecr push), and stops at staging: wait for it")
 
 	f.requester = "bob"
-	code, _, stderr = startWith(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--as", "ci", "--no-sign")
+	code, _, stderr = start(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--as", "ci", "--no-sign")
 	require.Equal(t, ExitBadInput, code)
 	require.Contains(t, stderr, "promote-time-service-sha-1a2b3c4 is already running (requested by bob)")
 }

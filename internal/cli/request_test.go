@@ -74,11 +74,12 @@ func configWithKey(t *testing.T, key ssh.PublicKey) string {
 	return p
 }
 
-// start runs a starter command against f with cfg and returns its exit code, stdout and stderr.
-func start(t *testing.T, f *fakeStarts, cfg string, args ...string) (int, string, string) {
+// start runs a starter command against the Temporal client c with cfg and returns its exit
+// code, stdout and stderr.
+func start(t *testing.T, c client.Client, cfg string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	root := newRoot(&globals{out: &out, errOut: &errOut, dial: func(client.Options) (client.Client, error) { return f, nil },
+	root := newRoot(&globals{out: &out, errOut: &errOut, dial: func(client.Options) (client.Client, error) { return c, nil },
 		clock: func() time.Time { return signedAt }})
 	root.SetArgs(append(args, "--config", cfg))
 	err := root.ExecuteContext(context.Background())
