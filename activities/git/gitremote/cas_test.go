@@ -325,3 +325,43 @@ func casCommit(t *testing.T, bare, hash string) *object.Commit {
 	require.NoError(t, err)
 	return c
 }
+
+// A push works out what to send from the tips it moves between, never from the history
+// behind them (go-git walks all of it otherwise, which grows with the square of the history):
+// the view it pushes through shows those commits and hides older ones, and what lands is
+// complete.
+func TestPushSeesOnlyTheTips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bare := provBareRepo(t)
+	clone := casClone(t, bare, "main")
+	for i := range 5 {
+		casForeignCommit(t, clone, "main", fmt.Sprintf("docs/%d.md", i), "doc\n", false)
+	}
+	p := provGitProvider(t, bare)
+	s, err := p.session()
+	require.NoError(t, err)
+	tip, err := s.fetchBranch(ctx, "main")
+	require.NoError(t, err)
+	tree, err := s.applyChange(tip, casChange)
+	require.NoError(t, err)
+	h, err := s.writeCommit(tip.Hash, tree, casChange.Message, nil)
+	require.NoError(t, err)
+	update := refUpdate{branch: "main", from: tip.Hash, to: h}
+
+	pusher, err := s.pusher([]refUpdate{update})
+	require.NoError(t, err)
+	for _, seen := range []plumbing.Hash{h, tip.Hash} {
+		_, err := pusher.CommitObject(seen)
+		require.NoError(t, err, "the view shows %s", seen)
+	}
+	_, err = pusher.CommitObject(tip.ParentHashes[0])
+	require.ErrorIs(t, err, plumbing.ErrObjectNotFound, "the view hides what is behind the tip")
+	_, err = s.repo.CommitObject(tip.ParentHashes[0])
+	require.NoError(t, err, "the session itself still has the history")
+
+	require.NoError(t, s.push(ctx, update))
+	require.Equal(t, h, provHead(t, bare, "main").Hash)
+	require.Equal(t, "7", provGit(t, bare, "rev-list", "--count", "main"))
+	provFsck(t, bare)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/alexpermiakov/idp/activities/git"
@@ -104,6 +105,43 @@ func (s *session) fetchBranch(ctx context.Context, branch string) (*object.Commi
 	return s.repo.CommitObject(h)
 }
 
+// pusher is the session's repository seen through tipView, for pushing updates.
+func (s *session) pusher(updates []refUpdate) (*gogit.Repository, error) {
+	view := &tipView{Storer: s.repo.Storer, commits: map[plumbing.Hash]bool{}}
+	for _, u := range updates {
+		view.commits[u.from], view.commits[u.to] = true, true
+		c, err := s.repo.CommitObject(u.to)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range c.ParentHashes {
+			view.commits[h] = true
+		}
+	}
+	return gogit.Open(view, nil)
+}
+
+// tipView shows a push only the commits it moves branches between, and their parents: any
+// other commit reads as missing, as in a shallow clone. go-git works out what to send by
+// walking everything reachable from every ref the remote advertises, so over the full
+// history of a busy branch each push would cost time that grows with the square of the
+// history (every commit's whole tree), long enough for the branch to move again before it
+// lands. Seen through the view, that walk stops at the tips, and what is sent is the same:
+// the new commits and the objects the remote's tips do not have.
+type tipView struct {
+	storage.Storer
+	commits map[plumbing.Hash]bool
+}
+
+// EncodedObject hides every commit outside the view.
+func (v *tipView) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	o, err := v.Storer.EncodedObject(t, h)
+	if err == nil && o.Type() == plumbing.CommitObject && !v.commits[h] {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	return o, err
+}
+
 // refUpdate moves branch from the commit an attempt read (zero: it saw no such branch) to to.
 type refUpdate struct {
 	branch   string
@@ -137,7 +175,11 @@ func (s *session) push(ctx context.Context, updates ...refUpdate) error {
 		names = append(names, u.branch)
 	}
 	sort.Strings(names)
-	err := s.repo.PushContext(ctx, &gogit.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs,
+	pusher, err := s.pusher(updates)
+	if err != nil {
+		return err
+	}
+	err = pusher.PushContext(ctx, &gogit.PushOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs,
 		RequireRemoteRefs: require, Atomic: len(specs) > 1})
 	if err == nil || errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 		return nil
