@@ -38,6 +38,7 @@ func printStatus(w io.Writer, st api.Status) {
 	if st.SupersededBy != "" {
 		fmt.Fprintf(w, "superseded by %s\n", st.SupersededBy)
 	}
+	printTrain(w, st.Train)
 	for _, e := range st.Environments {
 		fmt.Fprintf(w, "env %-10s %s %s %s", e.Name, e.State, e.Image, e.Commit)
 		if e.SoakUntil != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -123,4 +124,18 @@ func (g *globals) startTrain(cmd *cobra.Command, o promoteOptions) error {
 		route:   ": " + strings.Join(names, " → "),
 		wait:    o.wait,
 	})
+}
+
+// printTrain shows a train's members: what its one approval per env covers, and where each is.
+func printTrain(w io.Writer, t *api.TrainStatus) {
+	if t == nil {
+		return
+	}
+	fmt.Fprintf(w, "train:        %s, approvals bind to %s (sha256 of the sorted service@digest lines)\n", t.Name, t.Subject)
+	for _, m := range t.Members {
+		fmt.Fprintf(w, "  %s %s %s\n", m.Service, m.Tag, m.Digest)
+		for _, e := range m.Environments {
+			fmt.Fprintf(w, "    %-10s %s %s %s\n", e.Name, e.State, e.Image, e.Commit)
+		}
+	}
 }

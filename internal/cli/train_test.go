@@ -79,3 +79,14 @@ func TestTrainBadInputExitsTwo(t *testing.T) {
 		require.ErrorContains(t, err, tc.msg, "%v", tc.args)
 	}
 }
+
+func TestPrintStatusShowsTheTrain(t *testing.T) {
+	var b bytes.Buffer
+	printStatus(&b, api.Status{WorkflowID: "train-rel-1", Kind: api.KindTrain, Stage: api.StageWaitingApproval,
+		Train: &api.TrainStatus{Name: "rel-1", Subject: "sha256:abc", Members: []api.TrainImage{
+			{Service: "time-service", Tag: "v1.2.3", Digest: "sha256:111", Environments: []api.EnvStatus{{Name: "prod", State: api.EnvWaitingApproval}}},
+			{Service: "version-service", Tag: "v2.0.0", Digest: "sha256:222"}}}})
+	require.Contains(t, b.String(), "train:        rel-1, approvals bind to sha256:abc")
+	require.Contains(t, b.String(), "  time-service v1.2.3 sha256:111\n    prod       waiting-approval")
+	require.Contains(t, b.String(), "  version-service v2.0.0 sha256:222\n")
+}
