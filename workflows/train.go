@@ -119,8 +119,12 @@ func (t *train) promote(ctx workflow.Context, g *gate) error {
 		return err
 	}
 	envs := t.paths[0]
-	for i := range envs {
-		if err := t.promoteEnv(ctx, g, i, i == len(envs)-1); err != nil {
+	for i, e := range envs {
+		err := t.promoteEnv(ctx, g, i, i == len(envs)-1)
+		for _, p := range t.members {
+			p.observeEnv(ctx, e.Name, err) // per service, as single promotions count
+		}
+		if err != nil {
 			return err
 		}
 	}

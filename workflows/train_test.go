@@ -67,6 +67,7 @@ func member(svc, name string) policy.Env {
 		e.Soak = time.Minute
 	}
 	if name == "prod" {
+		e.Propose = true // through pull requests, one per service, merged after the one approval
 		e.Approval = config.Approval{Required: true, FourEyes: true, MinApprovals: 1, Approvers: []string{"alice", "bob"},
 			Expiry: config.Duration(time.Hour), RequireSignatures: true}
 	}
@@ -121,9 +122,20 @@ func (s *trainSuite) SetupTest() {
 		if in.Expect != "" {
 			w += " over " + in.Expect
 		}
+		if in.Propose {
+			w = "propose " + w + " on " + in.Head
+		}
 		s.writes = append(s.writes, w)
-		return git.WriteImageOutput{Commit: fmt.Sprintf("c%d", len(s.writes)), Changed: true}, nil
+		out := git.WriteImageOutput{Commit: fmt.Sprintf("c%d", len(s.writes)), Changed: true}
+		if in.Propose {
+			out.Proposal = &git.Proposal{Base: "main", Head: in.Head, Commit: out.Commit, Number: len(s.writes)}
+		}
+		return out, nil
 	})
+	s.env.OnActivity(ga.MergeProposal, mock.Anything, mock.Anything).Return(func(_ context.Context, in git.MergeInput) (git.WriteImageOutput, error) {
+		s.writes = append(s.writes, "merge "+in.Proposal.Head)
+		return git.WriteImageOutput{Commit: fmt.Sprintf("c%d", len(s.writes)), Changed: true}, nil
+	}).Maybe()
 	s.env.OnActivity(ar.RefreshApp, mock.Anything, mock.Anything).Return(nil)
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.Anything).Return(func(_ context.Context, in argocd.WaitAppInput) (argocd.WaitAppOutput, error) {
 		if in.App == s.broken && strings.HasSuffix(in.Image, "@"+trainImages["version-service"][1]) {
@@ -257,5 +269,13 @@ func (s *trainSuite) TestOneApprovalCoversEveryDigest() {
 	s.True(st.Approvals[0].Verified)
 	s.Equal(subject, st.Approvals[0].Subject)
 	s.Equal([]api.EnvStatus{{Name: "staging", State: api.EnvDone}, {Name: "prod", State: api.EnvDone}}, st.Environments)
-	s.Len(s.writes, 4, "both images into staging, then into prod")
+	s.Equal([]string{
+		"staging time-service " + trainPinned("time-service"),
+		"staging version-service " + trainPinned("version-service"),
+		"propose prod time-service " + trainPinned("time-service") + " on idp/time-service-prod-v2.0.0",
+		"propose prod version-service " + trainPinned("version-service") + " on idp/version-service-prod-v3.0.0",
+		"merge idp/time-service-prod-v2.0.0",
+		"merge idp/version-service-prod-v3.0.0",
+	}, s.writes, "both pull requests are open before the approval, both merged after it")
+	s.Equal(trainPinned("version-service"), st.Train.Members[1].Environments[1].Image)
 }
