@@ -149,6 +149,9 @@ func (t *train) soak(ctx workflow.Context, te *trainEnv, last bool) error {
 	for _, p := range t.members {
 		p.env(te.name).SoakUntil = nil
 	}
+	if ctx.Err() != nil {
+		return temporal.NewCanceledError() // the run itself was cancelled, not a watch that failed
+	}
 	for m, err := range errs {
 		if err != nil && !temporal.IsCanceledError(err) {
 			t.members[m].oursFailed(ctx, te.envs[m], err)

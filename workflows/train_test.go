@@ -143,7 +143,12 @@ func (s *trainSuite) SetupTest() {
 		}
 		return argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil
 	})
-	s.env.OnActivity(ar.Soak, mock.Anything, mock.Anything).Return(argocd.SoakOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Maybe()
+	s.env.OnActivity(ar.Soak, mock.Anything, mock.Anything).Return(func(_ context.Context, in argocd.SoakInput) (argocd.SoakOutput, error) {
+		if in.App == s.broken && in.Image == trainPinned("time-service") {
+			return argocd.SoakOutput{}, fail.New(argocd.ErrDegraded, "%s turned Degraded during its soak", in.App)
+		}
+		return argocd.SoakOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil
+	}).Maybe()
 	s.env.OnActivity(sa.Pin, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(na.Send, mock.Anything, mock.Anything).Return(notify.SendOutput{}, nil).Maybe()
 	mockApprovalKeys(s.env, func() map[string][]string { return s.people })
@@ -278,4 +283,23 @@ func (s *trainSuite) TestOneApprovalCoversEveryDigest() {
 		"merge idp/version-service-prod-v3.0.0",
 	}, s.writes, "both pull requests are open before the approval, both merged after it")
 	s.Equal(trainPinned("version-service"), st.Train.Members[1].Environments[1].Image)
+}
+
+// TestASoakFailureRollsBackBoth: both are Healthy in staging, then time-service turns Degraded
+// during the soak: both are rolled back there and nothing goes to prod.
+func (s *trainSuite) TestASoakFailureRollsBackBoth() {
+	s.broken = "time-service-staging"
+	s.start("prod")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, api.ErrRolledBack), "%v", err)
+	s.ErrorContains(err, "train rel-7: time-service v2.0.0 did not stay healthy in staging: time-service-staging turned Degraded during its soak")
+	s.Equal([]string{
+		"staging time-service " + trainPinned("time-service"),
+		"staging version-service " + trainPinned("version-service"),
+		"staging time-service " + trainOld("time-service") + " over " + trainPinned("time-service"),
+		"staging version-service " + trainOld("version-service") + " over " + trainPinned("version-service"),
+	}, s.writes)
+	st := s.status()
+	s.Equal([]api.EnvStatus{{Name: "staging", State: api.EnvRolledBack}, {Name: "prod", State: api.EnvPending}}, st.Environments)
 }
