@@ -14,6 +14,7 @@ func Definitions() []Definition {
 		{Name: api.BootstrapWorkflowName, Func: BootstrapEnvironment},
 		{Name: api.PromoteWorkflowName, Func: Promote},
 		{Name: api.LockWorkflowName, Func: Lock},
+		{Name: api.TrainWorkflowName, Func: Train},
 		{Name: api.ControlsWorkflowName, Func: Controls},
 		{Name: api.ImageWatchWorkflowName, Func: ImageWatch},
 	}

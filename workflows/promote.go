@@ -119,7 +119,6 @@ var errSuperseded = errors.New("superseded in an env by a later change")
 // promoteEnv takes the image into e; last says e is the last env of the run, where no soak
 // follows.
 func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last bool) error {
-	var pa *platform.Activities
 	es := p.env(e.Name)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrEnvironment.ValueSet(e.Name)); err != nil {
 		workflow.GetLogger(ctx).Warn("upserting IdpEnvironment", "error", err)
@@ -133,26 +132,8 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last
 	defer release() // even when the run is failing or cancelled
 	p.awaitLock(ctx, e)
 
-	var freeze platform.FreezeOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("freeze in "+e.Name+"?", time.Minute)),
-		pa.CheckFreeze, platform.FreezeInput{Env: e.Name}).Get(ctx, &freeze); err != nil {
+	if err := p.admit(ctx, e); err != nil {
 		return err
-	}
-	if freeze.Frozen {
-		es.State = api.EnvFrozen
-		return fail.New(api.ErrFrozen, "%s is frozen (promotion.freeze in idp.yaml): %s %s was not deployed there", e.Name, p.in.Service, p.in.Tag)
-	}
-	// The freezes and pins people declare at run time (starter freeze, pin) and rollbacks leave.
-	if pin, err := p.door(ctx, e.Name, p.in.Service); err != nil {
-		return err
-	} else if pin != nil {
-		return p.refusePinned(e, pin)
-	}
-	if r := e.RequirePassed; r != "" && !p.passed[r] {
-		if err := p.checkPassed(ctx, e); err != nil {
-			es.State = api.EnvFailed
-			return err
-		}
 	}
 
 	current, err := p.deploy(ctx, g, e)
@@ -175,6 +156,35 @@ func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last
 	es.State = api.EnvDone
 	p.step(ctx, "%s runs %s at %s (was %s)", e.Name, p.in.Tag, short(es.Commit), current)
 	p.notifyf(ctx, notify.Promoted, e.Name, "%s %s is live in %s: Healthy at %s (was %s)", p.in.Service, p.in.Tag, e.Name, short(es.Commit), current)
+	return nil
+}
+
+// admit lets the image into e, or says why not: a freeze in idp.yaml, a freeze or pin people
+// declared (waiting while a freeze lasts), or an env it must have passed first.
+func (p *promotion) admit(ctx workflow.Context, e policy.Env) error {
+	var pa *platform.Activities
+	es := p.env(e.Name)
+	var freeze platform.FreezeOutput
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("freeze in "+e.Name+"?", time.Minute)),
+		pa.CheckFreeze, platform.FreezeInput{Env: e.Name}).Get(ctx, &freeze); err != nil {
+		return err
+	}
+	if freeze.Frozen {
+		es.State = api.EnvFrozen
+		return fail.New(api.ErrFrozen, "%s is frozen (promotion.freeze in idp.yaml): %s %s was not deployed there", e.Name, p.in.Service, p.in.Tag)
+	}
+	// The freezes and pins people declare at run time (starter freeze, pin) and rollbacks leave.
+	if pin, err := p.door(ctx, e.Name, p.in.Service); err != nil {
+		return err
+	} else if pin != nil {
+		return p.refusePinned(e, pin)
+	}
+	if r := e.RequirePassed; r != "" && !p.passed[r] {
+		if err := p.checkPassed(ctx, e); err != nil {
+			es.State = api.EnvFailed
+			return err
+		}
+	}
 	return nil
 }
 
@@ -282,28 +292,12 @@ func (p *promotion) recordPrevious(ctx workflow.Context, e policy.Env) (string, 
 // write lands the image in Git: a direct commit, or, where policy asks for approval, a branch
 // (a pull request on GitHub) that approvers see first and that is merged once they approve.
 func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.WriteImageOutput, error) {
-	var ga *git.Activities
-	es := p.env(e.Name)
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	msg := fmt.Sprintf("promote %s %s to %s\n\nimage: %s\ndigest: %s\nworkflow: %s\nrequested-by: %s",
-		p.in.Service, p.in.Tag, e.Name, p.image.Image, p.image.Digest, id, p.in.Requester)
-	writeOpts := workflow.WithActivityOptions(ctx, activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute))
-
-	var written git.WriteImageOutput
-	if e.Propose {
-		in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.pinned(), Message: msg, Propose: true,
-			Head:  policy.ProposalBranch(p.in.Service, e.Name, p.in.Tag),
-			Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
-			Body:  p.proposalBody(e.Name)}
-		if err := workflow.ExecuteActivity(writeOpts, ga.WriteImage, in).Get(ctx, &written); err != nil {
-			return written, err
-		}
-		if written.Proposal != nil && written.Proposal.URL != "" {
-			p.step(ctx, "pull request for %s: %s", e.Name, written.Proposal.URL)
-		}
+	written, err := p.propose(ctx, e)
+	if err != nil {
+		return written, err
 	}
 	if e.Approval.Required {
-		es.State = api.EnvWaitingApproval
+		p.env(e.Name).State = api.EnvWaitingApproval
 		stop := g.watchReviews(ctx, written.Proposal) // approving pull request reviews count too
 		err := g.wait(ctx, gateRequest{Env: e.Name, Subject: p.image.Digest, What: "image digest", Policy: e.Approval})
 		stop()
@@ -311,8 +305,47 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 			return written, err
 		}
 	}
+	return p.land(ctx, e, written)
+}
+
+// commitMessage says what a write of the image into e lands and on whose behalf.
+func (p *promotion) commitMessage(ctx workflow.Context, e policy.Env) string {
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	return fmt.Sprintf("promote %s %s to %s\n\nimage: %s\ndigest: %s\nworkflow: %s\nrequested-by: %s",
+		p.in.Service, p.in.Tag, e.Name, p.image.Image, p.image.Digest, id, p.in.Requester)
+}
+
+func (p *promotion) writeOptions(ctx workflow.Context, e policy.Env) workflow.Context {
+	return workflow.WithActivityOptions(ctx, activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute))
+}
+
+// propose, where e lands changes through a branch, writes the image on it (opening a pull
+// request on GitHub) for approvers to see; elsewhere it does nothing.
+func (p *promotion) propose(ctx workflow.Context, e policy.Env) (git.WriteImageOutput, error) {
+	var ga *git.Activities
+	var written git.WriteImageOutput
+	if !e.Propose {
+		return written, nil
+	}
+	in := git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.pinned(), Message: p.commitMessage(ctx, e), Propose: true,
+		Head:  policy.ProposalBranch(p.in.Service, e.Name, p.in.Tag),
+		Title: fmt.Sprintf("Promote %s %s to %s (%s)", p.in.Service, p.in.Tag, e.Name, short(p.image.Digest)),
+		Body:  p.proposalBody(e.Name)}
+	if err := workflow.ExecuteActivity(p.writeOptions(ctx, e), ga.WriteImage, in).Get(ctx, &written); err != nil {
+		return written, err
+	}
+	if written.Proposal != nil && written.Proposal.URL != "" {
+		p.step(ctx, "pull request for %s: %s", e.Name, written.Proposal.URL)
+	}
+	return written, nil
+}
+
+// land puts the image on e's branch once approved: it merges what propose wrote, or commits
+// the image directly.
+func (p *promotion) land(ctx workflow.Context, e policy.Env, written git.WriteImageOutput) (git.WriteImageOutput, error) {
+	var ga *git.Activities
 	p.setStage(ctx, api.StageDeploying)
-	es.State = api.EnvDeploying
+	p.env(e.Name).State = api.EnvDeploying
 	switch {
 	case e.Propose && written.Proposal != nil && written.Proposal.Head == "":
 		p.step(ctx, "%s already pins %s: nothing to merge", e.Name, p.pinned())
@@ -322,12 +355,12 @@ func (p *promotion) write(ctx workflow.Context, g *gate, e policy.Env) (git.Writ
 			return written, err
 		}
 		replaced := written.Previous
-		err := workflow.ExecuteActivity(writeOpts, ga.MergeProposal, git.MergeInput{Proposal: *written.Proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written)
+		err := workflow.ExecuteActivity(p.writeOptions(ctx, e), ga.MergeProposal, git.MergeInput{Proposal: *written.Proposal, Body: p.proposalBody(e.Name)}).Get(ctx, &written)
 		written.Previous = replaced
 		return written, err
 	}
-	err := workflow.ExecuteActivity(writeOpts, ga.WriteImage,
-		git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.pinned(), Message: msg}).Get(ctx, &written)
+	err := workflow.ExecuteActivity(p.writeOptions(ctx, e), ga.WriteImage,
+		git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: p.pinned(), Message: p.commitMessage(ctx, e)}).Get(ctx, &written)
 	return written, err
 }
 

@@ -21,6 +21,12 @@ type run struct {
 	// lockWait is the lock the run waits for, shown in its current details; not in the status
 	// document, whose env state says waiting-lock.
 	lockWait *lockWait
+	// parent is the train a member's run belongs to: the member's steps and stages show in the
+	// train's status, and the Web UI shows the train's details.
+	parent *run
+	// sync, when set, brings the status up to date before it is published (a train gathers
+	// its members' states).
+	sync func()
 }
 
 func newRun(ctx workflow.Context, kind, requester string) (*run, error) {
@@ -36,6 +42,9 @@ func newRun(ctx workflow.Context, kind, requester string) (*run, error) {
 // setStage records the stage and republishes it.
 func (r *run) setStage(ctx workflow.Context, stage api.Stage) {
 	r.status.Stage = stage
+	if r.parent != nil {
+		r.parent.status.Stage = stage
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrStage.ValueSet(string(stage))); err != nil {
 		workflow.GetLogger(ctx).Warn("upserting IdpStage", "error", err)
 	}
@@ -46,6 +55,9 @@ func (r *run) setStage(ctx workflow.Context, stage api.Stage) {
 func (r *run) step(ctx workflow.Context, format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	r.status.Steps = append(r.status.Steps, line)
+	if r.parent != nil {
+		r.parent.status.Steps = append(r.parent.status.Steps, line)
+	}
 	workflow.GetLogger(ctx).Info(line)
 	r.publish(ctx)
 }
@@ -71,6 +83,13 @@ func (r *run) failed(ctx workflow.Context, err error) error {
 
 // publish writes the markdown the Web UI shows as the run's current details.
 func (r *run) publish(ctx workflow.Context) {
+	if r.parent != nil {
+		r.parent.publish(ctx)
+		return
+	}
+	if r.sync != nil {
+		r.sync()
+	}
 	st := r.status
 	// fmt.Fprintf counts as I/O to workflowcheck; Sprintf into a builder is plain computation.
 	var b strings.Builder
@@ -85,6 +104,9 @@ func (r *run) publish(ctx workflow.Context) {
 	}
 	if pa := st.PendingApproval; pa != nil {
 		b.WriteString(pendingMarkdown(st, pa))
+	}
+	if st.Train != nil {
+		b.WriteString(trainMarkdown(st.Train))
 	}
 	if l := r.lockWait; l != nil {
 		b.WriteString(fmt.Sprintf("**%s**: one promotion per service per env at a time; the lock is the run `%s`\n\n",

@@ -38,6 +38,7 @@ func printStatus(w io.Writer, st api.Status) {
 	if st.SupersededBy != "" {
 		fmt.Fprintf(w, "superseded by %s\n", st.SupersededBy)
 	}
+	printTrain(w, st.Train)
 	for _, e := range st.Environments {
 		fmt.Fprintf(w, "env %-10s %s %s %s", e.Name, e.State, e.Image, e.Commit)
 		if e.SoakUntil != nil {
@@ -98,8 +99,8 @@ type listOptions struct {
 
 func (o listOptions) validate() error {
 	var errs []error
-	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote {
-		errs = append(errs, fmt.Errorf("--kind must be bootstrap or promote, got %q", o.kind))
+	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain {
+		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote or train, got %q", o.kind))
 	}
 	if o.output != "" && o.output != "json" && o.output != "text" {
 		errs = append(errs, fmt.Errorf("-o must be json or text, got %q", o.output))
@@ -187,7 +188,7 @@ func newListCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap or promote")
+	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap, promote or train")
 	cmd.Flags().StringVar(&o.service, "service", "", "only runs of this service")
 	cmd.Flags().StringVar(&o.env, "env", "", "only runs in this environment")
 	cmd.Flags().BoolVar(&o.open, "open", false, "only runs still going")

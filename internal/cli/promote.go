@@ -13,7 +13,10 @@ import (
 )
 
 type promoteOptions struct {
-	service   string
+	service string
+	// services are the --service flags as given: one SVC, or with --train several SVC=TAG.
+	services  []string
+	train     string
 	tag       string
 	to        string
 	supersede bool
@@ -24,6 +27,11 @@ type promoteOptions struct {
 
 func (o promoteOptions) validate() error {
 	var errs []error
+	if len(o.services) > 1 {
+		errs = append(errs, errors.New("--service is given more than once: to move several services together, use --train NAME --service SVC=TAG (once per service)"))
+	} else if strings.Contains(o.service, "=") {
+		errs = append(errs, fmt.Errorf("--service %q looks like SVC=TAG, which only --train takes: for one service give --service SVC --tag TAG", o.service))
+	}
 	if o.service == "" {
 		errs = append(errs, errors.New("--service is required (e.g. --service time-service)"))
 	}
@@ -38,12 +46,8 @@ func (o promoteOptions) validate() error {
 	return errors.Join(errs...)
 }
 
-func newPromoteCmd(g *globals) *cobra.Command {
-	var o promoteOptions
-	cmd := &cobra.Command{
-		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--unpin] [--wait] [--key FILE | --no-sign]",
-		Short: "Promote an image through the environments, verified by Argo CD",
-		Long: `promote starts promote-<service>-<tag>. The tag must match an environment's entry
+// promoteLong is promote's --help.
+const promoteLong = `promote starts promote-<service>-<tag>. The tag must match an environment's entry
 pattern (sha-* enters dev, vX.Y.Z enters staging); it is resolved to its digest, which every
 later step and approval binds to. Without --to, the promotion goes as far as policy allows
 without a person; with --to it goes there, waiting for approvals where policy asks.
@@ -55,12 +59,32 @@ key (CI) the request goes unsigned and is recorded as such.
 
 A promotion into an env where the service is pinned (starter pin, or a rollback) is refused
 with the pin's reason (exit 2, nothing started); --unpin lifts those pins first, as
-starter unpin would (so you must be allowed to).`,
+starter unpin would (so you must be allowed to).
+
+With --train NAME, several services move together as train-NAME: each --service SVC=TAG
+is resolved to its digest; in each env the (service, env) locks are taken in service order,
+one approval covers every digest (its subject is a sha256 over the sorted service@digest
+list, shown in status), and if one service does not become Healthy there, every service of
+the train is rolled back in that env and the train stops.`
+
+func newPromoteCmd(g *globals) *cobra.Command {
+	var o promoteOptions
+	cmd := &cobra.Command{
+		Use:   "promote --service SVC --tag TAG [--to ENV] [--supersede] [--unpin] [--wait] [--key FILE | --no-sign]",
+		Short: "Promote an image through the environments, verified by Argo CD",
+		Long:  promoteLong,
 		Example: `  starter promote --service time-service --tag sha-1a2b3c4 --wait
   starter promote --service time-service --tag v1.2.3 --to prod --as alice
-  starter promote --service time-service --tag v1.2.4 --to prod --supersede`,
+  starter promote --service time-service --tag v1.2.4 --to prod --supersede
+  starter promote --train release-42 --service time-service=v1.2.3 --service version-service=v2.0.1 --to prod`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.train != "" || cmd.Flags().Changed("train") {
+				return g.startTrain(cmd, o)
+			}
+			if len(o.services) > 0 {
+				o.service = o.services[0]
+			}
 			if err := o.validate(); err != nil {
 				return badInput(err)
 			}
@@ -109,7 +133,8 @@ starter unpin would (so you must be allowed to).`,
 }
 
 func (o *promoteOptions) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.service, "service", "", "service to promote (as in tooling.repositories)")
+	cmd.Flags().StringArrayVar(&o.services, "service", nil, "service to promote (as in tooling.repositories); with --train, SVC=TAG, once per service")
+	cmd.Flags().StringVar(&o.train, "train", "", "release train NAME: move every --service SVC=TAG together (run train-NAME)")
 	cmd.Flags().StringVar(&o.tag, "tag", "", "image tag to promote")
 	cmd.Flags().StringVar(&o.to, "to", "", "last environment (default: as far as policy allows without a person)")
 	cmd.Flags().BoolVar(&o.supersede, "supersede", false, "cancel an older promotion of this service still waiting for approval")

@@ -26,6 +26,8 @@ type Status struct {
 	// why: "staging is frozen by alice until 2026-11-30T18:00:00Z: release party".
 	Frozen       string      `json:"frozen,omitempty"`
 	Environments []EnvStatus `json:"environments"`
+	// Train lists a release train's services and the digest its approvals bind to (trains only).
+	Train *TrainStatus `json:"train,omitempty"`
 	// Plan is the latest terraform plan (bootstrap only).
 	Plan            *PlanSummary     `json:"plan,omitempty"`
 	PendingApproval *PendingApproval `json:"pendingApproval"`
