@@ -84,6 +84,7 @@ func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git
 	if err != nil {
 		return git.CommitResult{}, err
 	}
+	s.shallow = true
 	var res git.CommitResult
 	err = p.retry.Do(ctx, func() error {
 		tip, err := s.fetchBranch(ctx, branch)
@@ -124,6 +125,7 @@ func (p *provider) Propose(ctx context.Context, base, head string, c git.Change,
 	if err != nil {
 		return git.Proposal{}, err
 	}
+	s.shallow = true
 	var prop git.Proposal
 	err = p.retry.Do(ctx, func() error {
 		var err error

@@ -24,7 +24,7 @@ import (
 )
 
 // provGit runs the git CLI isolated from the user's configuration.
-func provGit(t *testing.T, dir string, args ...string) string {
+func provGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -36,7 +36,7 @@ func provGit(t *testing.T, dir string, args ...string) string {
 }
 
 // provBareRepo creates a bare repository with gittest.Seed on main and returns its directory.
-func provBareRepo(t *testing.T) string {
+func provBareRepo(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatal("the git CLI is needed for file:// remotes: apt-get install git")

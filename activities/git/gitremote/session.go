@@ -23,6 +23,9 @@ import (
 type session struct {
 	p    *provider
 	repo *gogit.Repository
+	// shallow fetches only the branches' tips (depth 1): enough to write a commit on a tip,
+	// and its cost does not grow with the history behind it. A merge needs the history.
+	shallow bool
 }
 
 func (p *provider) session() (*session, error) {
@@ -73,7 +76,11 @@ func (s *session) fetch(ctx context.Context, branches ...string) (map[string]plu
 		}
 	}
 	if len(specs) > 0 {
-		err := s.repo.FetchContext(ctx, &gogit.FetchOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Tags: gogit.NoTags, Force: true})
+		opts := &gogit.FetchOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Tags: gogit.NoTags, Force: true}
+		if s.shallow {
+			opts.Depth = 1
+		}
+		err := s.repo.FetchContext(ctx, opts)
 		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 			return nil, s.p.wrap(err, "fetching %s from %s", strings.Join(branches, ", "), s.p.remote())
 		}
