@@ -23,7 +23,7 @@ import (
 // image push` as EventBridge would) takes a sha tag to dev Healthy with no starter command;
 // its redelivery, a forged event and the poll start nothing more; the poll takes a tag whose
 // event was lost; nothing older than what dev runs goes there; `starter promote` follows the
-// run an event started.
+// run an event started. Then two release trains go through dev (train_test.go).
 func TestHandsOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end against the local stack; not part of -short")
@@ -77,6 +77,8 @@ func TestHandsOff(t *testing.T) {
 	require.Contains(t, out, "promote-time-service-sha-4444444 was already started by idp-watch (ecr push) (the pushed image's promotion): following it")
 	require.Equal(t, 1, runsOf(t, c, api.PromoteID("time-service", "sha-4444444")))
 	require.Contains(t, pinned(t, cfg, "dev", "time-service"), ":sha-4444444@sha256:")
+
+	trains(t, cfg, s) // train_test.go: on this dev, so no stack of their own
 }
 
 // postEvent posts a push event for time-service:tag with key in the events header.

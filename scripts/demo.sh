@@ -111,6 +111,15 @@ if [ "$got" != 1 ]; then echo "demo: expected exit 1 from promoting v1.2.4, got 
 grep -q "has not run Healthy in dev" <<<"$out"
 git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/staging/time-service.yaml | grep -q "localtime:v1.2.3"
 
+step "a release train: time-service and version-service go to dev together as train-demo-1, all or nothing (--unpin lifts the rollback's pin on time-service)"
+bin/sandbox image push time-service sha-2c3d4e5 --no-event
+bin/sandbox image push version-service sha-7f8091a --no-event
+bin/starter promote --train demo-1 --service time-service=sha-2c3d4e5 --service version-service=sha-7f8091a --unpin --wait --as alice
+bin/starter status train-demo-1
+bin/starter status train-demo-1 -o json | grep -q '"stage": "done"'
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/time-service.yaml | grep -q "localtime:sha-2c3d4e5"
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/version-service.yaml | grep -q "version:sha-7f8091a"
+
 step "the worker's metrics ($IDP_SANDBOX_METRICS_URL) count the release, the rollback and the waits"
 metrics=$(curl -fsS "$IDP_SANDBOX_METRICS_URL")
 grep -E '^idp_promotions_total\{.*env="prod".*outcome="succeeded"' <<<"$metrics"

@@ -148,7 +148,7 @@ type RunSummary struct {
 func newListCmd(g *globals) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:     "list [--kind bootstrap|promote] [--service SVC] [--env ENV] [--open] [-o json]",
+		Use:     "list [--kind bootstrap|promote|train] [--service SVC] [--env ENV] [--open] [-o json]",
 		Short:   "List idp runs, newest first",
 		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json",
 		Args:    cobra.NoArgs,
