@@ -97,5 +97,5 @@ func TestStatusShowsUntilWhenAnEnvSoaks(t *testing.T) {
 		Environments: []api.EnvStatus{{Name: "dev", State: api.EnvSoaking, Image: "idp/localtime:sha-1a2b3c4@sha256:aa", Commit: "c0ffee", SoakUntil: &until},
 			{Name: "staging", State: api.EnvPending}}})
 	require.Contains(t, b.String(), "env dev        soaking idp/localtime:sha-1a2b3c4@sha256:aa c0ffee (soaking until 2026-05-04T12:30:00Z)\n")
-	require.Contains(t, b.String(), "env staging    pending  \n")
+	require.Contains(t, b.String(), "env staging    pending\n")
 }

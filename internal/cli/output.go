@@ -40,7 +40,12 @@ func printStatus(w io.Writer, st api.Status) {
 	}
 	printTrain(w, st.Train)
 	for _, e := range st.Environments {
-		fmt.Fprintf(w, "env %-10s %s %s %s", e.Name, e.State, e.Image, e.Commit)
+		fmt.Fprintf(w, "env %-10s %s", e.Name, e.State)
+		for _, v := range []string{e.Image, e.Commit} { // a train's members carry these, not the train
+			if v != "" {
+				fmt.Fprintf(w, " %s", v)
+			}
+		}
 		if e.SoakUntil != nil {
 			fmt.Fprintf(w, " (soaking until %s)", e.SoakUntil.Format(time.RFC3339))
 		}
