@@ -62,9 +62,6 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 	name := in.EnvName()
 	env := r.env(name)
 	env.State = api.EnvBootstrapping
-	if in.PR > 0 {
-		r.status.Preview = &api.PreviewStatus{Env: name, Base: in.Env, PR: in.PR}
-	}
 	r.setStage(ctx, api.StagePreparing)
 	if err := checkRequest(ctx, r, signedRequest{Requester: in.Requester, Signature: in.Signature,
 		Statement: in.Statement(r.status.WorkflowID)}); err != nil {
@@ -77,11 +74,7 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 		pa.Describe, platform.DescribeInput{Env: in.Env, PR: in.PR, Branch: in.Branch}).Get(ctx, &desc); err != nil {
 		return err
 	}
-	if p := desc.Snapshot.Env.Preview; p != nil && r.status.Preview != nil {
-		r.status.Preview.Branch = p.Branch
-		r.step(ctx, "preview %s of %s: pull request %d at %s, cluster %s, state key %s", name, in.Env, in.PR, p.Branch,
-			desc.Snapshot.Env.ClusterName, desc.Snapshot.Env.StateKey)
-	}
+	r.notePreview(ctx, in, desc)
 	r.status.Commit = desc.Commit
 	env.Commit = desc.Commit
 	r.step(ctx, "platform repository at %s", desc.Commit)

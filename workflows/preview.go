@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -17,6 +18,9 @@ import (
 // the moment the signal is handled; one that came while the preview was still being
 // bootstrapped is handled as soon as it is up.
 func previewLife(ctx workflow.Context, r *run, in api.BootstrapInput) (api.Status, error) {
+	if r.status.Preview == nil {
+		r.status.Preview = &api.PreviewStatus{Env: in.EnvName(), Base: in.Env, PR: in.PR}
+	}
 	p := r.status.Preview
 	ttl := in.TTL
 	if ttl <= 0 {
@@ -111,4 +115,16 @@ func (r *run) dropEnv(name string) {
 		}
 	}
 	r.status.Environments = envs
+}
+
+// notePreview records, for a preview's run, what Describe derived for it.
+func (r *run) notePreview(ctx workflow.Context, in api.BootstrapInput, desc platform.DescribeOutput) {
+	p := desc.Snapshot.Env.Preview
+	if in.PR <= 0 || p == nil {
+		return
+	}
+	e := desc.Snapshot.Env
+	r.status.Preview = &api.PreviewStatus{Env: e.Name, Base: in.Env, PR: in.PR, Branch: p.Branch}
+	r.step(ctx, "preview %s of %s: pull request %d at %s, cluster %s, state key %s", e.Name, in.Env, in.PR, p.Branch,
+		e.ClusterName, e.StateKey)
 }
