@@ -100,9 +100,9 @@ func TestAPreviewIsListedThenExpiresOnTheDevServer(t *testing.T) {
 	var in api.DestroyInput
 	require.NoError(t, c.GetWorkflow(ctx, api.DestroyID("dev", 7), "").Get(ctx, &in), "the destroy outlives the preview's run")
 	require.Equal(t, api.DestroyInput{Env: "dev", PR: 7, Requester: "alice"}, in)
-	desc, err := c.DescribeWorkflowExecution(ctx, api.DestroyID("dev", 7), "")
+	desc, err := c.DescribeWorkflow(ctx, api.DestroyID("dev", 7), "")
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.GetWorkflowExecutionInfo().GetStatus())
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.Status)
 }
 
 func temporalAttrs(preview string) temporal.SearchAttributes {
