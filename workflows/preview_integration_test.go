@@ -54,16 +54,7 @@ func TestAPreviewIsListedThenExpiresOnTheDevServer(t *testing.T) {
 		t.Skip("needs a Temporal dev server; not part of -short")
 	}
 	c := devServer(t)
-	lockWorker(t, c, func(w worker.Worker) {
-		w.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(api.BootstrapWorkflowName))
-		w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName))
-		w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) (api.DestroyInput, error) {
-			return in, workflow.Sleep(ctx, time.Second)
-		}, workflow.RegisterOptions{Name: api.DestroyWorkflow})
-		for name, fn := range previewStubs() {
-			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-		}
-	})
+	previewWorker(t, c)
 	ctx := context.Background()
 	id := api.PreviewID("dev", 7)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: api.TaskQueue,
@@ -103,6 +94,22 @@ func TestAPreviewIsListedThenExpiresOnTheDevServer(t *testing.T) {
 	desc, err := c.DescribeWorkflow(ctx, api.DestroyID("dev", 7), "")
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.Status)
+}
+
+// previewWorker runs BootstrapEnvironment and Controls with previewStubs, the real Signaller,
+// and a stand-in DestroyEnvironment that returns its input.
+func previewWorker(t *testing.T, c client.Client) {
+	t.Helper()
+	lockWorker(t, c, func(w worker.Worker) {
+		w.RegisterWorkflowWithOptions(BootstrapEnvironment, workflowOptions(api.BootstrapWorkflowName))
+		w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName))
+		w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) (api.DestroyInput, error) {
+			return in, workflow.Sleep(ctx, time.Second)
+		}, workflow.RegisterOptions{Name: api.DestroyWorkflow})
+		for name, fn := range previewStubs() {
+			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		}
+	})
 }
 
 func temporalAttrs(preview string) temporal.SearchAttributes {
