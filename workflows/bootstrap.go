@@ -110,14 +110,25 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 		}
 	}
 
-	if desc.GrantPull {
+	return grantPull(ctx, r, in, desc)
+}
+
+// grantPull lets the env's account pull from the tooling ECR. A preview lives in its base's
+// account, which its base's bootstrap granted: a grant of its own would only leave a
+// statement per preview in the repository policies.
+func grantPull(ctx workflow.Context, r *run, in api.BootstrapInput, desc platform.DescribeOutput) error {
+	var aa *aws.Activities
+	switch {
+	case in.PR > 0:
+		r.step(ctx, "ECR pull for account %s: the preview uses %s's grant", desc.AccountID, in.Env)
+	case desc.GrantPull:
 		var grant aws.GrantOutput
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ECR pull for "+name, 2*time.Minute)),
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ECR pull for "+in.Env, 2*time.Minute)),
 			aa.GrantECRPull, aws.GrantInput{Snapshot: desc.Snapshot}).Get(ctx, &grant); err != nil {
 			return err
 		}
 		r.step(ctx, "ECR pull for account %s: %s", desc.AccountID, changed(false, grant.Changed))
-	} else {
+	default:
 		r.step(ctx, "ECR pull grant switched off in idp.yaml (tooling.grantPull: false)")
 	}
 	return nil

@@ -30,9 +30,9 @@ type destroyed struct {
 
 // mockPreview mocks a preview bootstrap that needs no approval (dev's policy), and registers
 // a stand-in DestroyEnvironment, by name as the run starts it.
-func (s *bootstrapSuite) mockPreview() *destroyed {
+func (s *bootstrapSuite) mockPreview(argoWait time.Duration) *destroyed {
 	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "dev", PR: 7}).Return(platform.DescribeOutput{
-		Snapshot: previewSnapshot, Commit: commit, StateBucket: "state-dev", GitHubRole: "GitHubActionsRole", GrantPull: true}, nil).Once()
+		Snapshot: previewSnapshot, Commit: commit, AccountID: "111111111111", StateBucket: "state-dev", GitHubRole: "GitHubActionsRole", GrantPull: true}, nil).Once()
 	s.env.OnActivity(aa.EnsureStateBackend, mock.Anything, aws.StateBackendInput{Snapshot: previewSnapshot}).
 		Return(aws.StateBackendOutput{Bucket: "state-dev"}, nil).Once()
 	s.env.OnActivity(aa.EnsureGitHubOIDC, mock.Anything, aws.OIDCInput{Snapshot: previewSnapshot}).
@@ -40,7 +40,7 @@ func (s *bootstrapSuite) mockPreview() *destroyed {
 	s.env.OnActivity(ta.Plan, mock.Anything, mock.Anything).Return(terraform.PlanOutput{Summary: terraform.Summary{SHA256: planSHA}}, nil).Once()
 	s.env.OnActivity(ar.InstallArgoCD, mock.Anything, argocd.InstallInput{Snapshot: previewSnapshot, Commit: commit}).
 		Return(argocd.InstallOutput{Version: "v2.14.21", Objects: 60}, nil).Once()
-	s.env.OnActivity(ar.WaitArgoCD, mock.Anything, argocd.WaitInput{Snapshot: previewSnapshot}).
+	s.env.OnActivity(ar.WaitArgoCD, mock.Anything, argocd.WaitInput{Snapshot: previewSnapshot}).After(argoWait).
 		Return(argocd.WaitOutput{Apps: []argocd.AppStatus{{Name: "dev-pr-7-apps", Sync: "Synced", Health: "Healthy"}}}, nil).Once()
 	d := &destroyed{}
 	s.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) error {
@@ -57,8 +57,7 @@ func (s *bootstrapSuite) startPreview(ttl time.Duration) time.Time {
 }
 
 func (s *bootstrapSuite) TestPreviewExpiresByItsTTLAndStartsTheDestroy() {
-	d := s.mockPreview()
-	s.env.OnActivity(aa.GrantECRPull, mock.Anything, aws.GrantInput{Snapshot: previewSnapshot}).Return(aws.GrantOutput{}, nil).Once()
+	d := s.mockPreview(0)
 	var live api.Status
 	s.env.RegisterDelayedCallback(func() { live = s.status() }, time.Hour)
 	started := s.startPreview(3 * time.Hour)
@@ -79,11 +78,11 @@ func (s *bootstrapSuite) TestPreviewExpiresByItsTTLAndStartsTheDestroy() {
 	st := s.result()
 	s.Equal("destroy-dev-pr-7", st.Preview.Destroy)
 	s.Contains(st.Steps, "preview dev-pr-7 ends: its time to live ran out; starting destroy-dev-pr-7")
+	s.Contains(st.Steps, "ECR pull for account 111111111111: the preview uses dev's grant", "no grant statement of its own")
 }
 
 func (s *bootstrapSuite) TestPreviewExtendResetsTheTimer() {
-	d := s.mockPreview()
-	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).Return(aws.GrantOutput{}, nil).Once()
+	d := s.mockPreview(0)
 	var extended api.Status
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(api.ExtendSignal, api.ExtendInput{TTL: 10 * time.Hour, Who: "bob"})
@@ -104,8 +103,7 @@ func (s *bootstrapSuite) TestPreviewExtendResetsTheTimer() {
 }
 
 func (s *bootstrapSuite) TestPreviewDestroySignalEndsItEarly() {
-	d := s.mockPreview()
-	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).Return(aws.GrantOutput{}, nil).Once()
+	d := s.mockPreview(0)
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(api.DestroySignal, api.DestroyRequest{Who: "bob"})
 	}, time.Hour)
@@ -121,8 +119,7 @@ func (s *bootstrapSuite) TestPreviewDestroySignalEndsItEarly() {
 
 // An extend sent while the preview is still being bootstrapped counts from when it is up.
 func (s *bootstrapSuite) TestPreviewExtendDuringTheBootstrapCountsOnceItIsUp() {
-	d := s.mockPreview()
-	s.env.OnActivity(aa.GrantECRPull, mock.Anything, mock.Anything).After(30*time.Minute).Return(aws.GrantOutput{}, nil).Once()
+	d := s.mockPreview(30 * time.Minute)
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(api.ExtendSignal, api.ExtendInput{TTL: 5 * time.Hour, Who: "bob"})
 	}, 10*time.Minute)
