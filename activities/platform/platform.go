@@ -36,6 +36,10 @@ type DescribeInput struct {
 	PR int `json:"pr,omitempty"`
 	// Branch is the preview's head branch as its request named it; empty: ask the provider.
 	Branch string `json:"branch,omitempty"`
+	// HeadOptional lets a preview's Describe fall back to the platform branch when the pull
+	// request's head is gone (merged and deleted, or closed): a destroy needs the preview's
+	// names, which do not depend on its code.
+	HeadOptional bool `json:"headOptional,omitempty"`
 }
 
 // DescribeOutput is the run's snapshot of the platform: the commit, the env (handed to every

@@ -37,10 +37,17 @@ func (a *Activities) describePreview(ctx context.Context, in DescribeInput) (Des
 		return DescribeOutput{}, fail.New(fail.Config, "--pr must be a pull request number above 0, got %d", in.PR)
 	}
 	branch, err := a.pullHead(ctx, in)
+	if err != nil && in.HeadOptional && fail.Is(err, fail.Config) {
+		branch, err = a.Config.Repository.Branch, nil
+	}
 	if err != nil {
 		return DescribeOutput{}, err
 	}
 	commit, err := a.Repo.ResolveCommit(ctx, branch)
+	if errors.Is(err, checkout.ErrUnknownBranch) && in.HeadOptional {
+		branch = a.Config.Repository.Branch
+		commit, err = a.headCommit(ctx)
+	}
 	if errors.Is(err, checkout.ErrUnknownBranch) {
 		return DescribeOutput{}, fail.Wrap(fail.Config, err,
 			"the head of pull request %d (%s): push it, or name the branch with --branch", in.PR, branch)

@@ -108,3 +108,30 @@ func TestDescribePreviewBadInputIsNotRetried(t *testing.T) {
 		})
 	}
 }
+
+// A destroy of a preview whose pull request is gone still gets the preview's names, at the
+// platform branch.
+func TestDescribePreviewWithoutItsHeadFallsBackWhenAsked(t *testing.T) {
+	a, mainCommit := activities(t, "main")
+	withPull(t, a.Repo.URL)
+	for name, tc := range map[string]struct {
+		in    DescribeInput
+		pulls PullHeads
+	}{
+		"no pull ref":       {DescribeInput{Env: "dev", PR: 9, HeadOptional: true}, nil},
+		"branch deleted":    {DescribeInput{Env: "dev", PR: 9, Branch: "gone", HeadOptional: true}, nil},
+		"unknown to GitHub": {DescribeInput{Env: "dev", PR: 9, HeadOptional: true}, fakePulls{}},
+		"GitHub's is gone":  {DescribeInput{Env: "dev", PR: 9, HeadOptional: true}, fakePulls{9: "deleted-branch"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a.Pulls = tc.pulls
+			out, err := a.Describe(context.Background(), tc.in)
+			require.NoError(t, err)
+			require.Equal(t, mainCommit, out.Commit)
+			require.Equal(t, "dev-pr-9", out.Snapshot.Env.Name)
+			require.Equal(t, "k8s-pr-9", out.Snapshot.Env.ClusterName)
+			require.Equal(t, "previews/dev-pr-9/entry/terraform.tfstate", out.Snapshot.Env.StateKey)
+			require.Equal(t, "main", out.Snapshot.Env.Preview.Branch)
+		})
+	}
+}
