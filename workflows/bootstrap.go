@@ -32,19 +32,25 @@ func BootstrapEnvironment(ctx workflow.Context, in api.BootstrapInput) (api.Stat
 	if err != nil {
 		return api.Status{}, err
 	}
+	// A preview's env is <base>-pr-<N> (EnvName); it is told to its base env's notify targets.
+	name := in.EnvName()
 	if err := bootstrap(ctx, r, g, in); err != nil {
-		r.env(in.Env).State = api.EnvFailed
+		r.env(name).State = api.EnvFailed
 		err = r.failed(ctx, err)
 		if !toldAlready(err) {
-			r.notifyf(ctx, notify.BootstrapFailed, in.Env, "bootstrap of %s failed: %s", in.Env, fail.Message(err))
+			r.notifyf(ctx, notify.BootstrapFailed, in.Env, "bootstrap of %s failed: %s", name, fail.Message(err))
 		}
 		r.drain(ctx)
 		return *r.status, err
 	}
-	r.env(in.Env).State = api.EnvDone
+	r.env(name).State = api.EnvDone
 	r.setStage(ctx, api.StageDone)
-	r.notifyf(ctx, notify.BootstrapDone, in.Env, "%s is bootstrapped at platform commit %s", in.Env, short(r.status.Commit))
+	r.notifyf(ctx, notify.BootstrapDone, in.Env, "%s is bootstrapped at platform commit %s", name, short(r.status.Commit))
 	r.drain(ctx)
+	// Only preview runs (PR above 0, which no run recorded before previews had) go on.
+	if in.PR > 0 {
+		return previewLife(ctx, r, in)
+	}
 	return *r.status, nil
 }
 
@@ -53,7 +59,8 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 		pa *platform.Activities
 		aa *aws.Activities
 	)
-	env := r.env(in.Env)
+	name := in.EnvName()
+	env := r.env(name)
 	env.State = api.EnvBootstrapping
 	r.setStage(ctx, api.StagePreparing)
 	if err := checkRequest(ctx, r, signedRequest{Requester: in.Requester, Signature: in.Signature,
@@ -63,16 +70,20 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 
 	// Configuration problems fail fast: no retries for what only a person can fix.
 	var desc platform.DescribeOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+in.Env+" and the platform commit", time.Minute)),
-		pa.Describe, platform.DescribeInput{Env: in.Env}).Get(ctx, &desc); err != nil {
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+name+" and the platform commit", time.Minute)),
+		pa.Describe, platform.DescribeInput{Env: in.Env, PR: in.PR, Branch: in.Branch}).Get(ctx, &desc); err != nil {
 		return err
 	}
+	r.notePreview(ctx, in, desc)
 	r.status.Commit = desc.Commit
 	env.Commit = desc.Commit
 	r.step(ctx, "platform repository at %s", desc.Commit)
 	// A frozen env waits here, before anything in its account changes.
 	if _, err := r.door(ctx, in.Env, ""); err != nil {
 		return err
+	}
+	if in.PR > 0 {
+		r.dropEnv(in.Env) // a preview waits at its base's door; its status shows the preview only
 	}
 
 	var backend aws.StateBackendOutput
@@ -99,14 +110,25 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 		}
 	}
 
-	if desc.GrantPull {
+	return grantPull(ctx, r, in, desc)
+}
+
+// grantPull lets the env's account pull from the tooling ECR. A preview lives in its base's
+// account, which its base's bootstrap granted: a grant of its own would only leave a
+// statement per preview in the repository policies.
+func grantPull(ctx workflow.Context, r *run, in api.BootstrapInput, desc platform.DescribeOutput) error {
+	var aa *aws.Activities
+	switch {
+	case in.PR > 0:
+		r.step(ctx, "ECR pull for account %s: the preview uses %s's grant", desc.AccountID, in.Env)
+	case desc.GrantPull:
 		var grant aws.GrantOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ECR pull for "+in.Env, 2*time.Minute)),
 			aa.GrantECRPull, aws.GrantInput{Snapshot: desc.Snapshot}).Get(ctx, &grant); err != nil {
 			return err
 		}
 		r.step(ctx, "ECR pull for account %s: %s", desc.AccountID, changed(false, grant.Changed))
-	} else {
+	default:
 		r.step(ctx, "ECR pull grant switched off in idp.yaml (tooling.grantPull: false)")
 	}
 	return nil
@@ -117,13 +139,13 @@ func bootstrap(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput) err
 func planAndApply(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput, desc platform.DescribeOutput) error {
 	var ta *terraform.Activities
 	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "terraform plan of infra/entry in " + in.Env,
+		Summary:             "terraform plan of infra/entry in " + in.EnvName(),
 		StartToCloseTimeout: 30 * time.Minute,
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumAttempts: 3},
 	})
 	applyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "terraform apply in " + in.Env,
+		Summary:             "terraform apply in " + in.EnvName(),
 		StartToCloseTimeout: 90 * time.Minute,
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3},
@@ -172,14 +194,14 @@ func installArgoCD(ctx workflow.Context, r *run, in api.BootstrapInput, desc pla
 	var ar *argocd.Activities
 	r.setStage(ctx, api.StageDeploying)
 	var inst argocd.InstallOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("install Argo CD "+desc.ArgoCDVersion+" in "+in.Env, 10*time.Minute)),
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("install Argo CD "+desc.ArgoCDVersion+" in "+in.EnvName(), 10*time.Minute)),
 		ar.InstallArgoCD, argocd.InstallInput{Snapshot: desc.Snapshot, Commit: desc.Commit}).Get(ctx, &inst); err != nil {
 		return err
 	}
-	r.step(ctx, "Argo CD %s in %s: %d objects applied, %s", inst.Version, in.Env, inst.Objects, changed(false, inst.Changed))
+	r.step(ctx, "Argo CD %s in %s: %d objects applied, %s", inst.Version, in.EnvName(), inst.Objects, changed(false, inst.Changed))
 
 	r.setStage(ctx, api.StageVerifying)
-	opts := activityOptions("wait until Argo CD in "+in.Env+" is Synced and Healthy", desc.ArgoCDTimeout+5*time.Minute)
+	opts := activityOptions("wait until Argo CD in "+in.EnvName()+" is Synced and Healthy", desc.ArgoCDTimeout+5*time.Minute)
 	opts.HeartbeatTimeout = 2 * time.Minute
 	var healthy argocd.WaitOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitArgoCD,
@@ -190,7 +212,7 @@ func installArgoCD(ctx workflow.Context, r *run, in api.BootstrapInput, desc pla
 	for _, a := range healthy.Apps {
 		names = append(names, a.Name)
 	}
-	r.step(ctx, "Argo CD in %s: %d applications Synced and Healthy (%s)", in.Env, len(names), strings.Join(names, ", "))
+	r.step(ctx, "Argo CD in %s: %d applications Synced and Healthy (%s)", in.EnvName(), len(names), strings.Join(names, ", "))
 	return nil
 }
 

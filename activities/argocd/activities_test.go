@@ -361,6 +361,24 @@ func TestInstallArgoCD(t *testing.T) {
 		{"an unreleased version", func(snap *config.Snapshot, _ *testbed) {
 			snap.Env.ArgoCD.InstallManifest = snap.Env.ArgoCD.InstallManifest[:len(snap.Env.ArgoCD.InstallManifest)-len("v2.14.21/install.yaml")] + "v9.9.9/install.yaml"
 		}, fail.Config, nil},
+		{"a preview installs its base's app-of-apps as its own, at the pull request's head", func(snap *config.Snapshot, _ *testbed) {
+			snap.Env.Name, snap.Env.ArgoCD.AppOfApps = "dev-pr-7", "dev-pr-7-apps"
+			snap.Env.Preview = &config.Preview{Base: "dev", PR: 7, Branch: "feature/x", BaseAppOfApps: "dev-apps", NamespacePrefix: "pr-7-"}
+		}, "", func(t *testing.T, tb *testbed, _ InstallOutput) {
+			require.Equal(t, "Application/dev-pr-7-apps", tb.kube.applied[len(tb.kube.applied)-1])
+			app := tb.kube.objs[key(gvkApp, "argocd", "dev-pr-7-apps")]
+			require.NotNil(t, app)
+			rev, _, _ := unstructured.NestedString(app.Object, "spec", "source", "targetRevision")
+			require.Equal(t, "feature/x", rev)
+			path, _, _ := unstructured.NestedString(app.Object, "spec", "source", "path")
+			require.Equal(t, "argocd/applications/dev", path, "the base's Applications, as the pull request holds them")
+			require.Equal(t, map[string]string{"idp/preview-of": "dev", "idp/pull-request": "7"}, app.GetLabels())
+			require.Nil(t, tb.kube.objs[key(gvkApp, "argocd", "dev-apps")], "the base's app-of-apps is not touched")
+		}},
+		{"a preview whose base file lacks the base's app-of-apps", func(snap *config.Snapshot, _ *testbed) {
+			snap.Env.Name, snap.Env.ArgoCD.AppOfApps = "dev-pr-7", "dev-pr-7-apps"
+			snap.Env.Preview = &config.Preview{Base: "dev", PR: 7, Branch: "feature/x", BaseAppOfApps: "renamed-apps"}
+		}, fail.Config, nil},
 		{"no bootstrap file for the env", func(snap *config.Snapshot, _ *testbed) { snap.Env.Name = "qa" }, fail.Config, nil},
 		{"a missing repository token", func(_ *config.Snapshot, tb *testbed) { tb.secrets.values = nil }, fail.Config, nil},
 	} {

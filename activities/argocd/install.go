@@ -88,14 +88,19 @@ func (a *Activities) readObjects(ctx context.Context, env *config.Environment, c
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err = os.ReadFile(filepath.Join(src, "argocd", "bootstrap-"+env.Name+".yaml"))
+	// A preview installs its base env's app-of-apps, made its own (preview.go).
+	base := env.BaseName()
+	b, err = os.ReadFile(filepath.Join(src, "argocd", "bootstrap-"+base+".yaml"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fail.Wrap(fail.Config, err, "the platform repository at %s has no argocd/bootstrap-%s.yaml", short(commit), env.Name)
+		return nil, nil, fail.Wrap(fail.Config, err, "the platform repository at %s has no argocd/bootstrap-%s.yaml", short(commit), base)
 	} else if err != nil {
-		return nil, nil, fmt.Errorf("reading argocd/bootstrap-%s.yaml: %w", env.Name, err)
+		return nil, nil, fmt.Errorf("reading argocd/bootstrap-%s.yaml: %w", base, err)
 	}
 	if apps, err = decode(b); err != nil {
-		return nil, nil, fail.Wrap(fail.Config, err, "argocd/bootstrap-%s.yaml", env.Name)
+		return nil, nil, fail.Wrap(fail.Config, err, "argocd/bootstrap-%s.yaml", base)
+	}
+	if err := previewAppOfApps(env, apps); err != nil {
+		return nil, nil, fail.Wrap(fail.Config, err, "argocd/bootstrap-%s.yaml at %s", base, short(commit))
 	}
 	return manifest, apps, nil
 }

@@ -24,11 +24,22 @@ import (
 type Activities struct {
 	Config *config.Config
 	Repo   checkout.Repo
+	// Pulls finds a pull request's head branch (the GitHub provider); nil for plain Git
+	// remotes, where a preview tracks refs/pull/<N>/head unless its request names a branch.
+	Pulls PullHeads
 }
 
 // DescribeInput names the environment a run is about.
 type DescribeInput struct {
 	Env string `json:"env"`
+	// PR, when above 0, asks for the pull request's preview of Env (preview.go).
+	PR int `json:"pr,omitempty"`
+	// Branch is the preview's head branch as its request named it; empty: ask the provider.
+	Branch string `json:"branch,omitempty"`
+	// HeadOptional lets a preview's Describe fall back to the platform branch when the pull
+	// request's head is gone (merged and deleted, or closed): a destroy needs the preview's
+	// names, which do not depend on its code.
+	HeadOptional bool `json:"headOptional,omitempty"`
 }
 
 // DescribeOutput is the run's snapshot of the platform: the commit, the env (handed to every
@@ -48,6 +59,9 @@ type DescribeOutput struct {
 
 // Describe resolves the platform branch to a commit and returns the env's bootstrap policy.
 func (a *Activities) Describe(ctx context.Context, in DescribeInput) (DescribeOutput, error) {
+	if in.PR != 0 {
+		return a.describePreview(ctx, in)
+	}
 	env, err := a.Config.Env(in.Env)
 	if err != nil {
 		return DescribeOutput{}, fail.Wrap(fail.Config, err, "idp.yaml")

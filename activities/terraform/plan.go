@@ -62,7 +62,8 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 	}
 	planPath := filepath.Join(ws.dir, planFile)
 	var opts []tfexec.PlanOption
-	if varFile := filepath.Join(ws.dir, "env", ws.env.Name+".tfvars"); fileExists(varFile) {
+	// A preview uses its base env's variables (BaseName); var.environment is its own name.
+	if varFile := filepath.Join(ws.dir, "env", ws.env.BaseName()+".tfvars"); fileExists(varFile) {
 		opts = append(opts, tfexec.VarFile(varFile))
 	}
 	if _, err := ws.tf.Plan(ctx, append(opts, tfexec.Out(planPath))...); err != nil {

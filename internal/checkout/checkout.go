@@ -39,7 +39,8 @@ func TokenAuth(url, token string) transport.AuthMethod {
 	return &http.BasicAuth{Username: "x-access-token", Password: token}
 }
 
-// ResolveCommit returns the commit the branch of the remote points at now.
+// ResolveCommit returns the commit the branch of the remote points at now. A full reference
+// name ("refs/pull/7/head") is taken as it is.
 func (r Repo) ResolveCommit(ctx context.Context, branch string) (string, error) {
 	url := r.URL
 	rem := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
@@ -48,6 +49,9 @@ func (r Repo) ResolveCommit(ctx context.Context, branch string) (string, error) 
 		return "", fmt.Errorf("listing refs of %s: %w", url, err)
 	}
 	want := plumbing.NewBranchReferenceName(branch)
+	if strings.HasPrefix(branch, "refs/") {
+		want = plumbing.ReferenceName(branch)
+	}
 	for _, ref := range refs {
 		if ref.Name() == want {
 			return ref.Hash().String(), nil
@@ -95,7 +99,16 @@ func (r Repo) Checkout(ctx context.Context, commit string) (string, error) {
 		return "", fmt.Errorf("fetching %s: %w", url, err)
 	}
 	if _, err := repo.CommitObject(plumbing.NewHash(commit)); err != nil {
-		return "", fmt.Errorf("%w: %s in %s", ErrUnknownCommit, commit, url)
+		// A preview's commit may be a pull request's head that no branch of the remote holds
+		// (refs/pull/<N>/head): look there too, only when the branches do not have it.
+		err = repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: r.Auth,
+			RefSpecs: []gitconfig.RefSpec{"+refs/pull/*/head:refs/remotes/origin/pull/*"}, Tags: git.NoTags})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) && !isNoMatchingRef(err) {
+			return "", fmt.Errorf("fetching pull request heads of %s: %w", url, err)
+		}
+		if _, err := repo.CommitObject(plumbing.NewHash(commit)); err != nil {
+			return "", fmt.Errorf("%w: %s in %s", ErrUnknownCommit, commit, url)
+		}
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
@@ -166,4 +179,11 @@ func (r Repo) Lineage(ctx context.Context, ancestor, commit, path string) (Linea
 	}
 	out.File = []byte(content)
 	return out, nil
+}
+
+// isNoMatchingRef reports go-git's error for a refspec that matches nothing on the remote (a
+// remote without pull request refs).
+func isNoMatchingRef(err error) bool {
+	var nm git.NoMatchingRefSpecError
+	return errors.As(err, &nm)
 }

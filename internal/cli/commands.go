@@ -19,9 +19,10 @@ import (
 )
 
 type bootstrapOptions struct {
-	env  string
-	wait bool
-	sign signFlags
+	env     string
+	wait    bool
+	sign    signFlags
+	preview previewFlags
 }
 
 func (o bootstrapOptions) validate() error {
@@ -29,23 +30,30 @@ func (o bootstrapOptions) validate() error {
 	if o.env == "" {
 		errs = append(errs, errors.New("--env is required (e.g. --env dev)"))
 	}
-	errs = append(errs, o.sign.validate())
+	errs = append(errs, o.sign.validate(), o.preview.validate())
 	return errors.Join(errs...)
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
 	var o bootstrapOptions
 	cmd := &cobra.Command{
-		Use:   "bootstrap --env ENV [--wait] [--key FILE | --no-sign]",
+		Use:   "bootstrap --env ENV [--pr N [--ttl DURATION] [--branch B]] [--wait] [--key FILE | --no-sign]",
 		Short: "Bootstrap an environment: state backend, GitHub OIDC, terraform plan → approval → apply, ECR pull",
 		Long: `bootstrap starts bootstrap-<env>. The request is signed with your SSH key when one is at
 hand (--key, else $IDP_SIGNING_KEY, else $IDP_KEYS_DIR/<name>, else an ssh-agent key listed
 for you in idp.yaml): the statement binds the run, the env (also its subject) and the time,
 and the run verifies it first thing, so four-eyes refuses approvals signed with that key
-too. Without a key (CI) the request goes unsigned, and the run records it as such.`,
+too. Without a key (CI) the request goes unsigned, and the run records it as such.
+
+With --pr N it bootstraps pull request N's preview of the env, <env>-pr-<N>
+(bootstrap-<env>-pr-<N>): its own state key, cluster k8s-pr-<N> and app-of-apps tracking
+the pull request's head. The run stays open until the preview's TTL (--ttl, default 72h)
+runs out, then destroys it. Run it again with --ttl while the preview lives to make it
+expire that long from now; --wait returns once the preview is up.`,
 		Example: `  starter bootstrap --env dev --wait
   starter bootstrap --env staging --as alice   # waits for a second person to approve the plan
-  starter bootstrap --env dev --no-sign        # CI: recorded as unsigned`,
+  starter bootstrap --env dev --no-sign        # CI: recorded as unsigned
+  starter bootstrap --env dev --pr 7 --ttl 24h # pull request 7's preview, for a day`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -64,10 +72,11 @@ too. Without a key (CI) the request goes unsigned, and the run records it as suc
 			}
 			id := api.BootstrapID(o.env)
 			in := api.BootstrapInput{Env: o.env, Requester: who, SignedAt: g.signingTime()}
+			o.preview.input(&in, &id)
 			if in.Signature, in.SignedAt, err = g.signRequest(o.sign, cfg, who, in.Statement(id)); err != nil {
 				return err
 			}
-			return g.start(cmd.Context(), startRequest{
+			return g.start(cmd.Context(), o.preview.request(g.out, startRequest{
 				id:       id,
 				workflow: api.BootstrapWorkflowName,
 				input:    in,
@@ -76,12 +85,13 @@ too. Without a key (CI) the request goes unsigned, and the run records it as suc
 				summary: fmt.Sprintf("bootstrap %s (by %s)", o.env, who),
 				who:     who,
 				wait:    o.wait,
-			})
+			}, in))
 		},
 	}
 	cmd.Flags().StringVar(&o.env, "env", "", "environment to bootstrap (as named in idp.yaml)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
 	o.sign.register(cmd)
+	o.preview.register(cmd)
 	return cmd
 }
 
@@ -294,7 +304,7 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 	}()
 	var lastStage api.Stage
 	var steps, ignored int
-	hinted := ""
+	hinted, up := "", ""
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	report := func() {
@@ -317,6 +327,7 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 			fmt.Fprintf(g.out, "%s: %s\n", id, st.Stage)
 			lastStage = st.Stage
 		}
+		up = previewUp(st)
 		if pa := st.PendingApproval; pa != nil && hinted != pa.Subject {
 			hinted = pa.Subject
 			fmt.Fprintf(g.out, "  waiting for approval of %s %s in %s: starter approve %s --as USER\n", pa.What, pa.Subject, pa.Env, id)
@@ -341,7 +352,10 @@ func follow(ctx context.Context, g *globals, c client.Client, id, runID string) 
 			}
 			return nil
 		case <-tick.C:
-			report()
+			if report(); up != "" {
+				fmt.Fprintln(g.out, up) // a preview's run stays open until its TTL: it is done
+				return nil
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}

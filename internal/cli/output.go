@@ -39,6 +39,7 @@ func printStatus(w io.Writer, st api.Status) {
 		fmt.Fprintf(w, "superseded by %s\n", st.SupersededBy)
 	}
 	printTrain(w, st.Train)
+	printPreview(w, st.Preview)
 	for _, e := range st.Environments {
 		fmt.Fprintf(w, "env %-10s %s", e.Name, e.State)
 		for _, v := range []string{e.Image, e.Commit} { // a train's members carry these, not the train
@@ -100,6 +101,8 @@ type listOptions struct {
 	env     string
 	open    bool
 	output  string
+	// previews lists the live previews with their TTL left.
+	previews bool
 }
 
 func (o listOptions) validate() error {
@@ -130,8 +133,11 @@ func (o listOptions) query() string {
 	if o.env != "" {
 		parts = append(parts, fmt.Sprintf("IdpEnvironment = '%s'", o.env))
 	}
-	if o.open {
+	if o.open || o.previews {
 		parts = append(parts, "ExecutionStatus = 'Running'")
+	}
+	if o.previews {
+		parts = append(parts, "IdpPreview IS NOT NULL")
 	}
 	return strings.Join(parts, " AND ")
 }
@@ -148,14 +154,18 @@ type RunSummary struct {
 	Version     string     `json:"version,omitempty"`
 	StartTime   time.Time  `json:"startTime"`
 	CloseTime   *time.Time `json:"closeTime,omitempty"`
+	// Preview, ExpiresAt and TTLLeft describe a pull request's preview (list --previews).
+	Preview   string     `json:"preview,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	TTLLeft   string     `json:"ttlLeft,omitempty"`
 }
 
 func newListCmd(g *globals) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:     "list [--kind bootstrap|promote|train] [--service SVC] [--env ENV] [--open] [-o json]",
+		Use:     "list [--kind bootstrap|promote|train] [--service SVC] [--env ENV] [--open] [--previews] [-o json]",
 		Short:   "List idp runs, newest first",
-		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json",
+		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json\n  starter list --previews",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -182,6 +192,9 @@ func newListCmd(g *globals) *cobra.Command {
 					break
 				}
 			}
+			if o.previews {
+				return printPreviews(g.out, o.output, runs, g.now())
+			}
 			if o.output == "json" {
 				return printJSON(g.out, runs)
 			}
@@ -197,6 +210,7 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.service, "service", "", "only runs of this service")
 	cmd.Flags().StringVar(&o.env, "env", "", "only runs in this environment")
 	cmd.Flags().BoolVar(&o.open, "open", false, "only runs still going")
+	cmd.Flags().BoolVar(&o.previews, "previews", false, "only live pull request previews, with their TTL left")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -206,7 +220,11 @@ type timestamp interface{ AsTime() time.Time }
 func summarize(id, runID string, status enumspb.WorkflowExecutionStatus, start time.Time, closeTS timestamp, attrs map[string]string) RunSummary {
 	s := RunSummary{WorkflowID: id, RunID: runID, Kind: attrs["IdpKind"], Stage: attrs["IdpStage"],
 		Environment: attrs["IdpEnvironment"], Service: attrs["IdpService"], Version: attrs["IdpVersion"],
-		Status: strings.ToLower(strings.TrimPrefix(status.String(), "WORKFLOW_EXECUTION_STATUS_")), StartTime: start}
+		Status: strings.ToLower(strings.TrimPrefix(status.String(), "WORKFLOW_EXECUTION_STATUS_")), StartTime: start,
+		Preview: attrs["IdpPreview"]}
+	if t, err := time.Parse(time.RFC3339, attrs["IdpExpiresAt"]); err == nil {
+		s.ExpiresAt = &t
+	}
 	if closeTS != nil {
 		if t := closeTS.AsTime(); !t.IsZero() && t.Unix() > 0 {
 			s.CloseTime = &t

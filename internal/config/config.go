@@ -115,6 +115,9 @@ type Environment struct {
 	Promotion     Promotion      `yaml:"promotion" json:"promotion"`
 	// Notify are the webhooks told about this env's runs (see notify.go).
 	Notify []NotifyTarget `yaml:"notify" json:"notify,omitempty"`
+	// Preview is set only on an env derived for one pull request (preview.go); idp.yaml
+	// cannot set it.
+	Preview *Preview `yaml:"-" json:"preview,omitempty"`
 }
 
 // ArgoCD describes the env's Argo CD.

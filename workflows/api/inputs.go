@@ -41,6 +41,13 @@ type BootstrapInput struct {
 	// request (CI), which the run records as such.
 	Signature string    `json:"signature,omitempty"`
 	SignedAt  time.Time `json:"signedAt,omitzero"`
+	// PR, when above 0, bootstraps pull request PR's preview of Env (preview.go) instead of
+	// Env itself; the run then holds the preview for TTL and destroys it.
+	PR int `json:"pr,omitempty"`
+	// TTL is how long a preview lives once it is up (default DefaultPreviewTTL).
+	TTL time.Duration `json:"ttl,omitempty"`
+	// Branch is the preview's head branch; empty: the provider's (see platform.Describe).
+	Branch string `json:"branch,omitempty"`
 }
 
 // ApproveInput is the payload of the approve update and signal.

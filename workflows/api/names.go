@@ -73,7 +73,8 @@ var (
 )
 
 // SearchAttributeNames lists every search attribute idp needs registered, all of type Keyword.
-var SearchAttributeNames = []string{"IdpKind", "IdpService", "IdpEnvironment", "IdpVersion", "IdpStage"}
+var SearchAttributeNames = []string{"IdpKind", "IdpService", "IdpEnvironment", "IdpVersion", "IdpStage",
+	"IdpPreview", "IdpExpiresAt"}
 
 // Stage is where a run is, as shown in status and IdpStage.
 type Stage string

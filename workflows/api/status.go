@@ -37,6 +37,8 @@ type Status struct {
 	// Steps is a short log of what the run did and found (drift restored, resources changed).
 	Steps []string `json:"steps,omitempty"`
 	Error string   `json:"error,omitempty"`
+	// Preview is set on a pull request's preview bootstrap.
+	Preview *PreviewStatus `json:"preview,omitempty"`
 }
 
 // RequestedBy says who asked for the run and how that is known: "alice (signed, SHA256:…)"

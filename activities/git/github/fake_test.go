@@ -1,6 +1,7 @@
 package github
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/sha1"
 	"encoding/hex"
@@ -80,6 +81,8 @@ type provFakePull struct {
 	state                   string
 	merged                  bool
 	mergeSHA                string
+	// fork is the owner/name the head branch lives in, when not the repository itself.
+	fork string
 }
 
 func provNewFakeGitHub(t *testing.T) *provFakeGitHub {
@@ -265,7 +268,7 @@ func (f *provFakeGitHub) pullJSON(p *provFakePull) map[string]any {
 	return map[string]any{
 		"number": p.number, "state": p.state, "title": p.title, "body": p.body, "merged": p.merged, "mergeable_state": mergeable,
 		"merge_commit_sha": p.mergeSHA, "html_url": fmt.Sprintf("https://github.test/%s/%s/pull/%d", f.owner, f.repo, p.number),
-		"head": map[string]any{"ref": p.head, "sha": f.branches[p.head]},
+		"head": map[string]any{"ref": p.head, "sha": f.branches[p.head], "repo": map[string]any{"full_name": cmp.Or(p.fork, f.owner+"/"+f.repo)}},
 		"base": map[string]any{"ref": p.base, "sha": f.branches[p.base]},
 	}
 }

@@ -34,9 +34,10 @@ func Register(r Registry, cfg *config.Config, c client.Client) {
 	}
 	repo := checkout.Repo{URL: cfg.Repository.URL, Auth: checkout.TokenAuth(cfg.Repository.URL, gitToken()),
 		CacheDir: cfg.Terraform.Dir()}
+	provider := gitProvider(cfg.Repository)
 	r.RegisterActivity(&platform.Signaller{Client: c})
-	r.RegisterActivity(&platform.Activities{Config: cfg, Repo: repo})
-	r.RegisterActivity(&git.Activities{Provider: gitProvider(cfg.Repository), Branch: cfg.Repository.Branch,
+	r.RegisterActivity(&platform.Activities{Config: cfg, Repo: repo, Pulls: pullHeadsOf(provider)})
+	r.RegisterActivity(&git.Activities{Provider: provider, Branch: cfg.Repository.Branch,
 		ReviewPoll: cfg.Repository.ReviewPollInterval.Std()})
 	r.RegisterActivity(&notify.Activities{Config: cfg})
 	r.RegisterActivity(aws.New())
