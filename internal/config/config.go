@@ -115,6 +115,8 @@ type Environment struct {
 	Promotion     Promotion      `yaml:"promotion" json:"promotion"`
 	// Notify are the webhooks told about this env's runs (see notify.go).
 	Notify []NotifyTarget `yaml:"notify" json:"notify,omitempty"`
+	// Drift is how often the env is checked for drift (see drift.go).
+	Drift Drift `yaml:"drift" json:"drift"`
 }
 
 // ArgoCD describes the env's Argo CD.
@@ -322,6 +324,7 @@ func (c *Config) applyDefaults() {
 		if e.Promotion.HealthTimeout == 0 {
 			e.Promotion.HealthTimeout = Duration(10 * time.Minute)
 		}
+		e.Drift.applyDefaults()
 	}
 }
 
