@@ -45,8 +45,8 @@ func startDevServer(t *testing.T, extra ...string) (client.Client, string) {
 		args = append(args, "--ui-port", strconv.Itoa(freePort(t)))
 	}
 	args = append(args, extra...)
-	for _, sa := range api.SearchAttributeNames {
-		args = append(args, "--search-attribute", sa+"=Keyword")
+	for _, sa := range api.SearchAttributeSpecs() {
+		args = append(args, "--search-attribute", sa)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr

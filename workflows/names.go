@@ -17,5 +17,6 @@ func Definitions() []Definition {
 		{Name: api.TrainWorkflowName, Func: Train},
 		{Name: api.ControlsWorkflowName, Func: Controls},
 		{Name: api.ImageWatchWorkflowName, Func: ImageWatch},
+		{Name: api.DriftWorkflowName, Func: DriftCheck},
 	}
 }

@@ -41,6 +41,8 @@ const (
 	BootstrapFailed   = "bootstrap_failed"
 	Frozen            = "frozen"
 	Unfrozen          = "unfrozen"
+	// Drift is a drift check that found the env's live state differing from the repository.
+	Drift = "drift"
 )
 
 // Event is one thing that happened in an env, as the JSON form posts it. Only Type and Env are

@@ -79,6 +79,11 @@ type workspace struct {
 // open prepares an initialized working directory for env at commit: a private copy of the
 // checkout's infra/, idp's variables, the backend configuration and the process environment.
 func (a *Activities) open(ctx context.Context, snap config.Snapshot, commit string) (*workspace, error) {
+	return a.openIn(ctx, snap, commit, filepath.Join("runs", snap.Env.Name, commit))
+}
+
+// openIn is open with the working directory at rel under the work dir.
+func (a *Activities) openIn(ctx context.Context, snap config.Snapshot, commit, rel string) (*workspace, error) {
 	env, err := snap.Environment()
 	if err != nil {
 		return nil, fail.Wrap(fail.Config, err, "activity input")
@@ -87,7 +92,7 @@ func (a *Activities) open(ctx context.Context, snap config.Snapshot, commit stri
 	if err != nil {
 		return nil, err
 	}
-	runDir := filepath.Join(a.settings.Dir(), "runs", env.Name, commit)
+	runDir := filepath.Join(a.settings.Dir(), rel)
 	if err := os.RemoveAll(runDir); err != nil {
 		return nil, err
 	}

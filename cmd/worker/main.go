@@ -110,6 +110,7 @@ func run(o options, stop <-chan interface{}) error {
 	}})
 	setup.Register(w, cfg, c)
 	ensureSchedules(logger, cfg, c)
+	ensureDriftSchedules(logger, cfg, c)
 	// Start and wait rather than Run, so the health endpoint knows when polling began.
 	if err := w.Start(); err != nil {
 		return err

@@ -25,8 +25,8 @@ func TestWorkerServesEventsAndSchedules(t *testing.T) {
 		t.Skip("runs the Temporal dev server; not part of -short")
 	}
 	var attrs []string
-	for _, sa := range api.SearchAttributeNames {
-		attrs = append(attrs, "--search-attribute", sa+"=Keyword")
+	for _, sa := range api.SearchAttributeSpecs() {
+		attrs = append(attrs, "--search-attribute", sa)
 	}
 	hostPort := devServer(t, attrs...)
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))

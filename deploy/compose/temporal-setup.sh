@@ -1,6 +1,6 @@
 #!/bin/sh
 # Registers the namespace idp uses and idp's search attributes (IDP_SEARCH_ATTRIBUTES, all of
-# type Keyword). Safe to run on every `docker compose up`: what exists is left as it is.
+# type Keyword; IDP_BOOL_SEARCH_ATTRIBUTES, all of type Bool). Safe to run on every `docker compose up`: what exists is left as it is.
 # Run by the temporal-setup service (temporalio/admin-tools), once the server is healthy.
 set -eu
 
@@ -21,4 +21,11 @@ for name in $IDP_SEARCH_ATTRIBUTES; do
     temporal operator search-attribute create --namespace "$ns" --name "$name" --type Keyword
   fi
 done
-echo "temporal-setup: namespace $ns with search attributes $IDP_SEARCH_ATTRIBUTES"
+for name in ${IDP_BOOL_SEARCH_ATTRIBUTES:-}; do
+  if temporal operator search-attribute list --namespace "$ns" | grep -qw "$name"; then
+    echo "temporal-setup: search attribute $name exists"
+  else
+    temporal operator search-attribute create --namespace "$ns" --name "$name" --type Bool
+  fi
+done
+echo "temporal-setup: namespace $ns with search attributes $IDP_SEARCH_ATTRIBUTES ${IDP_BOOL_SEARCH_ATTRIBUTES:-}"

@@ -1,6 +1,7 @@
 // Package cli implements cmd/starter, the command people use to start idp's workflows,
 // approve or reject them, and follow them. Exit codes: 0 the run is done, 1 it failed or was
-// rejected, 2 bad input (nothing was started or recorded), 3 Temporal could not be reached.
+// rejected, 2 bad input (nothing was started or recorded), 3 Temporal could not be reached,
+// 4 a drift check (drift --wait) found drift.
 package cli
 
 import (
@@ -137,7 +138,7 @@ Temporal is configured as for Temporal's own CLI: a profile of the TOML config f
 TEMPORAL_NAMESPACE, TEMPORAL_API_KEY and TEMPORAL_TLS_* (default localhost:7233, default).
 
 Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing started),
-3 Temporal could not be reached.`,
+3 Temporal could not be reached, 4 drift found (drift --wait).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -147,6 +148,7 @@ Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing start
 	root.PersistentFlags().StringVar(&g.as, "as", "", "who you are (default $IDP_USER, else git user.email, else $USER)")
 	root.AddCommand(newBootstrapCmd(g), newPromoteCmd(g), newApproveCmd(g), newRejectCmd(g), newStatusCmd(g), newListCmd(g), newWatchCmd(g), newImageWatchCmd(g), newHistoryCmd(g), newCodecServerCmd(g),
 		newFreezeCmd(g), newUnfreezeCmd(g), newFreezesCmd(g), newPinCmd(g, false), newPinCmd(g, true))
+	root.AddCommand(newDriftCmd(g))
 	usageErrors(root)
 	return root
 }

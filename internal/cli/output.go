@@ -103,12 +103,17 @@ type listOptions struct {
 	output  string
 	// previews lists the live previews with their TTL left.
 	previews bool
+	// drifted lists the envs whose latest drift check found drift (drift_cmd.go).
+	drifted bool
 }
 
 func (o listOptions) validate() error {
 	var errs []error
-	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain {
-		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote or train, got %q", o.kind))
+	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain && o.kind != api.KindDrift {
+		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote, train or drift, got %q", o.kind))
+	}
+	if o.drifted && (o.kind != "" || o.service != "" || o.open) {
+		errs = append(errs, errors.New("--drifted lists envs, so it takes only --env and -o"))
 	}
 	if o.output != "" && o.output != "json" && o.output != "text" {
 		errs = append(errs, fmt.Errorf("-o must be json or text, got %q", o.output))
@@ -163,7 +168,7 @@ type RunSummary struct {
 func newListCmd(g *globals) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:     "list [--kind bootstrap|promote|train] [--service SVC] [--env ENV] [--open] [--previews] [-o json]",
+		Use:     "list [--kind bootstrap|promote|train|drift] [--service SVC] [--env ENV] [--open] [--previews] [--drifted] [-o json]",
 		Short:   "List idp runs, newest first",
 		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json\n  starter list --previews",
 		Args:    cobra.NoArgs,
@@ -176,6 +181,9 @@ func newListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if o.drifted {
+				return listDrifted(cmd.Context(), g, c, o.env, o.output)
+			}
 			runs := []RunSummary{}
 			var token []byte
 			for {
@@ -211,6 +219,7 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.env, "env", "", "only runs in this environment")
 	cmd.Flags().BoolVar(&o.open, "open", false, "only runs still going")
 	cmd.Flags().BoolVar(&o.previews, "previews", false, "only live pull request previews, with their TTL left")
+	cmd.Flags().BoolVar(&o.drifted, "drifted", false, "the envs whose latest drift check found drift")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }

@@ -118,6 +118,8 @@ type Environment struct {
 	// Preview is set only on an env derived for one pull request (preview.go); idp.yaml
 	// cannot set it.
 	Preview *Preview `yaml:"-" json:"preview,omitempty"`
+	// Drift is how often the env is checked for drift (see drift.go).
+	Drift Drift `yaml:"drift" json:"drift"`
 }
 
 // ArgoCD describes the env's Argo CD.
@@ -325,6 +327,7 @@ func (c *Config) applyDefaults() {
 		if e.Promotion.HealthTimeout == 0 {
 			e.Promotion.HealthTimeout = Duration(10 * time.Minute)
 		}
+		e.Drift.applyDefaults()
 	}
 }
 

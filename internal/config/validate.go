@@ -99,6 +99,7 @@ func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string
 		}
 	}
 	validateNotify(p, e, bad)
+	e.Drift.validate(p, bad)
 	if e.Promotion.Soak < 0 || e.Promotion.HealthTimeout < 0 {
 		bad(p+".promotion", "soak and healthTimeout must not be negative")
 	}

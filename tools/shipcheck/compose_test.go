@@ -122,6 +122,7 @@ func TestComposeAgainstRealAWS(t *testing.T) {
 
 	// The search attributes registered at start are exactly the ones idp sets.
 	require.Equal(t, api.SearchAttributeNames, strings.Fields(env(p.Services["temporal-setup"], "IDP_SEARCH_ATTRIBUTES")))
+	require.Equal(t, api.BoolSearchAttributeNames, strings.Fields(env(p.Services["temporal-setup"], "IDP_BOOL_SEARCH_ATTRIBUTES")))
 }
 
 func TestComposeWithTheEmulatorProfile(t *testing.T) {
@@ -181,6 +182,8 @@ func TestComposeSupportFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(setup), `for name in $IDP_SEARCH_ATTRIBUTES`)
 	require.Contains(t, string(setup), `--type Keyword`)
+	require.Contains(t, string(setup), `for name in ${IDP_BOOL_SEARCH_ATTRIBUTES:-}`)
+	require.Contains(t, string(setup), `--type Bool`)
 
 	// The server's dynamic config file is where DYNAMIC_CONFIG_FILE_PATH (relative to
 	// /etc/temporal) says, and parses.

@@ -28,6 +28,8 @@ type Status struct {
 	Environments []EnvStatus `json:"environments"`
 	// Train lists a release train's services and the digest its approvals bind to (trains only).
 	Train *TrainStatus `json:"train,omitempty"`
+	// Drift is what a drift check found (drift checks only).
+	Drift *DriftReport `json:"drift,omitempty"`
 	// Plan is the latest terraform plan (bootstrap only).
 	Plan            *PlanSummary     `json:"plan,omitempty"`
 	PendingApproval *PendingApproval `json:"pendingApproval"`

@@ -25,10 +25,10 @@ func (s *Stack) startTemporal() (*proc, error) {
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(s.opts.TemporalPort), "--ui-port", strconv.Itoa(s.opts.UIPort),
 		"--log-level", "warn", "--log-format", "pretty"}
-	names := append([]string(nil), api.SearchAttributeNames...)
-	sort.Strings(names)
-	for _, sa := range names {
-		args = append(args, "--search-attribute", sa+"=Keyword")
+	specs := api.SearchAttributeSpecs()
+	sort.Strings(specs)
+	for _, sa := range specs {
+		args = append(args, "--search-attribute", sa)
 	}
 	if s.opts.Encrypt {
 		args = append(args, "--ui-codec-endpoint", s.opts.CodecEndpoint())
