@@ -29,6 +29,8 @@ type Activities struct {
 // DescribeInput names the environment a run is about.
 type DescribeInput struct {
 	Env string `json:"env"`
+	// PR, when above 0, names the preview env of that pull request derived from Env.
+	PR int `json:"pr,omitempty"`
 }
 
 // DescribeOutput is the run's snapshot of the platform: the commit, the env (handed to every

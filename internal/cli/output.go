@@ -99,8 +99,8 @@ type listOptions struct {
 
 func (o listOptions) validate() error {
 	var errs []error
-	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain {
-		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote or train, got %q", o.kind))
+	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain && o.kind != api.KindDestroy {
+		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote, train or destroy, got %q", o.kind))
 	}
 	if o.output != "" && o.output != "json" && o.output != "text" {
 		errs = append(errs, fmt.Errorf("-o must be json or text, got %q", o.output))
@@ -148,7 +148,7 @@ type RunSummary struct {
 func newListCmd(g *globals) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:     "list [--kind bootstrap|promote] [--service SVC] [--env ENV] [--open] [-o json]",
+		Use:     "list [--kind bootstrap|promote|train|destroy] [--service SVC] [--env ENV] [--open] [-o json]",
 		Short:   "List idp runs, newest first",
 		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json",
 		Args:    cobra.NoArgs,
@@ -188,7 +188,7 @@ func newListCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap, promote or train")
+	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap, promote, train or destroy")
 	cmd.Flags().StringVar(&o.service, "service", "", "only runs of this service")
 	cmd.Flags().StringVar(&o.env, "env", "", "only runs in this environment")
 	cmd.Flags().BoolVar(&o.open, "open", false, "only runs still going")
