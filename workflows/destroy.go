@@ -137,6 +137,10 @@ func planAndDestroy(ctx workflow.Context, r *run, g *gate, in api.DestroyInput, 
 			return nil
 		}
 		r.step(ctx, "terraform plan -destroy %s: %d to destroy", short(plan.SHA256), plan.Destroy)
+		if off := switchedOff(desc.Snapshot.Env); round == 1 && len(off) > 0 {
+			r.step(ctx, "switched off by terraformVars in idp.yaml, so never created and not destroyed (infra/README.md names the API each lacks in the emulator): %s",
+				strings.Join(off, ", "))
+		}
 		if pol := desc.PlanApproval; pol.Required {
 			if err := g.wait(ctx, gateRequest{Env: in.Env, Subject: plan.SHA256, What: "terraform destroy plan", Policy: pol}); err != nil {
 				return err

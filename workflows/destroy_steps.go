@@ -10,6 +10,7 @@ import (
 	"github.com/alexpermiakov/idp/activities/aws"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -145,4 +146,17 @@ func removed(done, gone []string) string {
 		return "nothing to remove"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// switchedOff names the terraform switches idp.yaml turns off for this env (the sandbox's, for
+// APIs its emulator lacks): what they stand for was never created, so nothing of it is left
+// to destroy.
+func switchedOff(env config.Environment) []string {
+	var off []string
+	for _, k := range workflow.DeterministicKeys(env.TerraformVars) {
+		if v, ok := env.TerraformVars[k].(bool); ok && !v && (strings.HasPrefix(k, "enable_") || strings.HasPrefix(k, "attach_")) {
+			off = append(off, k)
+		}
+	}
+	return off
 }
