@@ -38,9 +38,10 @@ type RemoveStateOutput struct {
 }
 
 // RemoveState deletes the env's state object, its lock file and the env's saved plans from
-// the state bucket, and keeps the bucket (whose versioning keeps the old state versions as a
-// safety net). With Purge it deletes every object version and then the bucket. What is not
-// there counts as done, so a rerun finishes the job.
+// the state bucket, every version of each (the teardown was approved; a delete marker would
+// only hide the state), and keeps the bucket, which other envs' objects may share. With
+// Purge it deletes every object version left and then the bucket. What is not there counts
+// as done, so a rerun finishes the job.
 func (a *Activities) RemoveState(ctx context.Context, in RemoveStateInput) (RemoveStateOutput, error) {
 	env, err := in.Snapshot.Environment()
 	if err != nil {
@@ -69,20 +70,16 @@ func removeState(ctx context.Context, c s3TeardownAPI, env *config.Environment, 
 		return out, err
 	}
 	for _, key := range append(keys, plans...) {
-		_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key)})
+		found, err := removeObject(ctx, c, bucket, key)
+		if err != nil {
+			return out, err
+		}
 		switch {
-		case notFound(err):
-			if key == env.StateKey {
-				out.AlreadyGone = append(out.AlreadyGone, "s3://"+bucket+"/"+key)
-			}
-			continue
-		case err != nil:
-			return out, classify(err, "looking up s3://%s/%s", bucket, key)
+		case found:
+			out.Removed = append(out.Removed, "s3://"+bucket+"/"+key)
+		case key == env.StateKey:
+			out.AlreadyGone = append(out.AlreadyGone, "s3://"+bucket+"/"+key)
 		}
-		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String(key)}); err != nil {
-			return out, classify(err, "deleting s3://%s/%s", bucket, key)
-		}
-		out.Removed = append(out.Removed, "s3://"+bucket+"/"+key)
 	}
 	if !purge {
 		return out, nil
@@ -96,6 +93,58 @@ func removeState(ctx context.Context, c s3TeardownAPI, env *config.Environment, 
 	out.BucketDeleted = true
 	out.Removed = append(out.Removed, "bucket "+bucket)
 	return out, nil
+}
+
+// removeObject deletes every version of key (and its delete markers), so the object is gone
+// rather than hidden behind a marker, and reports whether there was one.
+func removeObject(ctx context.Context, c s3TeardownAPI, bucket, key string) (bool, error) {
+	ids, err := versionsOf(ctx, c, bucket, key)
+	if err != nil {
+		return false, err
+	}
+	if len(ids) == 0 {
+		// A bucket without versioning lists nothing: look for the object itself.
+		_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		if notFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, classify(err, "looking up s3://%s/%s", bucket, key)
+		}
+		ids = []s3types.ObjectIdentifier{{Key: &key}}
+	}
+	for _, id := range ids {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: id.Key, VersionId: id.VersionId}); err != nil && !notFound(err) {
+			return false, classify(err, "deleting s3://%s/%s", bucket, key)
+		}
+	}
+	return true, nil
+}
+
+// versionsOf lists the versions and delete markers of exactly key.
+func versionsOf(ctx context.Context, c s3TeardownAPI, bucket, key string) ([]s3types.ObjectIdentifier, error) {
+	var ids []s3types.ObjectIdentifier
+	in := &s3.ListObjectVersionsInput{Bucket: &bucket, Prefix: &key}
+	for {
+		page, err := c.ListObjectVersions(ctx, in)
+		if err != nil {
+			return nil, classify(err, "listing versions of s3://%s/%s", bucket, key)
+		}
+		for _, v := range page.Versions {
+			if aws.ToString(v.Key) == key {
+				ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+			}
+		}
+		for _, m := range page.DeleteMarkers {
+			if aws.ToString(m.Key) == key {
+				ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+			}
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return ids, nil
+		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
+	}
 }
 
 // listKeys lists the keys under prefix.
