@@ -87,6 +87,13 @@ func uninstall(ctx context.Context, k kube, ns string, manifest []*unstructured.
 	}
 	sort.SliceStable(cluster, func(i, j int) bool { return applyOrder(cluster[i]) > applyOrder(cluster[j]) })
 	for _, o := range append([]*unstructured.Unstructured{nsObj}, cluster...) {
+		cur, err := k.Get(ctx, o.GroupVersionKind(), "", o.GetName())
+		if err != nil {
+			return out, err
+		}
+		if cur == nil || cur.GetDeletionTimestamp() != nil {
+			continue // gone, or going (a namespace empties itself first)
+		}
 		found, err := k.Delete(ctx, o.GroupVersionKind(), "", o.GetName())
 		if err != nil {
 			return out, fmt.Errorf("deleting %s %s: %w", o.GetKind(), o.GetName(), err)
