@@ -237,3 +237,24 @@ func (s *destroySuite) update(name string, arg any) *outcome {
 	}, arg)
 	return o
 }
+
+func (s *destroySuite) TestPreviewKeepsItsBaseEnvsRoleAndNamesSwitchedOffParts() {
+	preview := config.Snapshot{Env: config.Environment{Name: "dev-pr-7", StateBucket: "state-dev",
+		TerraformVars: map[string]any{"enable_public_route_table": false, "enable_nat_gateway": false, "vpc_cidr": "10.7.0.0/16", "enable_eks_addons": true}}}
+	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "dev", PR: 7}).Return(platform.DescribeOutput{Snapshot: preview,
+		Commit: commit, AccountID: "935743309409", StateBucket: "state-dev", GitHubRole: "GitHubActionsRole"}, nil).Once()
+	s.env.OnActivity(sa.OpenRuns, mock.Anything, platform.OpenRunsInput{Env: "dev-pr-7", Exclude: "default-test-workflow-id"}).
+		Return(platform.OpenRunsOutput{}, nil).Once()
+	s.env.OnActivity(ta.Plan, mock.Anything, mock.Anything).Return(terraform.PlanOutput{Summary: terraform.Summary{SHA256: planSHA, Destroy: 1,
+		Destroys: []string{"module.vpc.aws_vpc.this"}}}, nil).Once()
+	s.env.OnActivity(ta.Apply, mock.Anything, mock.Anything).Return(terraform.ApplyOutput{Done: 1, Total: 1}, nil).Once()
+	s.env.OnActivity(aa.RemoveState, mock.Anything, aws.RemoveStateInput{Snapshot: preview}).Return(aws.RemoveStateOutput{}, nil).Once()
+	s.start(api.DestroyInput{Env: "dev", PR: 7})
+	st := s.result()
+	s.Equal([]api.EnvStatus{{Name: "dev pr-7", State: api.EnvDestroyed, Commit: commit}}, st.Environments)
+	s.Subset(st.Steps, []string{
+		"switched off by terraformVars in idp.yaml, so never created and not destroyed (infra/README.md names the API each lacks in the emulator): enable_nat_gateway, enable_public_route_table",
+		"ECR pull revoke switched off in idp.yaml (tooling.grantPull: false)",
+		"GitHub role GitHubActionsRole kept: dev uses it",
+	})
+}
