@@ -12,6 +12,7 @@ type Definition struct {
 func Definitions() []Definition {
 	return []Definition{
 		{Name: api.BootstrapWorkflowName, Func: BootstrapEnvironment},
+		{Name: api.DestroyWorkflowName, Func: DestroyEnvironment},
 		{Name: api.PromoteWorkflowName, Func: Promote},
 		{Name: api.LockWorkflowName, Func: Lock},
 		{Name: api.TrainWorkflowName, Func: Train},

@@ -89,7 +89,7 @@ func startPreviewDestroy(ctx workflow.Context, r *run, in api.BootstrapInput, wh
 		TypedSearchAttributes: temporal.NewSearchAttributes(api.AttrKind.ValueSet(api.KindDestroy),
 			api.AttrEnvironment.ValueSet(p.Env), api.AttrStage.ValueSet(string(api.StagePreparing))),
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, api.DestroyWorkflow,
+	child := workflow.ExecuteChildWorkflow(cctx, api.DestroyWorkflowName,
 		api.DestroyInput{Env: in.Env, PR: in.PR, Requester: who})
 	var started workflow.Execution
 	err := child.GetChildWorkflowExecution().Get(ctx, &started)

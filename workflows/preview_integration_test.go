@@ -105,7 +105,7 @@ func previewWorker(t *testing.T, c client.Client) {
 		w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName))
 		w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) (api.DestroyInput, error) {
 			return in, workflow.Sleep(ctx, time.Second)
-		}, workflow.RegisterOptions{Name: api.DestroyWorkflow})
+		}, workflow.RegisterOptions{Name: api.DestroyWorkflowName})
 		for name, fn := range previewStubs() {
 			w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 		}

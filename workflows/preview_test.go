@@ -46,7 +46,7 @@ func (s *bootstrapSuite) mockPreview(argoWait time.Duration) *destroyed {
 	s.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) error {
 		d.in, d.id, d.at, d.ran = in, workflow.GetInfo(ctx).WorkflowExecution.ID, workflow.Now(ctx), true
 		return nil
-	}, workflow.RegisterOptions{Name: api.DestroyWorkflow})
+	}, workflow.RegisterOptions{Name: api.DestroyWorkflowName})
 	return d
 }
 

@@ -106,6 +106,13 @@ func (f *fakeKube) List(_ context.Context, gvk schema.GroupVersionKind, ns strin
 	return out, nil
 }
 
+func (f *fakeKube) Delete(_ context.Context, gvk schema.GroupVersionKind, ns, name string) (bool, error) {
+	k := key(gvk, ns, name)
+	_, ok := f.objs[k]
+	delete(f.objs, k)
+	return ok, f.err
+}
+
 func (f *fakeKube) Refresh() {
 	f.refreshed++
 	for _, o := range f.objs {

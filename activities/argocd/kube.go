@@ -36,6 +36,9 @@ type kube interface {
 	List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]unstructured.Unstructured, error)
 	// Refresh forgets cached API discovery, after CRDs were added.
 	Refresh()
+	// Delete deletes the object and reports whether it was there; a kind the cluster does
+	// not serve counts as not there.
+	Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (found bool, err error)
 }
 
 // dynamicKube is kube over client-go's dynamic client.
@@ -111,6 +114,21 @@ func (k *dynamicKube) Get(ctx context.Context, gvk schema.GroupVersionKind, name
 		return nil, nil
 	}
 	return obj, err
+}
+
+func (k *dynamicKube) Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (bool, error) {
+	ri, err := k.resource(gvk, namespace)
+	if meta.IsNoMatchError(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = ri.Delete(ctx, name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (k *dynamicKube) List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]unstructured.Unstructured, error) {

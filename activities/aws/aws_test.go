@@ -138,7 +138,7 @@ func TestTrustPolicyScopes(t *testing.T) {
 	require.ErrorContains(t, err, "repository.github is empty")
 }
 
-// fakeECR speaks the ECR JSON protocol for the two repository policy calls, which the
+// fakeECR speaks the ECR JSON protocol for the repository policy calls, which the
 // emulator does not implement.
 type fakeECR struct {
 	mu       sync.Mutex
@@ -169,6 +169,15 @@ func (f *fakeECR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.sets++
 		f.policies[in.RepositoryName] = in.PolicyText
 		_ = json.NewEncoder(w).Encode(map[string]string{"repositoryName": in.RepositoryName, "policyText": in.PolicyText})
+	case "AmazonEC2ContainerRegistry_V20150921.DeleteRepositoryPolicy":
+		p, ok := f.policies[in.RepositoryName]
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"__type":"RepositoryPolicyNotFoundException","message":"no policy"}`)
+			return
+		}
+		delete(f.policies, in.RepositoryName)
+		_ = json.NewEncoder(w).Encode(map[string]string{"repositoryName": in.RepositoryName, "policyText": p})
 	default:
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.WriteString(w, `{"__type":"InvalidAction","message":"unexpected"}`)

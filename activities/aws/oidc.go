@@ -142,8 +142,13 @@ func ensureProvider(ctx context.Context, c iamAPI) (arn string, created bool, re
 	return arn, false, restored, nil
 }
 
+// providerLister lists the account's OIDC providers.
+type providerLister interface {
+	ListOpenIDConnectProviders(context.Context, *iam.ListOpenIDConnectProvidersInput, ...func(*iam.Options)) (*iam.ListOpenIDConnectProvidersOutput, error)
+}
+
 // findProvider returns the ARN of GitHub's OIDC provider, or "" when the account has none.
-func findProvider(ctx context.Context, c iamAPI) (string, error) {
+func findProvider(ctx context.Context, c providerLister) (string, error) {
 	list, err := c.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 	if err != nil {
 		return "", classify(err, "listing OIDC providers")

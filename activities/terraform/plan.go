@@ -26,6 +26,8 @@ type PlanInput struct {
 	Commit   string          `json:"commit"`
 	// RunID keeps plan files of different runs apart.
 	RunID string `json:"runId"`
+	// Destroy plans the removal of everything the env's state holds (terraform plan -destroy).
+	Destroy bool `json:"destroy,omitempty"`
 }
 
 // PlanOutput summarizes a saved plan and says where it is kept.
@@ -65,6 +67,9 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 	// A preview uses its base env's variables (BaseName); var.environment is its own name.
 	if varFile := filepath.Join(ws.dir, "env", ws.env.BaseName()+".tfvars"); fileExists(varFile) {
 		opts = append(opts, tfexec.VarFile(varFile))
+	}
+	if in.Destroy {
+		opts = append(opts, tfexec.Destroy(true))
 	}
 	if _, err := ws.tf.Plan(ctx, append(opts, tfexec.Out(planPath))...); err != nil {
 		return PlanOutput{}, classify(err, "terraform plan in %s", in.Snapshot.Env.Name)

@@ -24,6 +24,7 @@ module "vpc" {
   single_nat_gateway   = var.single_nat_gateway
 
   enable_route_table_associations = var.enable_route_table_associations
+  enable_public_route_table       = var.enable_public_route_table
 }
 
 module "eks" {

@@ -181,3 +181,9 @@ variable "enable_route_table_associations" {
   type        = bool
   default     = true
 }
+
+variable "enable_public_route_table" {
+  description = "Give the public subnets their route table with its default route to the internet gateway (CreateRouteTable, CreateRoute; `starter destroy` needs DeleteRoute and DeleteRouteTable). An emulator without those deletes (kumo answers them with an error, so a teardown stops there) sets false; the public subnets then stay on the VPC's main route table, with no route to the internet."
+  type        = bool
+  default     = true
+}

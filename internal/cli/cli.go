@@ -146,7 +146,7 @@ Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing start
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&g.config, "config", "", "idp.yaml to use (default $IDP_CONFIG, else ./idp.yaml)")
 	root.PersistentFlags().StringVar(&g.as, "as", "", "who you are (default $IDP_USER, else git user.email, else $USER)")
-	root.AddCommand(newBootstrapCmd(g), newPromoteCmd(g), newApproveCmd(g), newRejectCmd(g), newStatusCmd(g), newListCmd(g), newWatchCmd(g), newImageWatchCmd(g), newHistoryCmd(g), newCodecServerCmd(g),
+	root.AddCommand(newBootstrapCmd(g), newDestroyCmd(g), newPromoteCmd(g), newApproveCmd(g), newRejectCmd(g), newStatusCmd(g), newListCmd(g), newWatchCmd(g), newImageWatchCmd(g), newHistoryCmd(g), newCodecServerCmd(g),
 		newFreezeCmd(g), newUnfreezeCmd(g), newFreezesCmd(g), newPinCmd(g, false), newPinCmd(g, true))
 	root.AddCommand(newDriftCmd(g))
 	usageErrors(root)

@@ -109,8 +109,9 @@ type listOptions struct {
 
 func (o listOptions) validate() error {
 	var errs []error
-	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain && o.kind != api.KindDrift {
-		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote, train or drift, got %q", o.kind))
+	if o.kind != "" && o.kind != api.KindBootstrap && o.kind != api.KindPromote && o.kind != api.KindTrain &&
+		o.kind != api.KindDestroy && o.kind != api.KindDrift {
+		errs = append(errs, fmt.Errorf("--kind must be bootstrap, promote, train, destroy or drift, got %q", o.kind))
 	}
 	if o.drifted && (o.kind != "" || o.service != "" || o.open) {
 		errs = append(errs, errors.New("--drifted lists envs, so it takes only --env and -o"))
@@ -168,7 +169,7 @@ type RunSummary struct {
 func newListCmd(g *globals) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:     "list [--kind bootstrap|promote|train|drift] [--service SVC] [--env ENV] [--open] [--previews] [--drifted] [-o json]",
+		Use:     "list [--kind bootstrap|promote|train|destroy|drift] [--service SVC] [--env ENV] [--open] [--previews] [--drifted] [-o json]",
 		Short:   "List idp runs, newest first",
 		Example: "  starter list --open\n  starter list --kind bootstrap --env prod -o json\n  starter list --previews",
 		Args:    cobra.NoArgs,
@@ -214,7 +215,7 @@ func newListCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap, promote or train")
+	cmd.Flags().StringVar(&o.kind, "kind", "", "bootstrap, promote, train or destroy")
 	cmd.Flags().StringVar(&o.service, "service", "", "only runs of this service")
 	cmd.Flags().StringVar(&o.env, "env", "", "only runs in this environment")
 	cmd.Flags().BoolVar(&o.open, "open", false, "only runs still going")

@@ -19,6 +19,7 @@ var TerraformVars = map[string]any{
 	"enable_eks_addons":                false,
 	"enable_pod_identity_associations": false,
 	"enable_route_table_associations":  false,
+	"enable_public_route_table":        false,
 }
 
 // writeConfig writes the sandbox's idp.yaml: the real platform's envs, services, patterns and

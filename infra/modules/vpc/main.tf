@@ -65,14 +65,20 @@ resource "aws_subnet" "private" {
   })
 }
 
+# Without DeleteRoute and DeleteRouteTable in an emulator an env with this table cannot be
+# destroyed; enable_public_route_table = false leaves it (and its route) out there.
 resource "aws_route_table" "public" {
+  count = var.enable_public_route_table ? 1 : 0
+
   vpc_id = aws_vpc.this.id
 
   tags = { Name = "${var.name}-public" }
 }
 
 resource "aws_route" "public_internet" {
-  route_table_id         = aws_route_table.public.id
+  count = var.enable_public_route_table ? 1 : 0
+
+  route_table_id         = aws_route_table.public[0].id
   destination_cidr_block = "0.0.0.0/0"
   gateway_id             = aws_internet_gateway.this.id
 }
@@ -82,10 +88,10 @@ resource "aws_route" "public_internet" {
 # answer; enable_route_table_associations = false leaves them out for an emulator that ignores
 # the filter (the subnets then stay on the VPC's main route table).
 resource "aws_route_table_association" "public" {
-  for_each = var.enable_route_table_associations ? aws_subnet.public : {}
+  for_each = var.enable_route_table_associations && var.enable_public_route_table ? aws_subnet.public : {}
 
   subnet_id      = each.value.id
-  route_table_id = aws_route_table.public.id
+  route_table_id = aws_route_table.public[0].id
 }
 
 resource "aws_eip" "nat" {

@@ -45,8 +45,13 @@ output "private_subnets" {
 }
 
 output "public_route_table_id" {
-  description = "Route table of the public subnets (default route to the internet gateway)."
-  value       = aws_route_table.public.id
+  description = "Route table of the public subnets (default route to the internet gateway); empty when enable_public_route_table is false."
+  value       = one(aws_route_table.public[*].id) == null ? "" : one(aws_route_table.public[*].id)
+}
+
+output "internet_route" {
+  description = "Whether the public route table has its default route to the internet gateway (false when enable_public_route_table is false)."
+  value       = length(aws_route.public_internet) == 1
 }
 
 output "private_route_table_ids" {

@@ -65,3 +65,9 @@ variable "enable_route_table_associations" {
   type        = bool
   default     = true
 }
+
+variable "enable_public_route_table" {
+  description = "Give the public subnets their route table with its default route to the internet gateway (CreateRouteTable, CreateRoute; destroying the env needs DeleteRoute and DeleteRouteTable). Only for an emulator without those deletes (kumo), so that a sandbox env can be destroyed; without it the public subnets stay on the VPC's main route table (local traffic only)."
+  type        = bool
+  default     = true
+}

@@ -53,6 +53,11 @@ run "full" {
   }
 
   assert {
+    condition     = module.vpc.internet_route
+    error_message = "The public route table must route to the internet gateway."
+  }
+
+  assert {
     condition     = length(module.vpc.private_route_table_ids) == 2 && module.vpc.route_table_association_count == 4
     error_message = "Every subnet must be associated with its route table (1 public table, 2 private ones)."
   }
@@ -167,6 +172,12 @@ run "sandbox" {
     enable_eks_addons                = false
     enable_pod_identity_associations = false
     enable_route_table_associations  = false
+    enable_public_route_table        = false
+  }
+
+  assert {
+    condition     = !module.vpc.internet_route
+    error_message = "Without DeleteRoute and DeleteRouteTable in the emulator there is no public route table or route, so the env can be destroyed."
   }
 
   assert {
@@ -180,8 +191,8 @@ run "sandbox" {
   }
 
   assert {
-    condition     = module.vpc.public_route_table_id != "" && output.vpc_id != ""
-    error_message = "The public route table (with its internet gateway route) must still exist, only unassociated."
+    condition     = module.vpc.public_route_table_id == "" && output.vpc_id != ""
+    error_message = "The VPC exists without the public route table."
   }
 
   assert {
