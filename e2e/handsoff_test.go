@@ -77,6 +77,7 @@ func TestHandsOff(t *testing.T) {
 	require.Contains(t, out, "promote-time-service-sha-4444444 was already started by idp-watch (ecr push) (the pushed image's promotion): following it")
 	require.Equal(t, 1, runsOf(t, c, api.PromoteID("time-service", "sha-4444444")))
 	require.Contains(t, pinned(t, cfg, "dev", "time-service"), ":sha-4444444@sha256:")
+	driftChecks(t, cfg)
 }
 
 // postEvent posts a push event for time-service:tag with key in the events header.
