@@ -79,6 +79,7 @@ func TestHandsOff(t *testing.T) {
 	require.Contains(t, pinned(t, cfg, "dev", "time-service"), ":sha-4444444@sha256:")
 
 	trains(t, cfg, s) // train_test.go: on this dev, so no stack of their own
+	driftChecks(t, cfg) // drift_test.go: last, since it leaves dev drifted
 }
 
 // postEvent posts a push event for time-service:tag with key in the events header.
