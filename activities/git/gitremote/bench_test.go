@@ -13,7 +13,7 @@ import (
 
 // benchHistory gives main of the bare repository n more commits, each adding one file under
 // docs/ (the shape of the e2e main race: every commit's tree differs from all others).
-func benchHistory(b *testing.B, bare string, n int) {
+func benchHistory(b testing.TB, bare string, n int) {
 	b.Helper()
 	var in strings.Builder
 	fmt.Fprintf(&in, "reset refs/heads/main\nfrom refs/heads/main^0\n\n")

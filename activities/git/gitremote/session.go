@@ -26,6 +26,8 @@ type session struct {
 	// shallow fetches only the branches' tips (depth 1): enough to write a commit on a tip,
 	// and its cost does not grow with the history behind it. A merge needs the history.
 	shallow bool
+	// fetched says the session has fetched before.
+	fetched bool
 }
 
 func (p *provider) session() (*session, error) {
@@ -77,13 +79,15 @@ func (s *session) fetch(ctx context.Context, branches ...string) (map[string]plu
 	}
 	if len(specs) > 0 {
 		opts := &gogit.FetchOptions{RemoteName: "origin", Auth: s.p.auth, RefSpecs: specs, Tags: gogit.NoTags, Force: true}
-		if s.shallow {
+		if s.shallow && !s.fetched {
+			// Later fetches of the session bring only what is new since the first.
 			opts.Depth = 1
 		}
 		err := s.repo.FetchContext(ctx, opts)
 		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 			return nil, s.p.wrap(err, "fetching %s from %s", strings.Join(branches, ", "), s.p.remote())
 		}
+		s.fetched = true
 	}
 	heads := map[string]plumbing.Hash{}
 	for _, b := range branches {
