@@ -78,7 +78,7 @@ func TestHandsOff(t *testing.T) {
 	require.Equal(t, 1, runsOf(t, c, api.PromoteID("time-service", "sha-4444444")))
 	require.Contains(t, pinned(t, cfg, "dev", "time-service"), ":sha-4444444@sha256:")
 
-	trains(t, cfg, s) // train_test.go: on this dev, so no stack of their own
+	trains(t, cfg, s)   // train_test.go: on this dev, so no stack of their own
 	driftChecks(t, cfg) // drift_test.go: last, since it leaves dev drifted
 }
 
