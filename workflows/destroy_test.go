@@ -241,7 +241,7 @@ func (s *destroySuite) update(name string, arg any) *outcome {
 func (s *destroySuite) TestPreviewKeepsItsBaseEnvsRoleAndNamesSwitchedOffParts() {
 	preview := config.Snapshot{Env: config.Environment{Name: "dev-pr-7", StateBucket: "state-dev",
 		TerraformVars: map[string]any{"enable_public_route_table": false, "enable_nat_gateway": false, "vpc_cidr": "10.7.0.0/16", "enable_eks_addons": true}}}
-	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "dev", PR: 7}).Return(platform.DescribeOutput{Snapshot: preview,
+	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "dev", PR: 7, HeadOptional: true}).Return(platform.DescribeOutput{Snapshot: preview,
 		Commit: commit, AccountID: "935743309409", StateBucket: "state-dev", GitHubRole: "GitHubActionsRole"}, nil).Once()
 	s.env.OnActivity(sa.OpenRuns, mock.Anything, platform.OpenRunsInput{Env: "dev-pr-7", Exclude: "default-test-workflow-id"}).
 		Return(platform.OpenRunsOutput{}, nil).Once()
