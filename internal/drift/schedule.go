@@ -7,15 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/schedules"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -64,62 +63,26 @@ func EnsureSchedules(ctx context.Context, sc client.ScheduleClient, cfg *config.
 
 func ensure(ctx context.Context, sc client.ScheduleClient, env *config.Environment) (string, error) {
 	want := Schedule(env)
-	_, err := sc.Create(ctx, want)
-	if err == nil {
+	created, err := schedules.Ensure(ctx, sc, want)
+	switch {
+	case err != nil:
+		return "", err
+	case created:
 		return fmt.Sprintf("created %s (every %s)", want.ID, env.Drift.Every.Std()), nil
-	}
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return "", fmt.Errorf("creating schedule %s: %w", want.ID, err)
-	}
-	err = sc.GetHandle(ctx, want.ID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := in.Description.Schedule
-			s.Spec = &want.Spec
-			s.Action = want.Action
-			if s.Policy == nil {
-				s.Policy = &client.SchedulePolicies{}
-			}
-			s.Policy.Overlap, s.Policy.CatchupWindow = want.Overlap, want.CatchupWindow
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		},
-	})
-	if err != nil {
-		return "", fmt.Errorf("updating schedule %s: %w", want.ID, err)
 	}
 	return fmt.Sprintf("updated %s (every %s)", want.ID, env.Drift.Every.Std()), nil
 }
 
 // removeStale deletes the drift schedules of envs not in idp.yaml or with drift off.
-// Schedules are listed through visibility, so one created moments ago may show up only at a
-// later start.
 func removeStale(ctx context.Context, sc client.ScheduleClient, cfg *config.Config) ([]string, error) {
-	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})
-	if err != nil {
-		return nil, fmt.Errorf("listing schedules: %w", err)
-	}
-	var did []string
-	var errs []error
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			return did, fmt.Errorf("listing schedules: %w", err)
+	return schedules.Prune(ctx, sc, api.DriftIDPrefix, func(name string) (string, bool) {
+		env, err := cfg.Env(name)
+		switch {
+		case err != nil:
+			return name + " is no longer in idp.yaml", true
+		case !env.Drift.Enabled():
+			return "drift is off for " + name + " in idp.yaml", true
 		}
-		name, ok := strings.CutPrefix(e.ID, api.DriftIDPrefix)
-		if !ok {
-			continue
-		}
-		why := name + " is no longer in idp.yaml"
-		if env, err := cfg.Env(name); err == nil {
-			if env.Drift.Enabled() {
-				continue
-			}
-			why = "drift is off for " + name + " in idp.yaml"
-		}
-		if err := sc.GetHandle(ctx, e.ID).Delete(ctx); err != nil && !errors.As(err, new(*serviceerror.NotFound)) {
-			errs = append(errs, fmt.Errorf("deleting schedule %s: %w", e.ID, err))
-			continue
-		}
-		did = append(did, fmt.Sprintf("deleted %s (%s)", e.ID, why))
-	}
-	return did, errors.Join(errs...)
+		return "", false
+	})
 }

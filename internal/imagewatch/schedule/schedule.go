@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -16,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/schedules"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -68,56 +68,20 @@ func EnsureSchedules(ctx context.Context, sc client.ScheduleClient, cfg *config.
 }
 
 // removeStale deletes the image-watch schedules of services not in tooling.repositories.
-// Schedules are listed through visibility, so one created moments ago may show up only at a
-// later start.
 func removeStale(ctx context.Context, sc client.ScheduleClient, cfg *config.Config) ([]string, error) {
-	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 100})
-	if err != nil {
-		return nil, fmt.Errorf("listing schedules: %w", err)
-	}
-	var did []string
-	var errs []error
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			return did, fmt.Errorf("listing schedules: %w", err)
-		}
-		svc, ok := strings.CutPrefix(e.ID, api.ImageWatchIDPrefix)
-		if !ok || cfg.Tooling.Repositories[svc] != "" {
-			continue
-		}
-		if err := sc.GetHandle(ctx, e.ID).Delete(ctx); err != nil && !errors.As(err, new(*serviceerror.NotFound)) {
-			errs = append(errs, fmt.Errorf("deleting schedule %s: %w", e.ID, err))
-			continue
-		}
-		did = append(did, fmt.Sprintf("deleted %s (%s is no longer in tooling.repositories)", e.ID, svc))
-	}
-	return did, errors.Join(errs...)
+	return schedules.Prune(ctx, sc, api.ImageWatchIDPrefix, func(svc string) (string, bool) {
+		return svc + " is no longer in tooling.repositories", cfg.Tooling.Repositories[svc] == ""
+	})
 }
 
 func ensure(ctx context.Context, sc client.ScheduleClient, cfg *config.Config, svc string) (string, error) {
 	want := schedule(cfg, svc)
-	_, err := sc.Create(ctx, want)
-	if err == nil {
+	created, err := schedules.Ensure(ctx, sc, want)
+	switch {
+	case err != nil:
+		return "", err
+	case created:
 		return fmt.Sprintf("created %s (every %s, paused %v)", want.ID, cfg.ImageWatch.Poll.Interval.Std(), want.Paused), nil
-	}
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return "", fmt.Errorf("creating schedule %s: %w", want.ID, err)
-	}
-	err = sc.GetHandle(ctx, want.ID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := in.Description.Schedule
-			s.Spec = &want.Spec
-			s.Action = want.Action
-			if s.Policy == nil {
-				s.Policy = &client.SchedulePolicies{}
-			}
-			s.Policy.Overlap, s.Policy.CatchupWindow = want.Overlap, want.CatchupWindow
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		},
-	})
-	if err != nil {
-		return "", fmt.Errorf("updating schedule %s: %w", want.ID, err)
 	}
 	return fmt.Sprintf("updated %s (every %s)", want.ID, cfg.ImageWatch.Poll.Interval.Std()), nil
 }
