@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 SANDBOX_ARGS ?=
 
-.PHONY: all build deps tools test test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo screenshot clean
+.PHONY: all build deps tools test test-faults test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo screenshot clean
 
 all: build
 
@@ -51,6 +51,17 @@ $(BIN)/workflowcheck: tools/workflowcheck/go.mod
 
 test: deps build tools lint test-ship test-chart ## everything CI runs
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) test-faults
+
+# Real processes of the local stack broken while runs go on (faults/, build tag faults):
+# each test names its fault, what must hold after it, and how long recovery took; the
+# recovery times are printed at the end (the README's Reliability table).
+test-faults: deps build tools $(BIN)/staticcheck
+	$(GO) vet -tags faults ./faults/
+	$(BIN)/staticcheck -tags faults ./faults/
+	@rm -f $(CURDIR)/bin/fault-report.tsv
+	IDP_FAULT_REPORT=$(CURDIR)/bin/fault-report.tsv $(GO) test -tags faults -count=1 -timeout 40m -v ./faults/
+	@echo "recovery times (fault, seconds):"; cat $(CURDIR)/bin/fault-report.tsv 2>/dev/null || true
 
 # How idp ships (Dockerfile, docker-compose.yaml, .github/workflows), checked with BuildKit's
 # parser, compose-go and actionlint from tools/shipcheck, a module of its own so those stay out

@@ -24,7 +24,16 @@ type proc struct {
 
 // startProc starts a child in its own process group with output to logPath.
 func startProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	return startLogged(name, logPath, os.O_TRUNC, env, bin, args...)
+}
+
+// startProcAppend is startProc appending to the log (a restart keeps what came before).
+func startProcAppend(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
+	return startLogged(name, logPath, os.O_APPEND, env, bin, args...)
+}
+
+func startLogged(name, logPath string, mode int, env []string, bin string, args ...string) (*proc, error) {
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|mode, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	UIPort       int
 	// NoWorker leaves the worker to the user (or a test).
 	NoWorker bool
+	// TemporalDB keeps the dev server's state in this SQLite file, so it outlives a restart
+	// (the default keeps it in memory).
+	TemporalDB string
 	// Encrypt turns payload encryption on, with a codec server for the Web UI on CodecPort.
 	Encrypt   bool
 	CodecPort int

@@ -33,6 +33,9 @@ func (s *Stack) startTemporal() (*proc, error) {
 	if s.opts.Encrypt {
 		args = append(args, "--ui-codec-endpoint", s.opts.CodecEndpoint())
 	}
+	if s.opts.TemporalDB != "" {
+		args = append(args, "--db-filename", s.opts.TemporalDB)
+	}
 	p, err := startProc("temporal", filepath.Join(s.opts.Dir, "logs", "temporal.log"), os.Environ(),
 		filepath.Join(s.opts.BinDir, "temporal"), args...)
 	if err != nil {
