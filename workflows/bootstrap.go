@@ -40,6 +40,7 @@ func BootstrapEnvironment(ctx workflow.Context, in api.BootstrapInput) (api.Stat
 		if !toldAlready(err) {
 			r.notifyf(ctx, notify.BootstrapFailed, in.Env, "bootstrap of %s failed: %s", name, fail.Message(err))
 		}
+		destroyFailedPreview(ctx, r, in, err)
 		r.drain(ctx)
 		return *r.status, err
 	}

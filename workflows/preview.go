@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/activities/platform"
+	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -32,6 +33,7 @@ func previewLife(ctx workflow.Context, r *run, in api.BootstrapInput) (api.Statu
 	r.setExpiry(ctx, expires)
 	r.step(ctx, "preview %s expires at %s", p.Env, expires.Format(time.RFC3339))
 	why, who := "", r.status.Requester
+	var asked *api.DestroyInput
 	for why == "" {
 		timerCtx, cancel := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, expires.Sub(workflow.Now(ctx)))
@@ -56,11 +58,34 @@ func previewLife(ctx workflow.Context, r *run, in api.BootstrapInput) (api.Statu
 			var req api.DestroyRequest
 			c.Receive(ctx, &req)
 			why, who = "destroy requested by "+req.Who, req.Who
+			if req.Input != nil && req.Input.Env == in.Env && req.Input.PR == in.PR {
+				asked = req.Input
+			}
 		})
 		sel.Select(ctx)
 		cancel()
 	}
-	return *r.status, startPreviewDestroy(ctx, r, in, why, who)
+	child := api.DestroyInput{Env: in.Env, PR: in.PR, Requester: who}
+	if asked != nil {
+		child = *asked
+	}
+	return *r.status, startPreviewDestroy(ctx, r, child, why)
+}
+
+// destroyFailedPreview starts the destroy of a preview whose bootstrap failed once terraform
+// had run for it: what it created would otherwise stay until someone remembered it. A
+// preview that failed earlier (a refused request, a bad config) created nothing.
+func destroyFailedPreview(ctx workflow.Context, r *run, in api.BootstrapInput, cause error) {
+	if in.PR <= 0 || r.status.Plan == nil || r.status.Preview == nil {
+		return
+	}
+	if workflow.GetVersion(ctx, "preview-failed-destroy", workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	why := "its bootstrap failed (" + fail.Message(cause) + ")"
+	if err := startPreviewDestroy(ctx, r, api.DestroyInput{Env: in.Env, PR: in.PR, Requester: r.status.Requester}, why); err != nil {
+		workflow.GetLogger(ctx).Error("starting the failed preview's destroy", "error", err)
+	}
 }
 
 // setExpiry records when the preview expires in its status and IdpExpiresAt.
@@ -76,7 +101,7 @@ func (r *run) setExpiry(ctx workflow.Context, t time.Time) {
 // run's job ends once it has started. A destroy of the preview already running (started by
 // `starter destroy --pr`) counts as started. At expiry the destroy's requester is the preview's:
 // they asked for a preview that long.
-func startPreviewDestroy(ctx workflow.Context, r *run, in api.BootstrapInput, why, who string) error {
+func startPreviewDestroy(ctx workflow.Context, r *run, in api.DestroyInput, why string) error {
 	p := r.status.Preview
 	id := api.DestroyID(in.Env, in.PR)
 	r.step(ctx, "preview %s ends: %s; starting %s", p.Env, why, id)
@@ -89,8 +114,7 @@ func startPreviewDestroy(ctx workflow.Context, r *run, in api.BootstrapInput, wh
 		TypedSearchAttributes: temporal.NewSearchAttributes(api.AttrKind.ValueSet(api.KindDestroy),
 			api.AttrEnvironment.ValueSet(p.Env), api.AttrStage.ValueSet(string(api.StagePreparing))),
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, api.DestroyWorkflowName,
-		api.DestroyInput{Env: in.Env, PR: in.PR, Requester: who})
+	child := workflow.ExecuteChildWorkflow(cctx, api.DestroyWorkflowName, in)
 	var started workflow.Execution
 	err := child.GetChildWorkflowExecution().Get(ctx, &started)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {

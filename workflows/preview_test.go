@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/activities/argocd"
@@ -133,4 +134,76 @@ func (s *bootstrapSuite) TestPreviewExtendDuringTheBootstrapCountsOnceItIsUp() {
 func (s *bootstrapSuite) near(want, got time.Time) {
 	s.T().Helper()
 	s.WithinDuration(want, got, time.Minute)
+}
+
+// `starter destroy --pr` signals the signed request: the destroy runs with it, so it checks
+// that person's signature, not the preview requester's.
+func (s *bootstrapSuite) TestPreviewDestroySignalCarriesTheSignedRequest() {
+	d := s.mockPreview(0)
+	asked := api.DestroyInput{Env: "dev", PR: 7, Requester: "bob", Signature: "sig", SignedAt: time.Unix(1700000000, 0).UTC()}
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(api.DestroySignal, api.DestroyRequest{Who: "bob", Input: &asked})
+	}, time.Hour)
+	s.startPreview(0)
+
+	s.Require().True(d.ran)
+	s.Equal(asked, d.in)
+	s.Contains(s.result().Steps, "preview dev-pr-7 ends: destroy requested by bob; starting destroy-dev-pr-7")
+}
+
+// A signed request for another preview is not taken: this preview's destroy runs as the
+// signal's sender, unsigned, as before.
+func (s *bootstrapSuite) TestPreviewDestroySignalForAnotherPreviewKeepsThisOne() {
+	d := s.mockPreview(0)
+	other := api.DestroyInput{Env: "dev", PR: 8, Requester: "bob"}
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(api.DestroySignal, api.DestroyRequest{Who: "bob", Input: &other})
+	}, time.Hour)
+	s.startPreview(0)
+
+	s.Require().True(d.ran)
+	s.Equal(api.DestroyInput{Env: "dev", PR: 7, Requester: "bob"}, d.in)
+}
+
+// A preview whose bootstrap failed after terraform ran for it is destroyed at once: what it
+// created does not wait for anyone to remember it.
+func (s *bootstrapSuite) TestAFailedPreviewIsDestroyed() {
+	s.env.OnActivity(pa.Describe, mock.Anything, platform.DescribeInput{Env: "dev", PR: 7}).Return(platform.DescribeOutput{
+		Snapshot: previewSnapshot, Commit: commit, AccountID: "111111111111", StateBucket: "state-dev", GitHubRole: "GitHubActionsRole"}, nil).Once()
+	s.env.OnActivity(aa.EnsureStateBackend, mock.Anything, mock.Anything).Return(aws.StateBackendOutput{Bucket: "state-dev"}, nil).Once()
+	s.env.OnActivity(aa.EnsureGitHubOIDC, mock.Anything, mock.Anything).Return(aws.OIDCOutput{RoleARN: "arn:aws:iam::111111111111:role/GitHubActionsRole"}, nil).Once()
+	s.env.OnActivity(ta.Plan, mock.Anything, mock.Anything).Return(terraform.PlanOutput{Summary: terraform.Summary{SHA256: planSHA, Add: 3}}, nil).Once()
+	s.env.OnActivity(ta.Apply, mock.Anything, mock.Anything).Return(terraform.ApplyOutput{},
+		temporal.NewNonRetryableApplicationError("the EKS cluster k8s-pr-7 failed to create", "TerraformApply", nil))
+	d := &destroyed{}
+	s.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) error {
+		d.in, d.id, d.ran = in, workflow.GetInfo(ctx).WorkflowExecution.ID, true
+		return nil
+	}, workflow.RegisterOptions{Name: api.DestroyWorkflowName})
+	s.startPreview(time.Hour)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Error(s.env.GetWorkflowError())
+	s.Require().True(d.ran, "the failed preview's destroy started")
+	s.Equal(api.DestroyInput{Env: "dev", PR: 7, Requester: "alice"}, d.in)
+	s.Equal("destroy-dev-pr-7", d.id)
+	st := s.status()
+	s.Equal(api.StageFailed, st.Stage)
+	s.Equal("destroy-dev-pr-7", st.Preview.Destroy)
+}
+
+// A preview refused before anything ran (here: its config) starts no destroy.
+func (s *bootstrapSuite) TestAPreviewRefusedBeforeTerraformStartsNoDestroy() {
+	s.env.OnActivity(pa.Describe, mock.Anything, mock.Anything).Return(platform.DescribeOutput{},
+		temporal.NewNonRetryableApplicationError("pull request 7 has no head branch", "Config", nil))
+	d := &destroyed{}
+	s.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in api.DestroyInput) error {
+		d.ran = true
+		return nil
+	}, workflow.RegisterOptions{Name: api.DestroyWorkflowName})
+	s.startPreview(time.Hour)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Error(s.env.GetWorkflowError())
+	s.False(d.ran)
 }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -74,6 +77,9 @@ The request is signed like bootstrap's.`,
 			what := o.env
 			if o.pr > 0 {
 				what = fmt.Sprintf("%s pr-%d", o.env, o.pr)
+				if ended, err := g.endPreview(cmd.Context(), in, o.wait); ended || err != nil {
+					return err
+				}
 			}
 			return g.start(cmd.Context(), startRequest{
 				id:       id,
@@ -93,4 +99,45 @@ The request is signed like bootstrap's.`,
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the run and exit with its outcome")
 	o.sign.register(cmd)
 	return cmd
+}
+
+// endPreview hands a signed destroy of a preview to the preview's own run when it is open:
+// its timer ends, it starts the destroy with this request (whose signature the destroy
+// checks), and nothing later finds the preview destroyed behind its back. ended is false when
+// no preview run is open: the destroy is then started directly.
+func (g *globals) endPreview(ctx context.Context, in api.DestroyInput, wait bool) (ended bool, err error) {
+	c, err := g.client()
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	preview, destroy := api.PreviewID(in.Env, in.PR), api.DestroyID(in.Env, in.PR)
+	desc, err := c.DescribeWorkflowExecution(ctx, preview, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up %s: %w", preview, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false, nil
+	}
+	runID := info.GetExecution().GetRunId()
+	if err := c.SignalWorkflow(ctx, preview, runID, api.DestroySignal, api.DestroyRequest{Who: in.Requester, Input: &in}); err != nil {
+		return false, fmt.Errorf("asking %s to end: %w", preview, err)
+	}
+	fmt.Fprintf(g.out, "asked %s to end its preview as %s: it starts %s with this request\n  %s\n",
+		preview, in.Requester, destroy, webURL(g.namespace, preview, runID))
+	if !wait {
+		return true, nil
+	}
+	// The preview's run ends once it has started the destroy (after its bootstrap, if that
+	// still runs); then follow the destroy.
+	var st api.Status
+	if err := c.GetWorkflow(ctx, preview, runID).Get(ctx, &st); err != nil {
+		return true, fmt.Errorf("%s ended without starting %s: %w", preview, destroy, err)
+	}
+	return true, follow(ctx, g, c, destroy, "")
 }

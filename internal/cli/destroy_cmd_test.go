@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/alexpermiakov/idp/internal/signature"
@@ -59,4 +64,52 @@ func TestDestroyRefusesBadInputNamingTheFix(t *testing.T) {
 func TestListTakesKindDestroy(t *testing.T) {
 	require.NoError(t, listOptions{kind: api.KindDestroy}.validate())
 	require.Equal(t, "IdpKind IS NOT NULL AND IdpKind = 'destroy'", listOptions{kind: api.KindDestroy}.query())
+}
+
+// liveRun is a Temporal client on which one run is open: describing it finds it running;
+// signals are recorded.
+type liveRun struct {
+	fakeStarts
+	id, runID string
+	signals   []string
+	requests  []api.DestroyRequest
+}
+
+func (f *liveRun) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if id != f.id {
+		return f.fakeStarts.DescribeWorkflowExecution(ctx, id, runID)
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: f.runID},
+		Status:    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
+}
+
+func (f *liveRun) SignalWorkflow(_ context.Context, id, runID, name string, arg interface{}) error {
+	f.signals = append(f.signals, id+"/"+runID+" "+name)
+	f.requests = append(f.requests, arg.(api.DestroyRequest))
+	return nil
+}
+
+// While the preview's run is open, destroy --pr hands the signed request to it: its timer
+// ends and it starts the destroy with that request; nothing is started beside it.
+func TestDestroyOfALivePreviewAsksItsRunToEnd(t *testing.T) {
+	dir := t.TempDir()
+	alice := writeKey(t, dir, "alice")
+	cfg := configWithKey(t, alice)
+	t.Setenv("IDP_SIGNING_KEY", "")
+	t.Setenv("IDP_KEYS_DIR", "")
+	t.Setenv("SSH_AUTH_SOCK", "")
+	f := &liveRun{id: "bootstrap-dev-pr-7", runID: "run-7"}
+
+	code, stdout, stderr := start(t, f, cfg, "destroy", "--env", "dev", "--pr", "7", "--as", "alice", "--key", filepath.Join(dir, "alice"))
+	require.Equal(t, ExitDone, code, stderr)
+	require.Contains(t, stdout, "asked bootstrap-dev-pr-7 to end its preview as alice: it starts destroy-dev-pr-7 with this request")
+	require.Empty(t, f.inputs, "no destroy started beside the preview's own")
+	require.Equal(t, []string{"bootstrap-dev-pr-7/run-7 destroy"}, f.signals)
+	req := f.requests[0]
+	require.Equal(t, "alice", req.Who)
+	require.NotNil(t, req.Input)
+	require.Equal(t, api.DestroyInput{Env: "dev", PR: 7, Requester: "alice", Signature: req.Input.Signature, SignedAt: signedAt}, *req.Input)
+	_, err := signature.Verify(req.Input.Statement("destroy-dev-pr-7"), req.Input.Signature, []ssh.PublicKey{alice})
+	require.NoError(t, err, "signed for the destroy's own ID, which the destroy checks")
 }

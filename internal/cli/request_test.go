@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -34,6 +36,11 @@ type fakeStarts struct {
 }
 
 func (f *fakeStarts) Close() {}
+
+// DescribeWorkflowExecution finds no run: a destroy --pr starts its destroy directly.
+func (f *fakeStarts) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return nil, serviceerror.NewNotFound(id + " not found")
+}
 
 func (f *fakeStarts) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ interface{}, args ...interface{}) (client.WorkflowRun, error) {
 	f.inputs = append(f.inputs, args[0])

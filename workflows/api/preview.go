@@ -49,9 +49,13 @@ type ExtendInput struct {
 	Who string        `json:"who"`
 }
 
-// DestroyRequest is the destroy signal's payload.
+// DestroyRequest is the destroy signal's payload. Input, when set, is the signed request
+// `starter destroy --pr` made: the preview's run starts DestroyEnvironment with it, so the
+// destroy checks that person's signature; without it the destroy runs as the preview's
+// requester, who asked for it.
 type DestroyRequest struct {
-	Who string `json:"who"`
+	Who   string        `json:"who"`
+	Input *DestroyInput `json:"input,omitempty"`
 }
 
 // PreviewStatus is a preview's part of its bootstrap run's status.
