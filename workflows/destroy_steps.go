@@ -33,6 +33,13 @@ func removeArgoCD(ctx workflow.Context, r *run, desc platform.DescribeOutput, pl
 		return err
 	}
 	switch {
+	case out.SharedWith != "":
+		var gone []string
+		if out.AlreadyGone {
+			gone = []string{desc.Snapshot.Env.ArgoCD.AppOfApps}
+		}
+		r.step(ctx, "Argo CD in %s: the cluster is %s's too (a preview in its base's cluster, as in the sandbox): %s; Argo CD and %s's Applications stay",
+			env, out.SharedWith, removed(out.Apps, gone), out.SharedWith)
 	case out.AlreadyGone:
 		r.step(ctx, "Argo CD in %s: already gone", env)
 	case len(out.Apps) > 0:

@@ -35,6 +35,10 @@ type UninstallOutput struct {
 	Removed []string `json:"removed,omitempty"`
 	// AlreadyGone says nothing of Argo CD was left to remove.
 	AlreadyGone bool `json:"alreadyGone,omitempty"`
+	// SharedWith names the base env whose cluster a preview runs in (the sandbox's previews):
+	// only the preview's app-of-apps was deleted, without its resources, which are the base's
+	// Applications too; Argo CD stays.
+	SharedWith string `json:"sharedWith,omitempty"`
 }
 
 // UninstallArgoCD mirrors InstallArgoCD: it deletes the env's Applications, the app-of-apps
@@ -64,8 +68,40 @@ func (a *Activities) UninstallArgoCD(ctx context.Context, in UninstallInput) (Un
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
+	if p := env.Preview; p != nil {
+		out, shared, err := uninstallSharedPreview(ctx, k, env.ArgoCD.Namespace, p, env.ArgoCD.AppOfApps)
+		if shared || err != nil {
+			return out, classifyKube(err, env.Name)
+		}
+	}
 	out, err := uninstall(ctx, k, env.ArgoCD.Namespace, objs, timeout)
 	return out, classifyKube(err, env.Name)
+}
+
+// uninstallSharedPreview handles a preview in its base env's cluster, which the base's
+// app-of-apps being there shows (the sandbox runs previews so; on AWS each has its own
+// cluster k8s-pr-<N>): its app-of-apps goes without the resources finalizer, since what it
+// manages the base's app-of-apps manages too, and Argo CD stays for the base.
+func uninstallSharedPreview(ctx context.Context, k kube, ns string, p *config.Preview, appOfApps string) (UninstallOutput, bool, error) {
+	crd, err := k.Get(ctx, gvkCRD, "", "applications.argoproj.io")
+	if err != nil || crd == nil {
+		return UninstallOutput{}, false, err
+	}
+	base, err := k.Get(ctx, gvkApp, ns, p.BaseAppOfApps)
+	if err != nil || base == nil {
+		return UninstallOutput{}, false, err
+	}
+	out := UninstallOutput{SharedWith: p.Base}
+	found, err := k.Delete(ctx, gvkApp, ns, appOfApps)
+	if err != nil {
+		return out, true, fmt.Errorf("deleting Application %s: %w", appOfApps, err)
+	}
+	if found {
+		out.Apps = []string{appOfApps}
+	} else {
+		out.AlreadyGone = true
+	}
+	return out, true, nil
 }
 
 func uninstall(ctx context.Context, k kube, ns string, manifest []*unstructured.Unstructured, timeout time.Duration) (UninstallOutput, error) {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/alexpermiakov/idp/internal/config"
 )
 
 // playArgoCD stands in for Argo CD's application controller: once an Application is being
@@ -120,4 +122,46 @@ type stickyKube struct{ *fakeKube }
 
 func (s *stickyKube) Delete(_ context.Context, gvk schema.GroupVersionKind, ns, name string) (bool, error) {
 	return s.objs[key(gvk, ns, name)] != nil, nil
+}
+
+// A preview in its base's cluster (the sandbox's) loses only its app-of-apps, without the
+// resources finalizer: the children are the base's too, and Argo CD stays for the base.
+func TestUninstallOfAPreviewInItsBasesClusterKeepsTheBase(t *testing.T) {
+	c := startTestCluster(t)
+	ctx := context.Background()
+	app := func(name string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+			"metadata": map[string]any{"name": name, "namespace": "argocd"},
+			"spec": map[string]any{"project": "default", "destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "argocd"},
+				"source": map[string]any{"repoURL": "https://github.com/alexpermiakov/idp.git", "path": "argocd/applications/dev", "targetRevision": "main"}}}}
+	}
+	for _, name := range []string{"dev-apps", "dev-pr-7-apps", "time-service"} {
+		_, err := c.kube.Apply(ctx, app(name), "test")
+		require.NoError(t, err)
+	}
+	p := &config.Preview{Base: "dev", PR: 7, BaseAppOfApps: "dev-apps"}
+	out, shared, err := uninstallSharedPreview(ctx, c.kube, "argocd", p, "dev-pr-7-apps")
+	require.NoError(t, err)
+	require.True(t, shared)
+	require.Equal(t, UninstallOutput{SharedWith: "dev", Apps: []string{"dev-pr-7-apps"}}, out)
+	for _, name := range []string{"dev-apps", "time-service"} {
+		got, err := c.kube.Get(ctx, gvkApp, "argocd", name)
+		require.NoError(t, err)
+		require.NotNil(t, got, "%s stays", name)
+	}
+	crd, err := c.kube.Get(ctx, gvkCRD, "", "applications.argoproj.io")
+	require.NoError(t, err)
+	require.NotNil(t, crd, "Argo CD stays")
+
+	again, shared, err := uninstallSharedPreview(ctx, c.kube, "argocd", p, "dev-pr-7-apps")
+	require.NoError(t, err)
+	require.True(t, shared)
+	require.Equal(t, UninstallOutput{SharedWith: "dev", AlreadyGone: true}, again, "a rerun says it was gone")
+
+	// In a cluster of its own (no base app-of-apps there) the full uninstall runs instead.
+	_, err = c.kube.Delete(ctx, gvkApp, "argocd", "dev-apps")
+	require.NoError(t, err)
+	_, shared, err = uninstallSharedPreview(ctx, c.kube, "argocd", p, "dev-pr-7-apps")
+	require.NoError(t, err)
+	require.False(t, shared)
 }
