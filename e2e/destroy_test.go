@@ -23,7 +23,8 @@ import (
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
-// TestDestroy bootstraps dev in the sandbox, destroys it, and checks that everything the
+// TestDestroy bootstraps dev in the sandbox, lets a preview of it live for a short TTL and
+// expire, destroys dev, and checks that everything the
 // bootstrap made is gone from the emulator and the cluster; a second destroy, with
 // --purge-state, finds the rest gone and deletes the state bucket.
 func TestDestroy(t *testing.T) {
@@ -34,6 +35,7 @@ func TestDestroy(t *testing.T) {
 	code, out := starter(t, "bootstrap", "--env", "dev", "--wait", "--as", "alice")
 	require.Equal(t, 0, code, out)
 	require.True(t, argoInstalled(t, cfg, "dev"))
+	t.Run("a preview of dev lives for its TTL and goes", func(t *testing.T) { previewLivesAndExpires(t, cfg) })
 
 	code, out = starter(t, "destroy", "--env", "dev", "--wait", "--as", "alice")
 	require.Equal(t, 0, code, out)
