@@ -127,6 +127,26 @@ grep -E '^idp_rollbacks_total\{.*env="dev"' <<<"$metrics"
 grep -E '^idp_approval_wait_seconds_count\{.*env="prod".*kind="promote"' <<<"$metrics"
 grep -E '^idp_terraform_apply_seconds_count\{.*env="staging"' <<<"$metrics"
 
+step "destroy staging: the destroy plan waits for a second person before anything goes"
+bin/starter destroy --env staging --as alice
+wait_stage destroy-staging waiting-approval
+bin/starter status destroy-staging
+expect_exit 2 bin/starter approve destroy-staging --as alice
+bin/starter approve destroy-staging --as bob --comment "staging retired"
+bin/starter watch destroy-staging
+bin/starter status destroy-staging -o json | grep -q '"stage": "done"'
+bin/starter status destroy-staging
+
+step "a preview of dev for pull request 7 (its head: main here) with a 30 s time to live"
+bin/starter bootstrap --env dev --pr 7 --ttl 30s --branch main --wait --as alice
+bin/starter list --previews
+bin/starter list --previews -o json | grep -q '"preview": "dev-pr-7"'
+step "its time to live runs out: its run starts destroy-dev-pr-7, which takes the preview away and leaves dev as it was"
+wait_stage destroy-dev-pr-7 done
+bin/starter status destroy-dev-pr-7
+if bin/starter list --previews -o json | grep -q dev-pr-7; then echo "demo: dev-pr-7 is still listed" >&2; exit 1; fi
+git --git-dir "${IDP_SANDBOX_GIT#file://}" show main:argocd/applications/dev/time-service.yaml | grep -q "localtime:sha-2c3d4e5"
+
 step "runs, as the Web UI lists them ($TEMPORAL_UI_URL)"
 bin/starter list
 echo
