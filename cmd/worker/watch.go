@@ -28,18 +28,26 @@ func (o options) serveEvents(logger *slog.Logger, cfg *config.Config, c client.C
 	if err != nil {
 		return nil, err
 	}
-	srv, err := events.Listen(addr, &events.Handler{Config: cfg, Secret: secret, Client: c, Log: logger,
+	h := &events.Handler{Config: cfg, Secret: secret, Client: c, Log: logger,
 		Pinned: func(ctx context.Context, env, service string) (*controls.Pin, error) {
 			st, err := controls.Get(ctx, c, env)
 			if err != nil {
 				return nil, err
 			}
 			return controls.PinOf(st.Pins, service), nil
-		}})
+		}}
+	if prs := cfg.Previews.PullRequests; prs.On() {
+		h.PullRequests = &events.PullRequests{Previews: prs, Secret: secret, Client: c, Log: logger}
+	}
+	srv, err := events.Listen(addr, h)
 	if err != nil {
 		return nil, err
 	}
 	logger.Info("serving ECR push events", "url", "http://"+srv.Addr()+events.Path, "header", cfg.ImageWatch.Events.Header)
+	if h.PullRequests != nil {
+		logger.Info("serving GitHub pull_request webhooks for previews", "url", "http://"+srv.Addr()+events.GitHubPath,
+			"base", cfg.Previews.PullRequests.Base)
+	}
 	return srv, nil
 }
 

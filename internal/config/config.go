@@ -35,6 +35,8 @@ type Config struct {
 	Groups map[string][]string `yaml:"groups" json:"groups,omitempty"`
 	// ImageWatch starts promotions of pushed images by itself (events and polling).
 	ImageWatch ImageWatch `yaml:"imageWatch" json:"imageWatch"`
+	// Previews makes preview environments from pull request events.
+	Previews Previews `yaml:"previews" json:"previews"`
 }
 
 // Repository is the Git repository holding the platform.

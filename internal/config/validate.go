@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	}
 	c.validatePeople(bad)
 	c.ImageWatch.validate(bad)
+	c.Previews.validate(c, bad)
 	seen := map[string]int{}
 	for i := range c.Environments {
 		c.validateEnv(i, seen, bad)

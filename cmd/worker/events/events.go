@@ -1,5 +1,6 @@
 // Package events serves the worker's endpoint for ECR push events, as Amazon EventBridge
-// delivers them through an API destination, and starts the pushed tag's promotion.
+// delivers them through an API destination, and starts the pushed tag's promotion; and, with
+// previews.pullRequests in idp.yaml, GitHub's pull_request webhooks (github.go).
 //
 //	POST /events/ecr   202 started · 409 already started (nothing new) · 400 malformed ·
 //	                   401 not authenticated · 422 nothing to promote · 503 Temporal unreachable
@@ -11,7 +12,6 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +55,8 @@ type Handler struct {
 	// rollback): the watch leaves a pinned env alone, so a rollback is not undone by the next
 	// push.
 	Pinned func(ctx context.Context, env, service string) (*controls.Pin, error)
+	// PullRequests, when set, serves GitHub pull_request webhooks at GitHubPath (previews).
+	PullRequests http.Handler
 }
 
 // ServeHTTP handles one delivery.
@@ -115,11 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Message: fmt.Sprintf("started %s: %s %s enters %s", started.WorkflowID, push.Service, push.Tag, push.Entry)})
 }
 
-func (h *Handler) answer(w http.ResponseWriter, code int, r Response) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(r)
-}
+func (h *Handler) answer(w http.ResponseWriter, code int, r Response) { answer(w, code, r) }
 
 // Server is the running endpoint.
 type Server struct {
@@ -135,6 +133,9 @@ func Listen(addr string, h *Handler) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, h)
+	if h.PullRequests != nil {
+		mux.Handle(GitHubPath, h.PullRequests)
+	}
 	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
