@@ -18,14 +18,14 @@ import (
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
-// previewLivesAndExpires bootstraps pull request 5's preview of dev with a real 30 s time to
+// previewLivesAndExpires bootstraps pull request 5's preview of dev with a real 1 min time to
 // live: it is listed with its TTL left, its own state object and EKS cluster exist; at the
 // TTL its run starts destroy-dev-pr-5, which takes them away and leaves dev as it was (the
 // sandbox runs the preview in dev's cluster: only its app-of-apps goes).
 func previewLivesAndExpires(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	ctx := context.Background()
-	code, out := starter(t, "bootstrap", "--env", "dev", "--pr", "5", "--ttl", "30s", "--branch", "main", "--wait", "--as", "alice")
+	code, out := starter(t, "bootstrap", "--env", "dev", "--pr", "5", "--ttl", "1m", "--branch", "main", "--wait", "--as", "alice")
 	require.Equal(t, 0, code, out)
 	up := time.Now()
 	id := api.PreviewID("dev", 5)
@@ -53,7 +53,7 @@ func previewLivesAndExpires(t *testing.T, cfg *config.Config) {
 
 	// The TTL runs out: the preview's run starts its destroy and ends.
 	st := awaitStatus(t, id, 3*time.Minute, func(st api.Status) bool { return st.Preview != nil && st.Preview.Destroy != "" })
-	require.GreaterOrEqual(t, time.Since(up), 25*time.Second, "not before its TTL")
+	require.GreaterOrEqual(t, time.Since(up), 55*time.Second, "not before its TTL")
 	require.Contains(t, strings.Join(st.Steps, "\n"), "preview dev-pr-5 ends: its time to live ran out")
 	code, out = starter(t, "watch", api.DestroyID("dev", 5))
 	require.Equal(t, 0, code, out)

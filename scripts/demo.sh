@@ -137,8 +137,8 @@ bin/starter watch destroy-staging
 bin/starter status destroy-staging -o json | grep -q '"stage": "done"'
 bin/starter status destroy-staging
 
-step "a preview of dev for pull request 7 (its head: main here) with a 30 s time to live"
-bin/starter bootstrap --env dev --pr 7 --ttl 30s --branch main --wait --as alice
+step "a preview of dev for pull request 7 (its head: main here) with a 1 min time to live (the shortest allowed)"
+bin/starter bootstrap --env dev --pr 7 --ttl 1m --branch main --wait --as alice
 bin/starter list --previews
 bin/starter list --previews -o json | grep -q '"preview": "dev-pr-7"'
 step "its time to live runs out: its run starts destroy-dev-pr-7, which takes the preview away and leaves dev as it was"

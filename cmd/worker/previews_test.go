@@ -76,7 +76,7 @@ func TestPullRequestWebhooksMakeAndEndPreviews(t *testing.T) {
 
 	code, r := post("opened", 7, "not-the-secret-at-all-0123456789")
 	require.Equal(t, http.StatusUnauthorized, code, r.Message)
-	_, err = c.DescribeWorkflowExecution(ctx, api.PreviewID("dev", 7), "")
+	_, err = c.DescribeWorkflow(ctx, api.PreviewID("dev", 7), "")
 	require.Error(t, err, "nothing started")
 
 	code, r = post("opened", 7, secret)

@@ -112,7 +112,7 @@ func (g *globals) endPreview(ctx context.Context, in api.DestroyInput, wait bool
 	}
 	defer c.Close()
 	preview, destroy := api.PreviewID(in.Env, in.PR), api.DestroyID(in.Env, in.PR)
-	desc, err := c.DescribeWorkflowExecution(ctx, preview, "")
+	desc, err := c.DescribeWorkflow(ctx, preview, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return false, nil
@@ -120,11 +120,10 @@ func (g *globals) endPreview(ctx context.Context, in api.DestroyInput, wait bool
 	if err != nil {
 		return false, fmt.Errorf("looking up %s: %w", preview, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
-	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return false, nil
 	}
-	runID := info.GetExecution().GetRunId()
+	runID := desc.WorkflowExecution.RunID
 	if err := c.SignalWorkflow(ctx, preview, runID, api.DestroySignal, api.DestroyRequest{Who: in.Requester, Input: &in}); err != nil {
 		return false, fmt.Errorf("asking %s to end: %w", preview, err)
 	}

@@ -6,10 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/alexpermiakov/idp/internal/signature"
@@ -75,13 +74,14 @@ type liveRun struct {
 	requests  []api.DestroyRequest
 }
 
-func (f *liveRun) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (f *liveRun) DescribeWorkflow(ctx context.Context, id, runID string) (*client.WorkflowExecutionDescription, error) {
 	if id != f.id {
-		return f.fakeStarts.DescribeWorkflowExecution(ctx, id, runID)
+		return f.fakeStarts.DescribeWorkflow(ctx, id, runID)
 	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: f.runID},
-		Status:    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
+	d := &client.WorkflowExecutionDescription{}
+	d.WorkflowExecution = workflow.Execution{ID: id, RunID: f.runID}
+	d.Status = enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	return d, nil
 }
 
 func (f *liveRun) SignalWorkflow(_ context.Context, id, runID, name string, arg interface{}) error {

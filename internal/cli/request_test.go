@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -37,8 +36,8 @@ type fakeStarts struct {
 
 func (f *fakeStarts) Close() {}
 
-// DescribeWorkflowExecution finds no run: a destroy --pr starts its destroy directly.
-func (f *fakeStarts) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+// DescribeWorkflow finds no run: a destroy --pr starts its destroy directly.
+func (f *fakeStarts) DescribeWorkflow(_ context.Context, id, _ string) (*client.WorkflowExecutionDescription, error) {
 	return nil, serviceerror.NewNotFound(id + " not found")
 }
 

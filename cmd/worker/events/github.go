@@ -13,7 +13,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -33,7 +32,7 @@ const GitHubPath = "/events/github"
 type PreviewAPI interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg interface{}) error
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 }
 
 // PullRequests turns GitHub pull_request webhooks into previews of Base: opened and reopened
@@ -194,7 +193,7 @@ func (h *PullRequests) start(ctx context.Context, ev pullRequestEvent, who strin
 
 // liveRun is the open run of the preview, or "" when none is open.
 func (h *PullRequests) liveRun(ctx context.Context, id string) (string, error) {
-	desc, err := h.Client.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := h.Client.DescribeWorkflow(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return "", nil
@@ -202,11 +201,10 @@ func (h *PullRequests) liveRun(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	info := desc.GetWorkflowExecutionInfo()
-	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return "", nil
 	}
-	return info.GetExecution().GetRunId(), nil
+	return desc.WorkflowExecution.RunID, nil
 }
 
 func unreachable(err error) (int, Response) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/alexpermiakov/idp/internal/config"
@@ -31,7 +30,7 @@ func (p *previewStarts) SignalWorkflow(context.Context, string, string, string, 
 	panic("no run is up to signal")
 }
 
-func (p *previewStarts) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (p *previewStarts) DescribeWorkflow(_ context.Context, id, _ string) (*client.WorkflowExecutionDescription, error) {
 	return nil, serviceerror.NewNotFound(id)
 }
 
