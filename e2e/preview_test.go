@@ -21,7 +21,7 @@ import (
 // previewLivesAndExpires bootstraps pull request 5's preview of dev with a real 1 min time to
 // live: it is listed with its TTL left, its own state object and EKS cluster exist; at the
 // TTL its run starts destroy-dev-pr-5, which takes them away and leaves dev as it was (the
-// sandbox runs the preview in dev's cluster: only its app-of-apps goes).
+// sandbox runs the preview in dev's cluster, where it installs no app-of-apps of its own).
 func previewLivesAndExpires(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	ctx := context.Background()
@@ -54,6 +54,7 @@ func previewLivesAndExpires(t *testing.T, cfg *config.Config) {
 	// The TTL runs out: the preview's run starts its destroy and ends.
 	st := awaitStatus(t, id, 3*time.Minute, func(st api.Status) bool { return st.Preview != nil && st.Preview.Destroy != "" })
 	require.GreaterOrEqual(t, time.Since(up), 55*time.Second, "not before its TTL")
+	require.Contains(t, strings.Join(st.Steps, "\n"), "the cluster is dev's too (a preview in its base's cluster, as in the sandbox): no app-of-apps of its own")
 	require.Contains(t, strings.Join(st.Steps, "\n"), "preview dev-pr-5 ends: its time to live ran out")
 	code, out = starter(t, "watch", api.DestroyID("dev", 5))
 	require.Equal(t, 0, code, out)
@@ -61,7 +62,7 @@ func previewLivesAndExpires(t *testing.T, cfg *config.Config) {
 	require.Equal(t, api.StageDone, destroyed.Stage, strings.Join(destroyed.Steps, "\n"))
 	steps := strings.Join(destroyed.Steps, "\n")
 	require.Contains(t, steps, "the cluster is dev's too")
-	require.Contains(t, steps, "removed dev-pr-5-apps")
+	require.Contains(t, steps, "already gone: dev-pr-5-apps", "it never had one in dev's cluster")
 	require.Contains(t, steps, "terraform destroy: ")
 
 	_, err = s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &dev.StateBucket, Key: &stateKey})

@@ -200,6 +200,10 @@ func installArgoCD(ctx workflow.Context, r *run, in api.BootstrapInput, desc pla
 		return err
 	}
 	r.step(ctx, "Argo CD %s in %s: %d objects applied, %s", inst.Version, in.EnvName(), inst.Objects, changed(false, inst.Changed))
+	if inst.SharedWith != "" {
+		r.step(ctx, "the cluster is %s's too (a preview in its base's cluster, as in the sandbox): no app-of-apps of its own, which would claim %s's Applications; verified by %s's",
+			inst.SharedWith, inst.SharedWith, inst.SharedWith)
+	}
 
 	r.setStage(ctx, api.StageVerifying)
 	opts := activityOptions("wait until Argo CD in "+in.EnvName()+" is Synced and Healthy", desc.ArgoCDTimeout+5*time.Minute)

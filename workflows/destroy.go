@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/fail"
@@ -32,14 +33,23 @@ func DestroyEnvironment(ctx workflow.Context, in api.DestroyInput) (api.Status, 
 		return api.Status{}, err
 	}
 	name := envName(in)
-	if err := destroy(ctx, r, g, in); err != nil {
+	// Runs recorded before destroys waited at a frozen env's door and told people replay
+	// without either.
+	doorAndTell := workflow.GetVersion(ctx, "destroy-door-notify", workflow.DefaultVersion, 1) >= 1
+	if err := destroy(ctx, r, g, in, doorAndTell); err != nil {
 		r.env(name).State = api.EnvFailed
 		err = r.failed(ctx, err)
+		if doorAndTell && !toldAlready(err) {
+			r.notifyf(ctx, notify.DestroyFailed, in.Env, "destroy of %s failed: %s", name, fail.Message(err))
+		}
 		r.drain(ctx)
 		return *r.status, err
 	}
 	r.env(name).State = api.EnvDestroyed
 	r.setStage(ctx, api.StageDone)
+	if doorAndTell {
+		r.notifyf(ctx, notify.Destroyed, in.Env, "%s is destroyed (requested by %s)", name, in.Requester)
+	}
 	r.drain(ctx)
 	return *r.status, nil
 }
@@ -52,7 +62,7 @@ func envName(in api.DestroyInput) string {
 	return in.Env
 }
 
-func destroy(ctx workflow.Context, r *run, g *gate, in api.DestroyInput) error {
+func destroy(ctx workflow.Context, r *run, g *gate, in api.DestroyInput, door bool) error {
 	var pa *platform.Activities
 	env := r.env(envName(in))
 	env.State = api.EnvDestroying
@@ -73,6 +83,15 @@ func destroy(ctx workflow.Context, r *run, g *gate, in api.DestroyInput) error {
 	r.step(ctx, "platform repository at %s", desc.Commit)
 	if err := refuseWhileBusy(ctx, r, desc.Snapshot.Env.Name); err != nil {
 		return err
+	}
+	// A frozen env waits here, before anything in it goes (a preview at its base's door).
+	if door {
+		if _, err := r.door(ctx, in.Env, ""); err != nil {
+			return err
+		}
+		if in.PR > 0 {
+			r.dropEnv(in.Env) // the status shows the preview only
+		}
 	}
 	if err := planAndDestroy(ctx, r, g, in, desc); err != nil {
 		return err
@@ -103,8 +122,8 @@ func refuseWhileBusy(ctx workflow.Context, r *run, env string) error {
 	for _, o := range open.Runs {
 		names = append(names, fmt.Sprintf("%s (%s)", o.WorkflowID, o.Kind))
 	}
-	return fail.New(api.ErrBusy, "refusing to destroy %s while %d run(s) go into it: %s; let them finish or cancel them, then destroy again",
-		env, len(names), strings.Join(names, ", "))
+	return fail.New(api.ErrBusy, "refusing to destroy %s while %d run(s) go into it: %s; let them finish or cancel them (a preview of it: starter destroy --env %s --pr N), then destroy again",
+		env, len(names), strings.Join(names, ", "), env)
 }
 
 // planAndDestroy plans the destruction, has it approved when policy asks, removes Argo CD

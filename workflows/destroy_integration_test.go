@@ -67,6 +67,7 @@ func startDestroyWorker(t *testing.T, c client.Client, stubs map[string]any) wor
 	t.Helper()
 	w := worker.New(c, api.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(DestroyEnvironment, workflowOptions(api.DestroyWorkflowName))
+	w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName)) // the env's door
 	w.RegisterWorkflowWithOptions(busyPromotion, workflowOptions("busyPromotion"))
 	w.RegisterActivity(&platform.Signaller{Client: c})
 	for name, fn := range stubs {
@@ -110,6 +111,24 @@ func TestDestroyAgainstADevServer(t *testing.T) {
 	err = startDestroy().Get(ctx, nil)
 	require.ErrorContains(t, err, "refusing to destroy staging while 1 run(s) go into it: promote-time-service-v9.9.9 (promote)")
 	require.Zero(t, plans.Load(), "nothing is planned while the env is busy")
+
+	// A live preview of staging (its bootstrap run holds its TTL timer) lives in staging's
+	// account and bucket: it blocks too. A preview of another env does not.
+	for _, p := range []string{"staging-pr-3", "prod-pr-3"} {
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: api.BootstrapID(p), TaskQueue: api.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(api.AttrKind.ValueSet(api.KindBootstrap), api.AttrEnvironment.ValueSet(p),
+				api.AttrPreview.ValueSet(p))}, "busyPromotion")
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		out, err := sg.OpenRuns(ctx, platform.OpenRunsInput{Env: "staging"})
+		return err == nil && len(out.Runs) == 2
+	}, time.Minute, 200*time.Millisecond, "the preview shows in visibility")
+	err = startDestroy().Get(ctx, nil)
+	require.ErrorContains(t, err, "refusing to destroy staging while 2 run(s) go into it: bootstrap-staging-pr-3 (bootstrap), promote-time-service-v9.9.9 (promote)")
+	for _, p := range []string{"staging-pr-3", "prod-pr-3"} {
+		require.NoError(t, c.SignalWorkflow(ctx, api.BootstrapID(p), "", doneSignal, nil))
+	}
 
 	require.NoError(t, c.SignalWorkflow(ctx, "promote-time-service-v9.9.9", "", doneSignal, nil))
 	require.Eventually(t, func() bool {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -11,9 +12,11 @@ import (
 
 	"github.com/alexpermiakov/idp/activities/argocd"
 	"github.com/alexpermiakov/idp/activities/aws"
+	"github.com/alexpermiakov/idp/activities/notify"
 	"github.com/alexpermiakov/idp/activities/platform"
 	"github.com/alexpermiakov/idp/activities/terraform"
 	"github.com/alexpermiakov/idp/internal/config"
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -22,6 +25,10 @@ type destroySuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
+	// door is how the env's door answers; nil opens it.
+	door *controls.DoorAnswer
+	// told are the events sent to notify targets.
+	told []notify.Event
 }
 
 func TestDestroy(t *testing.T) { suite.Run(t, new(destroySuite)) }
@@ -36,6 +43,15 @@ func (s *destroySuite) SetupTest() {
 	s.env.RegisterActivity(ar)
 	s.env.RegisterActivity(sa)
 	mockApprovalKeys(s.env, func() map[string][]string { return map[string][]string{} })
+	s.door = nil
+	openDoors(s.env, func(string) *controls.DoorAnswer { return s.door })
+	var na *notify.Activities
+	s.env.RegisterActivity(na)
+	s.told = nil
+	s.env.OnActivity(na.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, ev notify.Event) (notify.SendOutput, error) {
+		s.told = append(s.told, ev)
+		return notify.SendOutput{}, nil
+	}).Maybe()
 }
 
 func (s *destroySuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -257,4 +273,35 @@ func (s *destroySuite) TestPreviewKeepsItsBaseEnvsRoleAndNamesSwitchedOffParts()
 		"ECR pull revoke switched off in idp.yaml (tooling.grantPull: false)",
 		"GitHub role GitHubActionsRole kept: dev uses it",
 	})
+}
+
+// A frozen env's destroy waits at its door, before anything goes, and goes on once the freeze
+// lifts; people are told when it is done.
+func (s *destroySuite) TestAFrozenEnvWaitsThenIsToldDestroyed() {
+	s.mockDescribe(config.Approval{})
+	s.mockTeardown(destroyPlan(planSHA), false)
+	s.door = &controls.DoorAnswer{Env: "staging", Freezes: []controls.Freeze{{Who: "bob", Reason: "release week"}}}
+	s.env.RegisterDelayedCallback(func() {
+		st := s.status()
+		s.Contains(st.Frozen, "staging is frozen by bob")
+		s.Nil(st.Plan, "nothing planned, nothing removed while frozen")
+		s.env.SignalWorkflow(controls.AnswerSignal, controls.DoorAnswer{Env: "staging", Open: true})
+	}, time.Hour)
+	s.start(api.DestroyInput{})
+	st := s.result()
+	s.Equal(api.StageDone, st.Stage)
+	s.Contains(st.Steps, "staging is no longer frozen: going on")
+	s.Require().Len(s.told, 1)
+	s.Equal(notify.Destroyed, s.told[0].Type)
+	s.Equal("staging", s.told[0].Env)
+	s.Equal("staging is destroyed (requested by alice)", s.told[0].Text)
+}
+
+func (s *destroySuite) TestAFailedDestroyIsTold() {
+	s.mockDescribe(config.Approval{}, platform.OpenRun{WorkflowID: "promote-time-service-v1.2.3", Kind: "promote"})
+	s.start(api.DestroyInput{})
+	s.Error(s.env.GetWorkflowError())
+	s.Require().Len(s.told, 1)
+	s.Equal(notify.DestroyFailed, s.told[0].Type)
+	s.Contains(s.told[0].Text, "destroy of staging failed: refusing to destroy staging while 1 run(s) go into it")
 }

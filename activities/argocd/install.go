@@ -44,6 +44,9 @@ type InstallOutput struct {
 	Version string   `json:"version"`
 	Objects int      `json:"objects"`
 	Changed []string `json:"changed,omitempty"`
+	// SharedWith names the base env of a preview in its base's cluster: no app-of-apps of its
+	// own was installed (sharedBase).
+	SharedWith string `json:"sharedWith,omitempty"`
 }
 
 // InstallArgoCD server-side applies the official install manifest of the pinned version,
@@ -69,8 +72,15 @@ func (a *Activities) InstallArgoCD(ctx context.Context, in InstallInput) (Instal
 	if creds != nil {
 		objs = append(objs, creds)
 	}
+	shared, err := sharedBase(ctx, k, env)
+	if err != nil {
+		return InstallOutput{}, classifyKube(err, env.Name)
+	}
+	if shared != "" {
+		apps = nil // the base's app-of-apps already deploys what the preview's would
+	}
 	out, err := install(ctx, k, env, objs, apps)
-	out.Version = env.ArgoCD.Version
+	out.Version, out.SharedWith = env.ArgoCD.Version, shared
 	return out, classifyKube(err, env.Name)
 }
 

@@ -1,6 +1,7 @@
 package argocd
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -48,4 +49,25 @@ func previewAppOfApps(env *config.Environment, apps []*unstructured.Unstructured
 		return nil
 	}
 	return fmt.Errorf("no Application %q (the app-of-apps of %s) to derive the preview's from", p.BaseAppOfApps, p.Base)
+}
+
+// sharedBase names the base env when env is a preview whose cluster is its base's, which the
+// base's app-of-apps being there shows (the sandbox runs previews so; on AWS each has a
+// cluster k8s-pr-<N> of its own); "" otherwise. The preview's own app-of-apps would then claim
+// the base's Applications (same names, same namespace), and the two would undo each other:
+// such a preview installs none and is verified by its base's.
+func sharedBase(ctx context.Context, k kube, env *config.Environment) (string, error) {
+	p := env.Preview
+	if p == nil {
+		return "", nil
+	}
+	crd, err := k.Get(ctx, gvkCRD, "", "applications.argoproj.io")
+	if err != nil || crd == nil {
+		return "", err
+	}
+	base, err := k.Get(ctx, gvkApp, env.ArgoCD.Namespace, p.BaseAppOfApps)
+	if err != nil || base == nil {
+		return "", err
+	}
+	return p.Base, nil
 }

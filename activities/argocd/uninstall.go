@@ -83,15 +83,11 @@ func (a *Activities) UninstallArgoCD(ctx context.Context, in UninstallInput) (Un
 // cluster k8s-pr-<N>): its app-of-apps goes without the resources finalizer, since what it
 // manages the base's app-of-apps manages too, and Argo CD stays for the base.
 func uninstallSharedPreview(ctx context.Context, k kube, ns string, p *config.Preview, appOfApps string) (UninstallOutput, bool, error) {
-	crd, err := k.Get(ctx, gvkCRD, "", "applications.argoproj.io")
-	if err != nil || crd == nil {
+	shared, err := sharedBase(ctx, k, &config.Environment{Preview: p, ArgoCD: config.ArgoCD{Namespace: ns}})
+	if err != nil || shared == "" {
 		return UninstallOutput{}, false, err
 	}
-	base, err := k.Get(ctx, gvkApp, ns, p.BaseAppOfApps)
-	if err != nil || base == nil {
-		return UninstallOutput{}, false, err
-	}
-	out := UninstallOutput{SharedWith: p.Base}
+	out := UninstallOutput{SharedWith: shared}
 	found, err := k.Delete(ctx, gvkApp, ns, appOfApps)
 	if err != nil {
 		return out, true, fmt.Errorf("deleting Application %s: %w", appOfApps, err)

@@ -56,7 +56,13 @@ func (a *Activities) WaitArgoCD(ctx context.Context, in WaitInput) (WaitOutput, 
 		return WaitOutput{}, err
 	}
 	start := time.Now()
-	out, err := waitHealthy(ctx, k, env.ArgoCD.Namespace, env.ArgoCD.AppOfApps, env.ArgoCD.Timeout.Std(), func(p []string) {
+	root := env.ArgoCD.AppOfApps
+	if shared, err := sharedBase(ctx, k, env); err != nil {
+		return WaitOutput{}, classifyKube(err, env.Name)
+	} else if shared != "" {
+		root = env.Preview.BaseAppOfApps // a preview in its base's cluster installed none of its own
+	}
+	out, err := waitHealthy(ctx, k, env.ArgoCD.Namespace, root, env.ArgoCD.Timeout.Std(), func(p []string) {
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, WaitProgress{Pending: p})
 		}

@@ -43,6 +43,9 @@ const (
 	Unfrozen          = "unfrozen"
 	// Drift is a drift check that found the env's live state differing from the repository.
 	Drift = "drift"
+	// Destroyed and DestroyFailed end a destroy of an env (or a preview).
+	Destroyed     = "destroyed"
+	DestroyFailed = "destroy_failed"
 )
 
 // Event is one thing that happened in an env, as the JSON form posts it. Only Type and Env are

@@ -35,33 +35,50 @@ type OpenRunsOutput struct {
 }
 
 // OpenRuns lists, through the visibility API (as `starter list --env ENV --open` does), the
-// promotions, trains and bootstraps running with IdpEnvironment = env.
+// promotions, trains and bootstraps running with IdpEnvironment = env, and the previews of env
+// still up or being destroyed (IdpEnvironment <env>-pr-<N>): they live in env's account and
+// state bucket, and use its GitHub role.
 func (s *Signaller) OpenRuns(ctx context.Context, in OpenRunsInput) (OpenRunsOutput, error) {
 	if strings.ContainsAny(in.Env, `'"\`) {
 		return OpenRunsOutput{}, fail.New(fail.Config, "invalid env name %q", in.Env)
 	}
-	q := fmt.Sprintf("IdpEnvironment = '%s' AND ExecutionStatus = 'Running' AND IdpKind IN ('%s')",
-		in.Env, strings.Join(blockingKinds, "', '"))
 	out := OpenRunsOutput{Runs: []OpenRun{}}
+	into := fmt.Sprintf("IdpEnvironment = '%s' AND ExecutionStatus = 'Running' AND IdpKind IN ('%s')",
+		in.Env, strings.Join(blockingKinds, "', '"))
+	if err := s.listRuns(ctx, into, in, func(string) bool { return true }, &out); err != nil {
+		return out, err
+	}
+	// Visibility has no prefix match on every store: previews are picked out here (idp.yaml
+	// refuses env names that start with another's and '-', so the prefix is the base's alone).
+	previews := "ExecutionStatus = 'Running' AND IdpKind IN ('bootstrap', 'destroy')"
+	prefix := in.Env + "-pr-"
+	if err := s.listRuns(ctx, previews, in, func(env string) bool { return strings.HasPrefix(env, prefix) }, &out); err != nil {
+		return out, err
+	}
+	slices.SortFunc(out.Runs, func(a, b OpenRun) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
+	return out, nil
+}
+
+// listRuns adds to out the runs q lists whose IdpEnvironment keep takes, but in.Exclude.
+func (s *Signaller) listRuns(ctx context.Context, q string, in OpenRunsInput, keep func(env string) bool, out *OpenRunsOutput) error {
 	var token []byte
 	for {
 		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token, PageSize: 100})
 		if err != nil {
-			return out, fmt.Errorf("listing runs into %s: %w", in.Env, err)
+			return fmt.Errorf("listing runs into %s: %w", in.Env, err)
 		}
 		for _, e := range resp.Executions {
 			id := e.GetExecution().GetWorkflowId()
-			if id == in.Exclude {
+			fields := e.GetSearchAttributes().GetIndexedFields()
+			if id == in.Exclude || !keep(keyword(fields["IdpEnvironment"])) {
 				continue
 			}
-			out.Runs = append(out.Runs, OpenRun{WorkflowID: id, Kind: keyword(e.GetSearchAttributes().GetIndexedFields()["IdpKind"])})
+			out.Runs = append(out.Runs, OpenRun{WorkflowID: id, Kind: keyword(fields["IdpKind"])})
 		}
 		if token = resp.NextPageToken; len(token) == 0 {
-			break
+			return nil
 		}
 	}
-	slices.SortFunc(out.Runs, func(a, b OpenRun) int { return strings.Compare(a.WorkflowID, b.WorkflowID) })
-	return out, nil
 }
 
 func keyword(p *commonpb.Payload) string {

@@ -33,7 +33,7 @@ const (
 var NotifyEvents = []string{
 	"approval_requested", "approval_reminder", "approved", "rejected", "expired",
 	"promoted", "rolled_back", "promotion_failed",
-	"bootstrap_done", "bootstrap_failed", "frozen", "unfrozen", "drift",
+	"bootstrap_done", "bootstrap_failed", "frozen", "unfrozen", "drift", "destroyed", "destroy_failed",
 }
 
 // Wants reports whether the target takes events of type typ.
