@@ -22,11 +22,7 @@ func TestDriftSchedules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the Temporal dev server; not part of -short")
 	}
-	var attrs []string
-	for _, sa := range api.SearchAttributeSpecs() {
-		attrs = append(attrs, "--search-attribute", sa)
-	}
-	c, err := client.Dial(client.Options{HostPort: devServer(t, attrs...)})
+	c, err := client.Dial(client.Options{HostPort: idpDevServer(t)})
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := context.Background()

@@ -20,6 +20,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/alexpermiakov/idp/internal/observe"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -147,6 +148,16 @@ func devServer(t *testing.T, extra ...string) string {
 		return err == nil
 	}, 60*time.Second, 250*time.Millisecond, "dev server on %s", hostPort)
 	return hostPort
+}
+
+// idpDevServer is devServer with idp's search attributes registered.
+func idpDevServer(t *testing.T) string {
+	t.Helper()
+	var attrs []string
+	for _, sa := range api.SearchAttributeSpecs() {
+		attrs = append(attrs, "--search-attribute", sa)
+	}
+	return devServer(t, attrs...)
 }
 
 func freePort(t *testing.T) int {

@@ -24,11 +24,7 @@ func TestWorkerServesEventsAndSchedules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the Temporal dev server; not part of -short")
 	}
-	var attrs []string
-	for _, sa := range api.SearchAttributeSpecs() {
-		attrs = append(attrs, "--search-attribute", sa)
-	}
-	hostPort := devServer(t, attrs...)
+	hostPort := idpDevServer(t)
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
 	t.Setenv("TEMPORAL_ADDRESS", hostPort)
 	t.Setenv("TEMPORAL_NAMESPACE", "default")

@@ -16,12 +16,7 @@ import (
 )
 
 func TestDestroyStartsASignedRun(t *testing.T) {
-	dir := t.TempDir()
-	alice := writeKey(t, dir, "alice")
-	cfg := configWithKey(t, alice)
-	t.Setenv("IDP_SIGNING_KEY", "")
-	t.Setenv("IDP_KEYS_DIR", "")
-	t.Setenv("SSH_AUTH_SOCK", "")
+	dir, alice, cfg := aliceSigns(t)
 	f := &fakeStarts{}
 
 	code, stdout, stderr := start(t, f, cfg, "destroy", "--env", "staging", "--purge-state", "--as", "alice", "--key", filepath.Join(dir, "alice"))
@@ -93,12 +88,7 @@ func (f *liveRun) SignalWorkflow(_ context.Context, id, runID, name string, arg 
 // While the preview's run is open, destroy --pr hands the signed request to it: its timer
 // ends and it starts the destroy with that request; nothing is started beside it.
 func TestDestroyOfALivePreviewAsksItsRunToEnd(t *testing.T) {
-	dir := t.TempDir()
-	alice := writeKey(t, dir, "alice")
-	cfg := configWithKey(t, alice)
-	t.Setenv("IDP_SIGNING_KEY", "")
-	t.Setenv("IDP_KEYS_DIR", "")
-	t.Setenv("SSH_AUTH_SOCK", "")
+	dir, alice, cfg := aliceSigns(t)
 	f := &liveRun{id: "bootstrap-dev-pr-7", runID: "run-7"}
 
 	code, stdout, stderr := start(t, f, cfg, "destroy", "--env", "dev", "--pr", "7", "--as", "alice", "--key", filepath.Join(dir, "alice"))

@@ -95,13 +95,21 @@ func start(t *testing.T, c client.Client, cfg string, args ...string) (int, stri
 	return Code(err), out.String(), errOut.String()
 }
 
-func TestRequestsAreSignedWithTheRequestersKey(t *testing.T) {
-	dir := t.TempDir()
-	alice := writeKey(t, dir, "alice")
-	cfg := configWithKey(t, alice)
+// aliceSigns writes alice's key in a temporary directory and a config naming it, with no
+// other signing key in reach (no $IDP_SIGNING_KEY, keys directory or agent).
+func aliceSigns(t *testing.T) (dir string, alice ssh.PublicKey, cfg string) {
+	t.Helper()
+	dir = t.TempDir()
+	alice = writeKey(t, dir, "alice")
+	cfg = configWithKey(t, alice)
 	t.Setenv("IDP_SIGNING_KEY", "")
 	t.Setenv("IDP_KEYS_DIR", "")
 	t.Setenv("SSH_AUTH_SOCK", "")
+	return dir, alice, cfg
+}
+
+func TestRequestsAreSignedWithTheRequestersKey(t *testing.T) {
+	dir, alice, cfg := aliceSigns(t)
 	f := &fakeStarts{}
 
 	code, _, stderr := start(t, f, cfg, "bootstrap", "--env", "staging", "--as", "alice", "--key", filepath.Join(dir, "alice"))
