@@ -60,6 +60,7 @@ func (a *Activities) WriteImage(ctx context.Context, in WriteImageInput) (WriteI
 	if err != nil {
 		return WriteImageOutput{}, err
 	}
+	defer keepAlive(ctx, "writing "+policy.ManifestPath(in.Env, in.Service))()
 	var previous string
 	change := Change{Path: policy.ManifestPath(in.Env, in.Service), Message: in.Message, Edit: func(old []byte) ([]byte, error) {
 		img, err := manifest.Image(old)
@@ -105,6 +106,7 @@ func (a *Activities) MergeProposal(ctx context.Context, in MergeInput) (WriteIma
 	if err != nil {
 		return WriteImageOutput{}, err
 	}
+	defer keepAlive(ctx, "merging "+in.Proposal.Head)()
 	if in.Body != "" {
 		if err := p.UpdateProposal(ctx, in.Proposal, in.Body); err != nil {
 			return WriteImageOutput{}, classify(err, "updating proposal %s", in.Proposal.Head)
