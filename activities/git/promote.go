@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/alexpermiakov/idp/activities/git/internal/retry"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/manifest"
 	"github.com/alexpermiakov/idp/internal/policy"
@@ -136,6 +137,9 @@ var errReplaced = errors.New("a later change replaced the image")
 
 // classify makes what only a person can fix non-retryable.
 func classify(err error, format string, args ...any) error {
+	if wait, ok := retry.DeferredFor(err); ok {
+		return rateLimited(err, wait, format, args...)
+	}
 	switch {
 	case errors.Is(err, errUnavailable): // before ErrAuth: missing credentials are a setup problem
 		return fail.Wrap(fail.Config, err, format, args...)

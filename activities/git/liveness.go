@@ -2,9 +2,11 @@ package git
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 )
 
 // WriteHeartbeat is how often a write heartbeats while it runs. The workflows give writes a
@@ -43,4 +45,17 @@ func keepAlive(ctx context.Context, what string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// ErrRateLimited is the type of the error a write fails with when the Git host rate-limits
+// it for longer than a provider waits in place: retryable, its next attempt no earlier than
+// the host asked (Retry-After).
+const ErrRateLimited = "GitRateLimited"
+
+// rateLimited fails the attempt so that Temporal schedules the next one after wait, not
+// after the retry policy's shorter interval: hammering GitHub during a secondary rate limit
+// only extends it.
+func rateLimited(err error, wait time.Duration, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...) + ": " + err.Error() + fmt.Sprintf(" (retrying in %s, as the server asked)", wait)
+	return temporal.NewApplicationErrorWithOptions(msg, ErrRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: wait, Cause: err})
 }
