@@ -316,7 +316,7 @@ func (p *promotion) commitMessage(ctx workflow.Context, e policy.Env) string {
 }
 
 func (p *promotion) writeOptions(ctx workflow.Context, e policy.Env) workflow.Context {
-	return workflow.WithActivityOptions(ctx, activityOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name, 5*time.Minute))
+	return workflow.WithActivityOptions(ctx, gitWriteOptions("write "+p.in.Service+" "+p.in.Tag+" into "+e.Name))
 }
 
 // propose, where e lands changes through a branch, writes the image on it (opening a pull

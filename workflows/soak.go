@@ -91,7 +91,7 @@ func (p *promotion) rollback(ctx workflow.Context, e policy.Env, previous string
 	var written git.WriteImageOutput
 	// Compare-and-swap: the previous image goes back only over our own, never over a newer
 	// promotion that landed meanwhile.
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("roll back "+e.App, 5*time.Minute)),
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, gitWriteOptions("roll back "+e.App)),
 		ga.WriteImage, git.WriteImageInput{Env: e.Name, Service: p.in.Service, Image: previous, Expect: p.pinned(), Message: msg}).Get(ctx, &written)
 	if fail.Is(err, fail.Replaced) {
 		es.State = api.EnvFailed

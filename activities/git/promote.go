@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/alexpermiakov/idp/activities/git/internal/retry"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/internal/manifest"
 	"github.com/alexpermiakov/idp/internal/policy"
@@ -60,6 +61,7 @@ func (a *Activities) WriteImage(ctx context.Context, in WriteImageInput) (WriteI
 	if err != nil {
 		return WriteImageOutput{}, err
 	}
+	defer keepAlive(ctx, "writing "+policy.ManifestPath(in.Env, in.Service))()
 	var previous string
 	change := Change{Path: policy.ManifestPath(in.Env, in.Service), Message: in.Message, Edit: func(old []byte) ([]byte, error) {
 		img, err := manifest.Image(old)
@@ -105,6 +107,7 @@ func (a *Activities) MergeProposal(ctx context.Context, in MergeInput) (WriteIma
 	if err != nil {
 		return WriteImageOutput{}, err
 	}
+	defer keepAlive(ctx, "merging "+in.Proposal.Head)()
 	if in.Body != "" {
 		if err := p.UpdateProposal(ctx, in.Proposal, in.Body); err != nil {
 			return WriteImageOutput{}, classify(err, "updating proposal %s", in.Proposal.Head)
@@ -134,6 +137,9 @@ var errReplaced = errors.New("a later change replaced the image")
 
 // classify makes what only a person can fix non-retryable.
 func classify(err error, format string, args ...any) error {
+	if wait, ok := retry.DeferredFor(err); ok {
+		return rateLimited(err, wait, format, args...)
+	}
 	switch {
 	case errors.Is(err, errUnavailable): // before ErrAuth: missing credentials are a setup problem
 		return fail.Wrap(fail.Config, err, format, args...)

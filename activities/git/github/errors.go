@@ -73,6 +73,13 @@ func (p *provider) classify(err error, format string, args ...any) error {
 // classifyStatus sorts an API error by its HTTP status.
 func (p *provider) classifyStatus(msg string, err error) error {
 	switch st := status(err); {
+	case st == http.StatusForbidden && secondaryRateLimit(err):
+		// go-github knows a secondary rate limit only by its documentation URL; GitHub does
+		// not always send one. Retrying is what GitHub asks; refusing as bad credentials
+		// would fail a prod merge for good.
+		var er *github.ErrorResponse
+		errors.As(err, &er)
+		return p.waitOut(fmt.Errorf("%s: %w", msg, err), retryAfter(er.Response))
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
 		return fmt.Errorf("%s: %w: %w", msg, git.ErrAuth, err)
 	case st == http.StatusNotFound:
@@ -80,19 +87,41 @@ func (p *provider) classifyStatus(msg string, err error) error {
 	case st == http.StatusTooManyRequests: // a secondary rate limit, the newer way
 		var er *github.ErrorResponse
 		errors.As(err, &er)
-		secs, _ := strconv.Atoi(er.Response.Header.Get("Retry-After"))
-		return p.waitOut(fmt.Errorf("%s: %w", msg, err), time.Duration(secs)*time.Second)
+		return p.waitOut(fmt.Errorf("%s: %w", msg, err), retryAfter(er.Response))
 	case st >= 500, st == 0: // server trouble, or no answer at all
 		return retry.Later(fmt.Errorf("%s: %w", msg, err))
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }
 
-// waitOut marks a rate-limited err for a retry after wait, unless that is longer than the
-// provider waits in place.
+// waitOut marks a rate-limited err for a retry after wait; longer than the provider waits
+// in place, the activity's next attempt waits it out instead (retry.Defer).
 func (p *provider) waitOut(err error, wait time.Duration) error {
 	if wait > p.rateLimitMaxWait {
-		return err
+		return retry.Defer(err, wait)
 	}
 	return retry.After(err, wait)
+}
+
+// secondaryRateLimit reports whether a 403 is GitHub's secondary rate limit: it says so in
+// its message, or asks to come back later (Retry-After), which a refusal of credentials never
+// does.
+func secondaryRateLimit(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return false
+	}
+	return er.Response.Header.Get("Retry-After") != "" || strings.Contains(strings.ToLower(er.Message), "secondary rate limit")
+}
+
+// retryAfter is the wait a response's Retry-After header (seconds) asks for; without one,
+// the minute GitHub's documentation says to wait after a secondary rate limit.
+func retryAfter(r *http.Response) time.Duration {
+	if r == nil {
+		return time.Minute
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(r.Header.Get("Retry-After"))); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	return time.Minute
 }

@@ -73,3 +73,27 @@ func (p Policy) Do(ctx context.Context, op func() error) error {
 		}
 	}
 }
+
+// deferredError is a rate limit longer than a provider waits in place: not retried by Do,
+// it goes back to the activity, whose retry must wait at least after.
+type deferredError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *deferredError) Error() string { return e.err.Error() }
+func (e *deferredError) Unwrap() error { return e.err }
+
+// Defer marks err as a rate limit that lifts after wait, too long to wait out in place: Do
+// returns it at once, and the activity schedules its next attempt no earlier (DeferredFor).
+func Defer(err error, wait time.Duration) error { return &deferredError{err: err, after: wait} }
+
+// DeferredFor reports how long the server asked to wait before the next attempt, when err,
+// or an error it wraps, was marked by Defer.
+func DeferredFor(err error) (time.Duration, bool) {
+	var de *deferredError
+	if errors.As(err, &de) {
+		return de.after, true
+	}
+	return 0, false
+}
