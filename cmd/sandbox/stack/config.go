@@ -40,8 +40,8 @@ func (s *Stack) writeConfig() (string, error) {
 	w("tooling:")
 	w("  aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs["tooling"], s.Endpoints["tooling"])
 	w("  repositories:")
-	for _, svc := range serviceNames() {
-		w("    %s: %s", svc, Services[svc])
+	for _, svc := range sortedKeys(s.services) {
+		w("    %s: %s", svc, s.services[svc])
 	}
 	w("  # The emulator has no SetRepositoryPolicy: cross-account pull cannot be shown here.")
 	w("  grantPull: false")
