@@ -40,8 +40,12 @@ func (s *Stack) writeConfig() (string, error) {
 	w("tooling:")
 	w("  aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs["tooling"], s.Endpoints["tooling"])
 	w("  repositories:")
-	for _, svc := range sortedKeys(s.services) {
-		w("    %s: %s", svc, s.services[svc])
+	services := s.services
+	if services == nil {
+		services = servicesWith(s.opts.Services)
+	}
+	for _, svc := range sortedKeys(services) {
+		w("    %s: %s", svc, services[svc])
 	}
 	w("  # The emulator has no SetRepositoryPolicy: cross-account pull cannot be shown here.")
 	w("  grantPull: false")
@@ -68,7 +72,7 @@ func (s *Stack) writeConfig() (string, error) {
 		w("      kubeconfig: %s", s.Kubeconfigs[env])
 		w("      # The copy inside the argo-cd Go module: no download.")
 		w("      installManifest: %s", s.argoManifest)
-		w("      timeout: 5m")
+		w("      timeout: %s", argoTimeout(s.opts.Services))
 		w("    bootstrap:")
 		if env == "dev" {
 			w("      planApproval: {required: false}")

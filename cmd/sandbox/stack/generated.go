@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Generated services: `sandbox up --services N` (Options.Services) adds N services to the
@@ -90,4 +91,11 @@ func writeGenerated(work string, services []string) error {
 		}
 	}
 	return nil
+}
+
+// argoTimeout is how long bootstrap waits for an env's Applications to be Synced and Healthy:
+// 5 minutes, and 6 s more per generated service (Argo CD syncs ten at a time; on 2 busy cores
+// 100 more took longer than 5 minutes).
+func argoTimeout(generated int) time.Duration {
+	return 5*time.Minute + time.Duration(generated)*6*time.Second
 }
