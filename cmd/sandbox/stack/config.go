@@ -40,10 +40,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("tooling:")
 	w("  aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs["tooling"], s.Endpoints["tooling"])
 	w("  repositories:")
-	services := s.services
-	if services == nil {
-		services = servicesWith(s.opts.Services)
-	}
+	services := s.allServices()
 	for _, svc := range sortedKeys(services) {
 		w("    %s: %s", svc, services[svc])
 	}

@@ -65,6 +65,15 @@ func servicesWith(n int) map[string]string {
 	return all
 }
 
+// allServices is every service of the stack's platform, real and generated, with its ECR
+// repository.
+func (s *Stack) allServices() map[string]string {
+	if s.services == nil {
+		return servicesWith(s.opts.Services)
+	}
+	return s.services
+}
+
 // writeGenerated writes, in the seed checkout work, each generated service's Application per
 // env: the template service's manifest there with the service's name and repository in place
 // of the template's.
