@@ -39,11 +39,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("  github: alexpermiakov/idp")
 	w("tooling:")
 	w("  aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs["tooling"], s.Endpoints["tooling"])
-	w("  repositories:")
-	services := s.allServices()
-	for _, svc := range sortedKeys(services) {
-		w("    %s: %s", svc, services[svc])
-	}
+	b.WriteString(s.repositoriesYAML())
 	w("  # The emulator has no SetRepositoryPolicy: cross-account pull cannot be shown here.")
 	w("  grantPull: false")
 	w("terraform:")

@@ -74,6 +74,17 @@ func (s *Stack) allServices() map[string]string {
 	return s.services
 }
 
+// repositoriesYAML is idp.yaml's tooling.repositories: every service, real and generated.
+func (s *Stack) repositoriesYAML() string {
+	var b strings.Builder
+	b.WriteString("  repositories:\n")
+	services := s.allServices()
+	for _, svc := range sortedKeys(services) {
+		fmt.Fprintf(&b, "    %s: %s\n", svc, services[svc])
+	}
+	return b.String()
+}
+
 // writeGenerated writes, in the seed checkout work, each generated service's Application per
 // env: the template service's manifest there with the service's name and repository in place
 // of the template's.
