@@ -37,11 +37,12 @@ func newUpCommand(dir *string) *cobra.Command {
 	var opts Options
 	var detach bool
 	up := &cobra.Command{
-		Use:   "up [--detach] [--no-worker]",
+		Use:   "up [--detach] [--no-worker] [--services N]",
 		Short: "Start the stack; in the foreground until Ctrl-C, or detached with --detach",
 		Example: `  bin/sandbox up                 # foreground, Ctrl-C stops everything
   bin/sandbox up --detach        # returns once every part is ready
-  bin/sandbox up --detach --no-worker && bin/worker   # run the worker yourself`,
+  bin/sandbox up --detach --no-worker && bin/worker   # run the worker yourself
+  bin/sandbox up --detach --services 100              # 100 generated services svc-001 ... svc-100 too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Dir, opts.Log = *dir, cmd.OutOrStdout()
@@ -59,6 +60,7 @@ func newUpCommand(dir *string) *cobra.Command {
 	up.Flags().BoolVar(&detach, "detach", false, "start in the background and return once ready")
 	up.Flags().BoolVar(&opts.NoWorker, "no-worker", false, "do not start the worker (run bin/worker yourself)")
 	up.Flags().BoolVar(&opts.Encrypt, "encrypt", false, "encrypt payloads, with a codec server the Web UI decodes through")
+	up.Flags().IntVar(&opts.Services, "services", 0, "add this many generated services (svc-001, ...) beside the real ones, for load tests")
 	up.Flags().IntVar(&opts.CodecPort, "codec-port", 8081, "codec server port (with --encrypt)")
 	up.Flags().StringVar(&opts.Root, "root", ".", "idp checkout whose infra/, argocd/ and helm-charts/ seed the Git repository")
 	up.Flags().StringVar(&opts.BinDir, "bin", "bin", "directory holding the temporal and worker binaries")

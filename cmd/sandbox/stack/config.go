@@ -39,10 +39,7 @@ func (s *Stack) writeConfig() (string, error) {
 	w("  github: alexpermiakov/idp")
 	w("tooling:")
 	w("  aws: {accountId: %q, region: us-west-2, endpoint: %s}", AccountIDs["tooling"], s.Endpoints["tooling"])
-	w("  repositories:")
-	for _, svc := range serviceNames() {
-		w("    %s: %s", svc, Services[svc])
-	}
+	b.WriteString(s.repositoriesYAML())
 	w("  # The emulator has no SetRepositoryPolicy: cross-account pull cannot be shown here.")
 	w("  grantPull: false")
 	w("terraform:")
@@ -68,7 +65,7 @@ func (s *Stack) writeConfig() (string, error) {
 		w("      kubeconfig: %s", s.Kubeconfigs[env])
 		w("      # The copy inside the argo-cd Go module: no download.")
 		w("      installManifest: %s", s.argoManifest)
-		w("      timeout: 5m")
+		w("      timeout: %s", argoTimeout(s.opts.Services))
 		w("    bootstrap:")
 		if env == "dev" {
 			w("      planApproval: {required: false}")

@@ -25,6 +25,11 @@ var seededDirs = []string{"infra", "argocd", "helm-charts"}
 // SeedRepository creates a bare Git repository in dir holding a copy of root's platform
 // content on branch main, with Argo CD pointed at it instead of GitHub, and returns its URL.
 func SeedRepository(ctx context.Context, root, dir string) (string, error) {
+	return seedRepository(ctx, root, dir, nil)
+}
+
+// seedRepository is SeedRepository with generated services' Applications added.
+func seedRepository(ctx context.Context, root, dir string, generated []string) (string, error) {
 	bare := filepath.Join(dir, "idp.git")
 	work := filepath.Join(dir, "seed")
 	url := "file://" + bare
@@ -51,6 +56,9 @@ func SeedRepository(ctx context.Context, root, dir string) (string, error) {
 		if err := os.WriteFile(p, []byte(strings.Replace(string(b), repl[0], repl[1], 1)), 0o644); err != nil {
 			return "", err
 		}
+	}
+	if err := writeGenerated(work, generated); err != nil {
+		return "", err
 	}
 	steps := [][]string{
 		{"add", "-A"},

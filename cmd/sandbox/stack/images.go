@@ -39,17 +39,18 @@ func ecrClient(ctx context.Context, endpoint string) (*ecr.Client, error) {
 	return ecr.NewFromConfig(cfg), nil
 }
 
-// createRepositories creates the tooling account's ECR repositories, as they exist in AWS.
-func createRepositories(ctx context.Context, endpoint string) error {
+// createRepositories creates the tooling account's ECR repositories of services, as they
+// exist in AWS.
+func createRepositories(ctx context.Context, endpoint string, services map[string]string) error {
 	c, err := ecrClient(ctx, endpoint)
 	if err != nil {
 		return err
 	}
-	for _, svc := range serviceNames() {
-		_, err := c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: awssdk.String(Services[svc])})
+	for _, svc := range sortedKeys(services) {
+		_, err := c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: awssdk.String(services[svc])})
 		var exists *ecrtypes.RepositoryAlreadyExistsException
 		if err != nil && !errors.As(err, &exists) {
-			return fmt.Errorf("creating ECR repository %s: %w", Services[svc], err)
+			return fmt.Errorf("creating ECR repository %s: %w", services[svc], err)
 		}
 	}
 	return nil
@@ -70,9 +71,9 @@ type PushOptions struct {
 // PushImage puts an image with opts.Tag into the tooling ECR at endpoint and returns its
 // digest. A plain push of the same service and tag always yields the same digest.
 func PushImage(ctx context.Context, endpoint string, opts PushOptions) (string, error) {
-	repo, ok := Services[opts.Service]
+	repo, ok := repositoryOf(opts.Service)
 	if !ok {
-		return "", fmt.Errorf("unknown service %q (known: %v)", opts.Service, serviceNames())
+		return "", fmt.Errorf("unknown service %q (known: %v, and svc-001 ... with sandbox up --services N)", opts.Service, serviceNames())
 	}
 	if opts.Tag == "" {
 		return "", errors.New("an image needs a tag")

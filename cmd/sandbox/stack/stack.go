@@ -37,6 +37,9 @@ type Options struct {
 	// Encrypt turns payload encryption on, with a codec server for the Web UI on CodecPort.
 	Encrypt   bool
 	CodecPort int
+	// Services adds that many generated services (svc-001, ...) to the platform alongside the
+	// real ones, for load tests: see GeneratedServices.
+	Services int
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -69,6 +72,8 @@ type Stack struct {
 	// EventsAddr is where the worker serves ECR push events (127.0.0.1 and a free port).
 	EventsAddr string
 	kube       *kubePlane
+	// services maps every service of the platform, real and generated, to its ECR repository.
+	services map[string]string
 	// argoManifest is the official Argo CD install manifest the sandbox installs from.
 	argoManifest string
 	stop         context.CancelFunc
@@ -108,6 +113,9 @@ func (o *Options) defaults() error {
 
 func (o Options) checkPrerequisites() error {
 	var errs []error
+	if err := checkGenerated(o.Services); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := os.Stat(filepath.Join(o.BinDir, "sandbox")); err != nil {
 		errs = append(errs, fmt.Errorf("%s/sandbox is missing: run `make build`", o.BinDir))
 	}
@@ -155,7 +163,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := opts.checkPrerequisites(); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: opts, Endpoints: map[string]string{}, started: time.Now()}
+	s := &Stack{opts: opts, Endpoints: map[string]string{}, started: time.Now(), services: servicesWith(opts.Services)}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -221,13 +229,17 @@ func (s *Stack) startCloud(ctx context.Context) (err error) {
 // the tooling account, the platform's Git repository, the Argo CD install manifest, and the
 // sandbox's idp.yaml and env file pointing at all of it.
 func (s *Stack) seedPlatform(ctx context.Context) (err error) {
-	if err := createRepositories(ctx, s.Endpoints["tooling"]); err != nil {
+	if err := createRepositories(ctx, s.Endpoints["tooling"], s.services); err != nil {
 		return err
 	}
-	if s.RepoURL, err = SeedRepository(ctx, s.opts.Root, filepath.Join(s.opts.Dir, "git")); err != nil {
+	generated := GeneratedServices(s.opts.Services)
+	if s.RepoURL, err = seedRepository(ctx, s.opts.Root, filepath.Join(s.opts.Dir, "git"), generated); err != nil {
 		return err
 	}
 	s.logf("platform repository: %s", s.RepoURL)
+	if len(generated) > 0 {
+		s.logf("generated services: %d (%s ... %s)", len(generated), generated[0], generated[len(generated)-1])
+	}
 	if s.argoManifest, err = argocd.ModuleManifest(); err != nil {
 		return err
 	}
