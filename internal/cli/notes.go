@@ -14,8 +14,8 @@ import (
 // under "note" (an activity waiting on a system that does not answer says so there: "Argo CD
 // unreachable since …"). Runs that have ended, or that cannot be described, have none.
 func activityNotes(ctx context.Context, c client.Client, id string) []string {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
-	if err != nil {
+	desc, err := c.DescribeWorkflow(ctx, id, "")
+	if err != nil || desc.RawResponse == nil {
 		return nil
 	}
 	dc := converter.GetDefaultDataConverter()
@@ -23,7 +23,7 @@ func activityNotes(ctx context.Context, c client.Client, id string) []string {
 		dc = opts.DataConverter // decrypts with the same keys the worker encrypts with
 	}
 	var notes []string
-	for _, a := range desc.GetPendingActivities() {
+	for _, a := range desc.RawResponse.GetPendingActivities() {
 		ps := a.GetHeartbeatDetails().GetPayloads()
 		if len(ps) == 0 {
 			continue
