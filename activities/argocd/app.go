@@ -151,7 +151,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 		}
 		last.Note = rc.note()
 		progress(last)
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) && !rc.undecided(deadline) {
 			if last.Note != "" {
 				return WaitAppOutput{Status: last}, fail.New(ErrUnreachable, "%s; whether %s in %s is Healthy at %s is unknown after %s: not judged, not rolled back",
 					last.Note, in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout)

@@ -75,6 +75,13 @@ func (r *reach) seen(app *v1alpha1.Application, now time.Time) (probe bool) {
 	return !pending && now.Sub(r.lastLife) >= r.probeAfter
 }
 
+// undecided says, once the wait's deadline has passed, that Argo CD still has a refresh to
+// answer: whether it is there decides whether the release or Argo CD is to blame, so the wait
+// goes on until it answers or answerWithin has passed, and no longer.
+func (r *reach) undecided(deadline time.Time) bool {
+	return !r.asked.IsZero() && r.since.IsZero() && time.Now().Before(deadline.Add(r.answerAfter+5*time.Second))
+}
+
 // probed notes a refresh idp requested.
 func (r *reach) probed(now time.Time) {
 	if r.asked.IsZero() {
