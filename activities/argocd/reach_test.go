@@ -137,3 +137,16 @@ func TestInstallResumes(t *testing.T) {
 	require.Zero(t, other.Resumed, "progress of another install is not resumed")
 	require.Empty(t, other.Created)
 }
+
+// TestWaitAppAsksBeforeBlaming: a deadline that passes while Argo CD has not yet had time to
+// answer a refresh does not blame the release: the wait first learns whether Argo CD is there.
+func TestWaitAppAsksBeforeBlaming(t *testing.T) {
+	shortReach(t)
+	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "dev"}}, App: "time-service-prod", Commit: "c0ffee",
+		Since: time.Now().Add(-time.Minute), Timeout: 350 * time.Millisecond}
+	k := &countingKube{fakeKube: newFakeKube()}
+	k.servesCRDs["Application"] = true
+	seed(k.fakeKube, appAt("beef", "Synced", "Healthy", time.Now().Add(-time.Minute)))
+	_, err := waitApp(context.Background(), k, "argocd", in, exactly(in.Commit), func(AppStatus) {})
+	require.True(t, failIs(err, ErrUnreachable), "want %s, got %v", ErrUnreachable, err)
+}
