@@ -352,7 +352,7 @@ func TestInstallArgoCD(t *testing.T) {
 		{"installs with the repository credentials", func(*config.Snapshot, *testbed) {}, "",
 			func(t *testing.T, tb *testbed, out InstallOutput) {
 				require.Equal(t, "v2.14.21", out.Version)
-				require.Equal(t, 14, out.Objects)
+				require.Equal(t, 12, out.Objects, "distinct objects: argocd-cm and argocd-secret are applied twice")
 				require.Contains(t, out.Changed, "Secret/"+repoSecretName)
 				require.Equal(t, "Application/dev-apps", tb.kube.applied[len(tb.kube.applied)-1], "the app-of-apps goes last")
 				creds := tb.kube.objs[key(gvkSecret, "argocd", repoSecretName)]

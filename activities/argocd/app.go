@@ -108,14 +108,18 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge, progress func(AppStatus)) (WaitAppOutput, error) {
 	deadline := time.Now().Add(in.Timeout)
 	b := backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
-	var last AppStatus
+	rc := newReach(in.App, time.Now())
+	last := AppStatus{Name: in.App, Sync: "Unknown", Health: "Unknown"}
 	var degradedSince time.Time
 	for {
-		obj, err := k.Get(ctx, gvkApp, ns, in.App)
-		if err != nil {
+		obj, err := getApp(ctx, k, ns, in.App)
+		switch {
+		case err != nil && ctx.Err() == nil && unanswered(err):
+			rc.apiDown(err, time.Now())
+		case err != nil:
 			return WaitAppOutput{}, err
-		}
-		if obj != nil {
+		case obj != nil:
+			rc.apiUp(time.Now())
 			var app v1alpha1.Application
 			if err := decodeApp(obj.Object, &app); err != nil {
 				return WaitAppOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
@@ -138,17 +142,45 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			if done {
 				return WaitAppOutput{Status: last, Images: app.Status.Summary.Images}, nil
 			}
-			progress(last)
-		} else {
+			if rc.seen(&app, time.Now()) {
+				probe(ctx, k, ns, in.App, rc)
+			}
+		default:
+			rc.apiUp(time.Now())
 			last = AppStatus{Name: in.App, Sync: "Unknown", Health: "Missing", Message: "Application not found"}
 		}
-		if time.Now().After(deadline) {
+		last.Note = rc.note()
+		progress(last)
+		if time.Now().After(deadline) && !rc.undecided(deadline) {
+			if last.Note != "" {
+				return WaitAppOutput{Status: last}, fail.New(ErrUnreachable, "%s; whether %s in %s is Healthy at %s is unknown after %s: not judged, not rolled back",
+					last.Note, in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout)
+			}
 			return WaitAppOutput{Status: last}, fail.New(ErrHealthTimeout, "%s in %s not Synced and Healthy at %s after %s: %s",
 				in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout, describe(last))
 		}
 		if err := b.wait(ctx); err != nil {
 			return WaitAppOutput{Status: last}, err
 		}
+	}
+}
+
+// getApp reads the Application, bounded in time so a hanging API cannot stall the wait.
+func getApp(ctx context.Context, k kube, ns, name string) (*unstructured.Unstructured, error) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return k.Get(cctx, gvkApp, ns, name)
+}
+
+// probe requests a refresh to learn whether the application controller answers.
+func probe(ctx context.Context, k kube, ns, name string, rc *reach) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	switch err := refresh(cctx, k, ns, name); {
+	case err == nil:
+		rc.probed(time.Now())
+	case unanswered(err):
+		rc.apiDown(err, time.Now())
 	}
 }
 

@@ -178,8 +178,10 @@ func TestInstallOrderAndIdempotence(t *testing.T) {
 
 	out, err := install(ctx, k, testEnv(), manifest, apps)
 	require.NoError(t, err)
-	require.Equal(t, 13, out.Objects)
-	require.Len(t, out.Changed, 13, "everything is new on a first install")
+	require.Equal(t, 11, out.Objects, "distinct objects: argocd-cm and argocd-secret are applied twice")
+	require.Len(t, out.Created, 11, "everything is new on a first install")
+	require.Empty(t, out.Updated)
+	require.Len(t, out.Changed, 11)
 	require.Equal(t, []string{
 		"Namespace/argocd",
 		"CustomResourceDefinition/applications.argoproj.io",

@@ -12,11 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -40,10 +38,17 @@ type InstallInput struct {
 }
 
 // InstallOutput says what the install changed; a rerun on an installed env changes nothing.
+// Created and Updated count each object once over every attempt of the activity (Kind/name);
+// Changed is both, as runs recorded before them read it.
 type InstallOutput struct {
 	Version string   `json:"version"`
 	Objects int      `json:"objects"`
 	Changed []string `json:"changed,omitempty"`
+	Created []string `json:"created,omitempty"`
+	Updated []string `json:"updated,omitempty"`
+	// Resumed is how many applies an interrupted attempt had done, which this one did not
+	// repeat.
+	Resumed int `json:"resumed,omitempty"`
 	// SharedWith names the base env of a preview in its base's cluster: no app-of-apps of its
 	// own was installed (sharedBase).
 	SharedWith string `json:"sharedWith,omitempty"`
@@ -176,73 +181,6 @@ func applyOrder(o *unstructured.Unstructured) int {
 	default:
 		return 3
 	}
-}
-
-func install(ctx context.Context, k kube, env *config.Environment, manifest, apps []*unstructured.Unstructured) (InstallOutput, error) {
-	ns := env.ArgoCD.Namespace
-	var out InstallOutput
-	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{"name": ns}}}
-	objs := append([]*unstructured.Unstructured{nsObj}, manifest...)
-	for _, o := range objs {
-		if o.GetNamespace() == "" && namespaced(o) {
-			o.SetNamespace(ns)
-		}
-	}
-	sort.SliceStable(objs, func(i, j int) bool { return applyOrder(objs[i]) < applyOrder(objs[j]) })
-
-	apply := func(o *unstructured.Unstructured, manager string) error {
-		changed, err := k.Apply(ctx, o, manager)
-		if err != nil {
-			return err
-		}
-		out.Objects++
-		if changed {
-			out.Changed = append(out.Changed, o.GetKind()+"/"+o.GetName())
-		}
-		return nil
-	}
-	var crds []string
-	for i, o := range objs {
-		if applyOrder(o) > 1 && len(crds) > 0 {
-			if err := waitEstablished(ctx, k, crds); err != nil {
-				return out, err
-			}
-			crds = nil
-		}
-		if err := apply(o, fieldManager); err != nil {
-			return out, err
-		}
-		if o.GetKind() == "CustomResourceDefinition" {
-			crds = append(crds, o.GetName())
-		}
-		if activity.IsActivity(ctx) && i%20 == 0 {
-			activity.RecordHeartbeat(ctx, fmt.Sprintf("applied %d of %d objects", i+1, len(objs)))
-		}
-	}
-	for _, o := range settings(env) {
-		if err := apply(o, settingsManager); err != nil {
-			return out, err
-		}
-	}
-	secret, err := serverSecret(ctx, k, ns)
-	if err != nil {
-		return out, err
-	}
-	if secret != nil {
-		if err := apply(secret, settingsManager); err != nil {
-			return out, err
-		}
-	}
-	for _, app := range apps {
-		if app.GetNamespace() == "" {
-			app.SetNamespace(ns)
-		}
-		if err := apply(app, fieldManager); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
 }
 
 // namespaced reports whether an install-manifest object lives in the Argo CD namespace.

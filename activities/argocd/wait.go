@@ -35,6 +35,9 @@ type AppStatus struct {
 	Revision string `json:"revision,omitempty"`
 	// Message is Argo CD's own explanation when the app is not Synced and Healthy.
 	Message string `json:"message,omitempty"`
+	// Note, in a wait's heartbeat, says why the wait cannot tell (Argo CD unreachable since
+	// …); starter status shows it.
+	Note string `json:"note,omitempty"`
 }
 
 // WaitOutput lists the Applications, all Synced and Healthy.

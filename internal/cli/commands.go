@@ -248,10 +248,14 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			st.Notes = activityNotes(cmd.Context(), c, args[0])
 			if o.output == "json" {
 				return printJSON(g.out, st)
 			}
 			printStatus(g.out, st)
+			for _, n := range st.Notes {
+				fmt.Fprintf(g.out, "now: %s\n", n)
+			}
 			return nil
 		},
 	}

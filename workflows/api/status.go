@@ -39,6 +39,9 @@ type Status struct {
 	// Steps is a short log of what the run did and found (drift restored, resources changed).
 	Steps []string `json:"steps,omitempty"`
 	Error string   `json:"error,omitempty"`
+	// Notes are what the run's activities report while they wait, from their heartbeats:
+	// "Argo CD unreachable since …". starter status adds them; the workflow does not know them.
+	Notes []string `json:"notes,omitempty"`
 	// Preview is set on a pull request's preview bootstrap.
 	Preview *PreviewStatus `json:"preview,omitempty"`
 }
