@@ -166,7 +166,7 @@ func (c *Config) validateApproval(p string, a Approval, prod, reviews bool, bad 
 			}
 		default:
 			if _, ok := c.People[strings.ToLower(strings.TrimSpace(who))]; !ok {
-				bad(ap, "%q is not under people:", who)
+				bad(ap, "%q is not under people: add them there (with their keys) or take them off the list", who)
 			}
 		}
 		// Names are compared as people are looked up: "Bob" and "bob" are one person.

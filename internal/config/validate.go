@@ -74,7 +74,7 @@ func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string
 	e := c.Environments[i]
 	p := envPath(i, e.Name)
 	if j, dup := seen[e.Name]; dup {
-		bad(p+".name", "duplicates environments[%d]", j)
+		bad(p+".name", "duplicates environments[%d]: give each environment its own name", j)
 	}
 	seen[e.Name] = i
 	validateAWS(p+".aws", e.AWS, bad)
