@@ -66,6 +66,8 @@ type globals struct {
 	namespace string
 	// clock is replaced in tests; it is when decisions are signed.
 	clock func() time.Time
+	// ecr replaces the tooling account's ECR in tests (checkTags).
+	ecr imageLister
 }
 
 func (g *globals) now() time.Time {

@@ -107,6 +107,9 @@ func newPromoteCmd(g *globals) *cobra.Command {
 			id := api.PromoteID(o.service, o.tag)
 			in := api.PromoteInput{Service: o.service, Tag: o.tag, To: o.to, Requester: who, Supersede: o.supersede,
 				SignedAt: g.signingTime()}
+			if err := g.checkTags(cmd.Context(), cfg, map[string]string{o.service: o.tag}); err != nil {
+				return err
+			}
 			if err := g.pins(cmd.Context(), cfg, o, names, who); err != nil {
 				return err
 			}

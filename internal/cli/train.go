@@ -99,6 +99,13 @@ func (g *globals) startTrain(cmd *cobra.Command, o promoteOptions) error {
 	if err != nil {
 		return err
 	}
+	tags := map[string]string{}
+	for _, m := range members {
+		tags[m.Service] = m.Tag
+	}
+	if err := g.checkTags(cmd.Context(), cfg, tags); err != nil {
+		return err
+	}
 	var listed []string
 	for _, m := range members {
 		mo := o

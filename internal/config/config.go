@@ -202,7 +202,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 24h)", s)
+		return fmt.Errorf("line %d: invalid duration %q (use e.g. 90s, 10m, 24h)", n.Line, s)
 	}
 	*d = Duration(v)
 	return nil
@@ -266,7 +266,7 @@ func Parse(b []byte) (*Config, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("parsing config: %w", err)
+		return nil, decodeError(err)
 	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {

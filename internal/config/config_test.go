@@ -42,11 +42,11 @@ func TestCheckedInConfigDescribesThePlatform(t *testing.T) {
 const minimal = `
 repository: {url: https://example.com/r.git, github: o/r}
 tooling:
-  aws: {accountId: "123456789012", region: us-west-2}
+  aws: {accountId: "123456789013", region: us-west-2}
   repositories: {svc: idp/svc}
 environments:
   - name: dev
-    aws: {accountId: "123456789012"}
+    aws: {accountId: "123456789013"}
     stateBucket: state-dev
 `
 
@@ -71,14 +71,14 @@ tooling:
   aws: {accountId: "12", region: mars}
 environments:
   - name: Dev
-    aws: {accountId: "123456789012", region: us-west-2, endpoint: "localhost:4566"}
+    aws: {accountId: "123456789013", region: us-west-2, endpoint: "localhost:4566"}
     stateBucket: B
     promotion:
       entryPattern: "("
       requirePassed: prod
       approval: {required: true, approvers: [bob], minApprovals: 2}
   - name: Dev
-    aws: {accountId: "123456789012", region: us-west-2}
+    aws: {accountId: "123456789013", region: us-west-2}
     stateBucket: ok-bucket
 `
 	_, err := Parse([]byte(bad))

@@ -14,11 +14,11 @@ import (
 const base = `
 repository: {url: https://example.com/r.git, github: o/r}
 tooling:
-  aws: {accountId: "123456789012", region: us-west-2}
+  aws: {accountId: "123456789013", region: us-west-2}
   repositories: {svc: idp/svc}
 environments:
   - name: dev
-    aws: {accountId: "123456789012"}
+    aws: {accountId: "123456789013"}
     stateBucket: state-dev
 `
 

@@ -166,13 +166,15 @@ func (c *Config) validateApproval(p string, a Approval, prod, reviews bool, bad 
 			}
 		default:
 			if _, ok := c.People[strings.ToLower(strings.TrimSpace(who))]; !ok {
-				bad(ap, "%q is not under people:", who)
+				bad(ap, "%q is not under people: add them there (with their keys) or take them off the list", who)
 			}
 		}
-		if seen[who] {
-			bad(ap, "lists %q twice", who)
+		// Names are compared as people are looked up: "Bob" and "bob" are one person.
+		key := strings.ToLower(strings.TrimSpace(who))
+		if seen[key] {
+			bad(ap, "lists %q twice: name each person or group once", who)
 		}
-		seen[who] = true
+		seen[key] = true
 	}
 	if len(a.Approvers) == 0 {
 		if prod {

@@ -16,7 +16,7 @@ const (
 // withPeople is minimal plus a prod env whose policies are the given YAML lines.
 func withPeople(people, prodPolicy string) string {
 	return minimal + `  - name: prod
-    aws: {accountId: "123456789012"}
+    aws: {accountId: "123456789013"}
     stateBucket: state-prod
 ` + prodPolicy + people
 }

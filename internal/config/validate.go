@@ -53,8 +53,11 @@ func (c *Config) Validate() error {
 }
 
 func validateAWS(p string, a AWS, bad func(string, string, ...any)) {
-	if !accountRE.MatchString(a.AccountID) {
-		bad(p+".accountId", "must be 12 digits, got %q", a.AccountID)
+	switch {
+	case !accountRE.MatchString(a.AccountID):
+		bad(p+".accountId", "must be 12 digits, got %q: put the account's ID there (aws sts get-caller-identity --query Account)", a.AccountID)
+	case a.Endpoint == "" && placeholderAccount(a.AccountID):
+		bad(p+".accountId", "%q is a placeholder, not a real AWS account: put the account's ID there (aws sts get-caller-identity --query Account), or set endpoint for an emulator", a.AccountID)
 	}
 	if !regionRE.MatchString(a.Region) {
 		bad(p+".region", "must be an AWS region like us-west-2, got %q", a.Region)
@@ -72,7 +75,7 @@ func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string
 	e := c.Environments[i]
 	p := envPath(i, e.Name)
 	if j, dup := seen[e.Name]; dup {
-		bad(p+".name", "duplicates environments[%d]", j)
+		bad(p+".name", "duplicates environments[%d]: give each environment its own name", j)
 	}
 	seen[e.Name] = i
 	validateAWS(p+".aws", e.AWS, bad)
@@ -104,4 +107,16 @@ func (c *Config) validateEnv(i int, seen map[string]int, bad func(string, string
 	if e.Promotion.Soak < 0 || e.Promotion.HealthTimeout < 0 {
 		bad(p+".promotion", "soak and healthTimeout must not be negative")
 	}
+}
+
+// placeholderAccount reports an account ID from documentation or a template: AWS's example
+// 123456789012 and its kin, or one digit twelve times. Against real AWS (no endpoint) such an
+// ID would send every call to an account that is not yours; emulators accept any ID, so the
+// sandbox's 111111111111 is fine there.
+func placeholderAccount(id string) bool {
+	switch id {
+	case "123456789012", "012345678901", "210987654321":
+		return true
+	}
+	return strings.Count(id, id[:1]) == len(id)
 }

@@ -153,7 +153,7 @@ func helmLocations(sites []location, source *yaml.Node, path string) ([]location
 				return nil, err
 			}
 			if name != nil && name.Kind == yaml.ScalarNode && name.Value == "app.image" {
-				return nil, fmt.Errorf("%s.parameters[%d] sets app.image, which overrides helm values; idp does not edit parameters", path, i)
+				return nil, fmt.Errorf("%s.parameters[%d] sets app.image, which overrides helm values; idp does not edit parameters: remove that parameter and set the image as app.image in the values", path, i)
 			}
 		}
 	}
