@@ -161,8 +161,9 @@ func promote(t *testing.T, cfg *config.Config, s *stack.Stack) {
 		require.Equal(t, 2, code, out)
 		require.Contains(t, out, "comes before staging")
 		code, out = starter(t, "promote", "--service", "time-service", "--tag", "sha-deadbee", "--wait")
-		require.Equal(t, 1, code, "a tag missing from ECR fails the run at once: %s", out)
-		require.Contains(t, out, "no image tagged sha-deadbee")
+		require.Equal(t, 2, code, "a tag missing from ECR is refused before anything starts: %s", out)
+		require.Contains(t, out, ":sha-deadbee is not in ECR")
+		require.Contains(t, out, "push it first")
 	})
 
 	t.Run("a release goes through staging and waits in prod for another person", func(t *testing.T) {
