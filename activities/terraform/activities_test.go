@@ -67,6 +67,7 @@ type fakeTerraform struct {
 	applyErr  error
 	outputs   map[string]tfexec.OutputMeta
 	applied   bool
+	unlocked  []string
 }
 
 func (f *fakeTerraform) Init(context.Context, ...tfexec.InitOption) error { return f.initErr }
@@ -97,6 +98,11 @@ func (f *fakeTerraform) Output(context.Context, ...tfexec.OutputOption) (map[str
 }
 
 func (f *fakeTerraform) SetStdout(io.Writer) {}
+
+func (f *fakeTerraform) ForceUnlock(_ context.Context, id string, _ ...tfexec.ForceUnlockOption) error {
+	f.unlocked = append(f.unlocked, id)
+	return nil
+}
 
 // platformRepo is a platform repository with a one-file infra/entry, and its commit.
 func platformRepo(t *testing.T) (string, string) {
