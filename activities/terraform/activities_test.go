@@ -350,6 +350,11 @@ func TestClassify(t *testing.T) {
 			require.ErrorIs(t, err, context.Canceled)
 			require.True(t, retryable(err))
 		}},
+		{"access denied", errors.New("exit status 1\n│ Error: creating IAM Role (idp-dev-cluster): operation error IAM: CreateRole, https response error StatusCode: 403, RequestID: 1, api error AccessDenied: User: arn:aws:sts::1:assumed-role/idp/idp is not authorized to perform: iam:CreateRole\n"), func(t *testing.T, err error) {
+			require.True(t, fail.Is(err, fail.AccessDenied), "got %v", err)
+			require.Contains(t, fail.Message(err), "is not authorized to perform: iam:CreateRole", "AWS's message")
+			require.Contains(t, fail.Message(err), "environments[].aws.assumeRole", "what to fix")
+		}},
 		{"configuration error", errBadConfig, func(t *testing.T, err error) {
 			require.True(t, fail.Is(err, fail.Terraform), "got %v", err)
 		}},
