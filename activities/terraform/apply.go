@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,8 @@ type Progress struct {
 	// so far: what a retry needs after this attempt died (see recover.go).
 	LockID  string    `json:"lockId,omitempty"`
 	Created []Created `json:"created,omitempty"`
+	// Creating are resources terraform started creating and has not reported done.
+	Creating []string `json:"creating,omitempty"`
 }
 
 // Apply applies exactly the approved plan file: it verifies the digest, then runs terraform
@@ -156,6 +159,7 @@ func (tr *tracker) progress() Progress {
 	defer tr.mu.Unlock()
 	p := tr.p
 	p.Created = append([]Created(nil), tr.p.Created...)
+	p.Creating = append([]string(nil), tr.p.Creating...)
 	return p
 }
 
@@ -190,6 +194,11 @@ func (tr *tracker) follow(ctx context.Context, r io.Reader) (done int, diags []s
 func (tr *tracker) note(msg applyMessage) bool {
 	switch msg.Type {
 	case "apply_start":
+		if msg.Hook.Action == "create" {
+			tr.mu.Lock()
+			tr.p.Creating = append(tr.p.Creating, msg.Hook.Resource.Addr)
+			tr.mu.Unlock()
+		}
 		if tr.started {
 			return false
 		}
@@ -207,6 +216,7 @@ func (tr *tracker) note(msg applyMessage) bool {
 		defer tr.mu.Unlock()
 		tr.p.Done++
 		tr.p.Last = msg.Hook.Resource.Addr
+		tr.p.Creating = slices.DeleteFunc(tr.p.Creating, func(a string) bool { return a == msg.Hook.Resource.Addr })
 		if msg.Hook.Action == "create" && msg.Hook.IDValue != "" {
 			tr.p.Created = append(tr.p.Created, Created{Addr: msg.Hook.Resource.Addr, ID: msg.Hook.IDValue})
 		}

@@ -101,10 +101,17 @@ func (a *Activities) recoverFrom(ctx context.Context, ws *workspace, prev Progre
 			activity.GetLogger(ctx).Info("released the state lock of a dead apply", "lockID", lock.ID, "who", lock.Who, "created", lock.Created)
 		}
 	}
-	var note string
+	var notes []string
 	if rec.ReleasedLock != "" {
-		note = fmt.Sprintf("state lock %s left by the killed apply (attempt %d) released", rec.ReleasedLock, attempt-1)
+		notes = append(notes, fmt.Sprintf("state lock %s left by the killed apply (attempt %d) released", rec.ReleasedLock, attempt-1))
 	}
+	if len(prev.Creating) > 0 {
+		// No ID came back for these: if AWS made them, terraform finds a name taken or
+		// makes a second one. Status names them so a person can look.
+		notes = append(notes, fmt.Sprintf("%d resources were being created when it died, check them for duplicates: %s",
+			len(prev.Creating), strings.Join(prev.Creating, ", ")))
+	}
+	note := strings.Join(notes, "; ")
 	if len(prev.Created) == 0 {
 		return note, nil
 	}

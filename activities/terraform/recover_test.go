@@ -69,6 +69,13 @@ func TestApplyAfterKilledAttempt(t *testing.T) {
 			require.True(t, tf.applied)
 		},
 	}, {
+		name: "resources in flight when it died are named",
+		lock: "L1", prev: Progress{Phase: "applying", LockID: "L1", Creating: []string{"module.eks.aws_iam_role.node"}},
+		assert: func(t *testing.T, out ApplyOutput, tf *fakeTerraform, err error) {
+			require.NoError(t, err)
+			require.Contains(t, out.Recovered, "1 resources were being created when it died, check them for duplicates: module.eks.aws_iam_role.node")
+		},
+	}, {
 		name: "no lock left, resources created: a new plan imports them",
 		prev: Progress{Phase: "applying", LockID: "L1", Created: created[:1]},
 		assert: func(t *testing.T, _ ApplyOutput, tf *fakeTerraform, err error) {
