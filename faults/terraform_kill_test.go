@@ -19,8 +19,8 @@ import (
 )
 
 // TestWorkerKilledDuringApply. Fault: the worker is killed with SIGKILL (its terraform with
-// it) during terraform apply of dev's bootstrap, once terraform has created the VPC and the
-// first IAM roles, before it wrote any state. Must hold: a new worker finishes the bootstrap;
+// it) during terraform apply of dev's bootstrap, once terraform reported the VPC created
+// (with or without state written: either way the saved plan must not be applied). Must hold: a new worker finishes the bootstrap;
 // the VPC, the EKS cluster and every IAM role exist exactly once in dev's emulator; the state
 // lock the dead terraform left is released because its ID is the one the apply's heartbeat
 // recorded, and status says so; the saved plan is not applied blind: a new plan imports what
@@ -49,7 +49,13 @@ func TestWorkerKilledDuringApply(t *testing.T) {
 	created := beat.Created
 	w.Kill()
 	killed := time.Now()
-	require.Nil(t, dev.State(), "terraform wrote state before the kill: the test means to kill it before")
+	// Either way the saved plan must not be applied: with state written it is stale, without
+	// it applying it would create what the dead apply created a second time.
+	if st := dev.State(); st != nil {
+		t.Logf("terraform wrote state (serial %d) before the kill", st.Serial)
+	} else {
+		t.Log("terraform wrote no state before the kill")
+	}
 	require.NotNil(t, dev.Lock(), "the killed terraform's state lock is gone by itself")
 	t.Logf("killed with lock %s held and %d resources created (%v)", held.ID, len(created), created)
 
