@@ -148,14 +148,18 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput, 
 	applyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:             "terraform apply in " + in.EnvName(),
 		StartToCloseTimeout: 90 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3},
+		// terraform heartbeats every 10 s: a worker killed mid-apply is noticed, and its
+		// apply retried on another, after 30 s.
+		HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy:      &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3},
 	})
+	// imports are resources a killed apply created, which the next plan imports.
+	var imports []terraform.Created
 	for round := 1; ; round++ {
 		r.setStage(ctx, api.StagePlanning)
 		var plan terraform.PlanOutput
 		if err := workflow.ExecuteActivity(planCtx, ta.Plan, terraform.PlanInput{Snapshot: desc.Snapshot, Commit: desc.Commit,
-			RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID}).Get(ctx, &plan); err != nil {
+			RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID, Imports: imports}).Get(ctx, &plan); err != nil {
 			return err
 		}
 		summary := api.PlanSummary(plan.Summary)
@@ -164,7 +168,7 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput, 
 			r.step(ctx, "terraform plan %s: no changes", short(plan.SHA256))
 			return nil
 		}
-		r.step(ctx, "terraform plan %s: %d to add, %d to change, %d to destroy", short(plan.SHA256), plan.Add, plan.Change, plan.Destroy)
+		r.step(ctx, "terraform plan %s: %s", short(plan.SHA256), planCounts(plan))
 
 		if pol := desc.PlanApproval; pol.Required {
 			if err := g.wait(ctx, gateRequest{Env: in.Env, Subject: plan.SHA256, What: "terraform plan", Policy: pol}); err != nil {
@@ -178,11 +182,19 @@ func planAndApply(ctx workflow.Context, r *run, g *gate, in api.BootstrapInput, 
 		err := workflow.ExecuteActivity(applyCtx, ta.Apply, terraform.ApplyInput{Snapshot: desc.Snapshot, Commit: desc.Commit,
 			PlanKey: plan.Key, SHA256: plan.SHA256, Total: plan.Add + plan.Change + plan.Destroy}).Get(ctx, &applied)
 		if fail.Is(err, fail.StalePlan) && round < maxPlanRounds {
+			if rec := terraform.RecoveryOf(err); rec.ReleasedLock != "" || len(rec.Imports) > 0 {
+				imports = rec.Imports
+				r.step(ctx, "plan %s went stale before apply (%s): planning again", short(plan.SHA256), fail.Message(err))
+				continue
+			}
 			r.step(ctx, "plan %s went stale before apply: planning again", short(plan.SHA256))
 			continue
 		}
 		if err != nil {
 			return err
+		}
+		if applied.Recovered != "" {
+			r.step(ctx, "terraform apply: %s", applied.Recovered)
 		}
 		r.step(ctx, "terraform apply: %d of %d resource actions done", applied.Done, applied.Total)
 		return nil
@@ -233,6 +245,16 @@ func installSummary(inst argocd.InstallOutput) string {
 		s += fmt.Sprintf(" (resumed after %d applies of an interrupted attempt)", inst.Resumed)
 	}
 	return s
+}
+
+// planCounts says what a plan does the way terraform does; imports only when there are any,
+// as before a killed apply needed them.
+func planCounts(p terraform.PlanOutput) string {
+	counts := fmt.Sprintf("%d to add, %d to change, %d to destroy", p.Add, p.Change, p.Destroy)
+	if p.Import > 0 {
+		counts = fmt.Sprintf("%d to import, %s", p.Import, counts)
+	}
+	return counts
 }
 
 func changed(created bool, changes []string) string {

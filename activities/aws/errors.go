@@ -19,11 +19,17 @@ var deniedCodes = []string{
 	"SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
 }
 
+// deniedHint says what to fix after AWS's own message, which names the action and the
+// principal.
+const deniedHint = "idp's credentials for this account may not do this: allow the action in the policy of the role " +
+	"environments[].aws.assumeRole names in idp.yaml (of the worker's own credentials when it names none), then start again"
+
 // classify wraps err with what was being done. Access problems become non-retryable
-// fail.AccessDenied errors that keep AWS's message; everything else stays retryable.
+// fail.AccessDenied errors that keep AWS's message and say what to fix; everything else
+// stays retryable.
 func classify(err error, format string, args ...any) error {
 	if slices.Contains(deniedCodes, apiCode(err)) {
-		return fail.Wrap(fail.AccessDenied, err, format, args...)
+		return fail.Wrap(fail.AccessDenied, fmt.Errorf("%w (%s)", err, deniedHint), format, args...)
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }

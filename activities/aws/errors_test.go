@@ -41,6 +41,7 @@ func TestClassify(t *testing.T) {
 			require.ErrorContains(t, err, tt.err.Error(), "AWS's message is kept")
 			if tt.denied {
 				requireFail(t, err, fail.AccessDenied)
+				require.ErrorContains(t, err, "environments[].aws.assumeRole", "the hint says what to fix")
 				return
 			}
 			requireRetryable(t, err)

@@ -52,6 +52,7 @@ type runner interface {
 	ShowPlanFile(ctx context.Context, planPath string, opts ...tfexec.ShowOption) (*tfjson.Plan, error)
 	ApplyJSON(ctx context.Context, w io.Writer, opts ...tfexec.ApplyOption) error
 	Output(ctx context.Context, opts ...tfexec.OutputOption) (map[string]tfexec.OutputMeta, error)
+	ForceUnlock(ctx context.Context, lockID string, opts ...tfexec.ForceUnlockOption) error
 	SetStdout(w io.Writer)
 }
 

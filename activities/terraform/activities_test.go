@@ -67,6 +67,7 @@ type fakeTerraform struct {
 	applyErr  error
 	outputs   map[string]tfexec.OutputMeta
 	applied   bool
+	unlocked  []string
 }
 
 func (f *fakeTerraform) Init(context.Context, ...tfexec.InitOption) error { return f.initErr }
@@ -97,6 +98,11 @@ func (f *fakeTerraform) Output(context.Context, ...tfexec.OutputOption) (map[str
 }
 
 func (f *fakeTerraform) SetStdout(io.Writer) {}
+
+func (f *fakeTerraform) ForceUnlock(_ context.Context, id string, _ ...tfexec.ForceUnlockOption) error {
+	f.unlocked = append(f.unlocked, id)
+	return nil
+}
 
 // platformRepo is a platform repository with a one-file infra/entry, and its commit.
 func platformRepo(t *testing.T) (string, string) {
@@ -343,6 +349,11 @@ func TestClassify(t *testing.T) {
 		{"cancelled", fmt.Errorf("terraform: %w", context.Canceled), func(t *testing.T, err error) {
 			require.ErrorIs(t, err, context.Canceled)
 			require.True(t, retryable(err))
+		}},
+		{"access denied", errors.New("exit status 1\n│ Error: creating IAM Role (idp-dev-cluster): operation error IAM: CreateRole, https response error StatusCode: 403, RequestID: 1, api error AccessDenied: User: arn:aws:sts::1:assumed-role/idp/idp is not authorized to perform: iam:CreateRole\n"), func(t *testing.T, err error) {
+			require.True(t, fail.Is(err, fail.AccessDenied), "got %v", err)
+			require.Contains(t, fail.Message(err), "is not authorized to perform: iam:CreateRole", "AWS's message")
+			require.Contains(t, fail.Message(err), "environments[].aws.assumeRole", "what to fix")
 		}},
 		{"configuration error", errBadConfig, func(t *testing.T, err error) {
 			require.True(t, fail.Is(err, fail.Terraform), "got %v", err)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,9 @@ type ApplyOutput struct {
 	Done    int               `json:"done"`
 	Total   int               `json:"total"`
 	Outputs map[string]string `json:"outputs,omitempty"`
+	// Recovered says what this attempt cleaned up after an earlier one that died (a state
+	// lock released); empty when there was nothing.
+	Recovered string `json:"recovered,omitempty"`
 }
 
 // Progress is the heartbeat of plan and apply.
@@ -48,6 +52,12 @@ type Progress struct {
 	Total int    `json:"total"`
 	// Last is the address terraform finished last.
 	Last string `json:"last,omitempty"`
+	// LockID is the state lock terraform holds for this apply, and Created what it created
+	// so far: what a retry needs after this attempt died (see recover.go).
+	LockID  string    `json:"lockId,omitempty"`
+	Created []Created `json:"created,omitempty"`
+	// Creating are resources terraform started creating and has not reported done.
+	Creating []string `json:"creating,omitempty"`
 }
 
 // Apply applies exactly the approved plan file: it verifies the digest, then runs terraform
@@ -74,8 +84,14 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 	if err := os.WriteFile(planPath, b, 0o600); err != nil {
 		return out, err
 	}
+	if prev, ok := previousAttempt(ctx); ok {
+		if out.Recovered, err = a.recoverFrom(ctx, ws, prev, activity.GetInfo(ctx).Attempt); err != nil {
+			return out, err
+		}
+	}
 
-	stop := keepAlive(ctx, "applying")
+	tr := &tracker{p: Progress{Phase: "applying", Total: in.Total}, lockID: func() string { return a.heldLock(ctx, ws) }}
+	stop := keepAliveWith(ctx, tr.progress)
 	defer stop()
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
@@ -83,7 +99,7 @@ func (a *Activities) Apply(ctx context.Context, in ApplyInput) (ApplyOutput, err
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		out.Done, diags = follow(ctx, pr, in.Total)
+		out.Done, diags = tr.follow(ctx, pr)
 	}()
 	started := time.Now()
 	err = ws.tf.ApplyJSON(ctx, pw, tfexec.DirOrPlan(planPath))
@@ -128,26 +144,34 @@ func plainOutputs(outputs map[string]tfexec.OutputMeta) map[string]string {
 	return plain
 }
 
+// tracker follows one terraform apply -json stream.
+type tracker struct {
+	// lockID reads the ID of the state lock terraform holds ("" when it cannot be read).
+	lockID  func() string
+	mu      sync.Mutex
+	p       Progress
+	started bool
+}
+
+// progress is a copy of the progress so far.
+func (tr *tracker) progress() Progress {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	p := tr.p
+	p.Created = append([]Created(nil), tr.p.Created...)
+	p.Creating = append([]string(nil), tr.p.Creating...)
+	return p
+}
+
 // follow reads terraform's JSON UI stream, heartbeats each finished resource action and
-// collects error diagnostics, which the stream carries instead of stderr.
-func follow(ctx context.Context, r io.Reader, total int) (done int, diags []string) {
+// collects error diagnostics, which the stream carries instead of stderr. When terraform
+// starts its first resource action it holds the state lock: the lock's ID goes into the
+// heartbeat then, and each created resource's ID after it.
+func (tr *tracker) follow(ctx context.Context, r io.Reader) (done int, diags []string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		var msg struct {
-			Type       string `json:"type"`
-			Diagnostic struct {
-				Severity string `json:"severity"`
-				Summary  string `json:"summary"`
-				Detail   string `json:"detail"`
-				Address  string `json:"address"`
-			} `json:"diagnostic"`
-			Hook struct {
-				Resource struct {
-					Addr string `json:"addr"`
-				} `json:"resource"`
-			} `json:"hook"`
-		}
+		var msg applyMessage
 		if json.Unmarshal(sc.Bytes(), &msg) != nil {
 			continue
 		}
@@ -155,14 +179,78 @@ func follow(ctx context.Context, r io.Reader, total int) (done int, diags []stri
 			diags = append(diags, strings.TrimSpace(strings.Join([]string{d.Address, d.Summary, d.Detail}, " ")))
 			continue
 		}
-		if msg.Type != "apply_complete" {
+		if !tr.note(msg) {
 			continue
 		}
-		done++
 		if activity.IsActivity(ctx) {
-			activity.RecordHeartbeat(ctx, Progress{Phase: "applying", Done: done, Total: total, Last: msg.Hook.Resource.Addr})
+			activity.RecordHeartbeat(ctx, tr.progress())
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
-	return done, diags
+	return tr.progress().Done, diags
+}
+
+// note takes msg into the progress and reports whether the progress changed.
+func (tr *tracker) note(msg applyMessage) bool {
+	switch msg.Type {
+	case "apply_start":
+		if msg.Hook.Action == "create" {
+			tr.mu.Lock()
+			tr.p.Creating = append(tr.p.Creating, msg.Hook.Resource.Addr)
+			tr.mu.Unlock()
+		}
+		if tr.started {
+			return false
+		}
+		tr.started = true
+		if tr.lockID == nil {
+			return false
+		}
+		id := tr.lockID()
+		tr.mu.Lock()
+		tr.p.LockID = id
+		tr.mu.Unlock()
+		return id != ""
+	case "apply_complete":
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		tr.p.Done++
+		tr.p.Last = msg.Hook.Resource.Addr
+		tr.p.Creating = slices.DeleteFunc(tr.p.Creating, func(a string) bool { return a == msg.Hook.Resource.Addr })
+		if msg.Hook.Action == "create" && msg.Hook.IDValue != "" {
+			tr.p.Created = append(tr.p.Created, Created{Addr: msg.Hook.Resource.Addr, ID: msg.Hook.IDValue})
+		}
+		return true
+	}
+	return false
+}
+
+// applyMessage is the part of a terraform -json UI message follow reads.
+type applyMessage struct {
+	Type       string `json:"type"`
+	Diagnostic struct {
+		Severity string `json:"severity"`
+		Summary  string `json:"summary"`
+		Detail   string `json:"detail"`
+		Address  string `json:"address"`
+	} `json:"diagnostic"`
+	Hook struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action  string `json:"action"`
+		IDValue string `json:"id_value"`
+	} `json:"hook"`
+}
+
+// heldLock is the ID of the env's state lock now, or "" when it cannot be read.
+func (a *Activities) heldLock(ctx context.Context, ws *workspace) string {
+	l, err := a.readLock(ctx, ws)
+	if err != nil || l == nil {
+		if activity.IsActivity(ctx) {
+			activity.GetLogger(ctx).Warn("cannot read the state lock terraform holds", "error", err)
+		}
+		return ""
+	}
+	return l.ID
 }

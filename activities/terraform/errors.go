@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/alexpermiakov/idp/internal/fail"
@@ -61,6 +62,14 @@ const (
 	lockMessage = "Error acquiring the state lock"
 )
 
+// deniedMessages are AWS refusing the credentials terraform runs with, as the provider and
+// the S3 backend print the SDK's error: "api error AccessDenied: User: ... is not authorized".
+var deniedMessages = []string{"api error AccessDenied", "api error AccessDeniedException", "api error UnauthorizedOperation"}
+
+// deniedHint says what to fix after AWS's own message.
+const deniedHint = "idp's credentials for this account may not do this: allow the action in the policy of the role " +
+	"environments[].aws.assumeRole names in idp.yaml (of the worker's own credentials when it names none), then start again"
+
 // unreachableMessages are network failures as the backend and providers print them.
 var unreachableMessages = []string{"connection refused", "RequestError", "i/o timeout"}
 
@@ -97,6 +106,8 @@ func classify(err error, format string, args ...any) error {
 	switch {
 	case errors.As(err, &stale):
 		return fail.Wrap(fail.StalePlan, err, format, args...)
+	case slices.ContainsFunc(deniedMessages, func(m string) bool { return strings.Contains(err.Error(), m) }):
+		return fail.Wrap(fail.AccessDenied, fmt.Errorf("%s (%s)", lastDiagnostic(err.Error()), deniedHint), format, args...)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &locked), errors.As(err, &unreachable), errors.As(err, &netErr):
 		return fmt.Errorf(format+": %w", append(args, err)...)

@@ -28,6 +28,8 @@ type PlanInput struct {
 	RunID string `json:"runId"`
 	// Destroy plans the removal of everything the env's state holds (terraform plan -destroy).
 	Destroy bool `json:"destroy,omitempty"`
+	// Imports are resources a killed apply created: the plan imports them (see recover.go).
+	Imports []Created `json:"imports,omitempty"`
 }
 
 // PlanOutput summarizes a saved plan and says where it is kept.
@@ -41,17 +43,20 @@ type PlanOutput struct {
 // Summary is what a plan would do; the bootstrap's status document shows it as it is.
 type Summary struct {
 	// SHA256 is the plan file's digest: what people approve and what apply verifies.
-	SHA256   string   `json:"sha256"`
-	Add      int      `json:"add"`
-	Change   int      `json:"change"`
-	Destroy  int      `json:"destroy"`
+	SHA256  string `json:"sha256"`
+	Add     int    `json:"add"`
+	Change  int    `json:"change"`
+	Destroy int    `json:"destroy"`
+	// Import counts resources the plan takes into the state as they are (see recover.go).
+	Import   int      `json:"import,omitempty"`
 	Adds     []string `json:"adds,omitempty"`
 	Changes  []string `json:"changes,omitempty"`
 	Destroys []string `json:"destroys,omitempty"`
+	Imports  []string `json:"imports,omitempty"`
 }
 
 // HasChanges reports whether applying the plan would do anything.
-func (p PlanOutput) HasChanges() bool { return p.Add+p.Change+p.Destroy > 0 }
+func (p PlanOutput) HasChanges() bool { return p.Add+p.Change+p.Destroy+p.Import > 0 }
 
 // Plan runs terraform plan of infra/entry for the env at the commit, keeps the plan file in
 // the env's state bucket and returns its digest and a summary of what it would do.
@@ -70,6 +75,11 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 	}
 	if in.Destroy {
 		opts = append(opts, tfexec.Destroy(true))
+	}
+	if len(in.Imports) > 0 {
+		if err := os.WriteFile(filepath.Join(ws.dir, importFile), []byte(importBlocks(in.Imports)), 0o644); err != nil {
+			return PlanOutput{}, err
+		}
 	}
 	if _, err := ws.tf.Plan(ctx, append(opts, tfexec.Out(planPath))...); err != nil {
 		return PlanOutput{}, classify(err, "terraform plan in %s", in.Snapshot.Env.Name)
@@ -101,6 +111,10 @@ func summarize(p *tfjson.Plan) PlanOutput {
 			continue
 		}
 		acts := rc.Change.Actions
+		if rc.Change.Importing != nil {
+			out.Import++
+			out.Imports = append(out.Imports, rc.Address)
+		}
 		switch {
 		case acts.Replace():
 			out.Add++
@@ -121,12 +135,19 @@ func summarize(p *tfjson.Plan) PlanOutput {
 	slices.Sort(out.Adds)
 	slices.Sort(out.Changes)
 	slices.Sort(out.Destroys)
+	slices.Sort(out.Imports)
 	return out
 }
 
 // keepAlive heartbeats while a long terraform command runs, so a dead worker is noticed and a
 // cancellation reaches the command (terraform-exec interrupts it with SIGINT).
 func keepAlive(ctx context.Context, what string) func() {
+	return keepAliveWith(ctx, func() Progress { return Progress{Phase: what} })
+}
+
+// keepAliveWith is keepAlive heartbeating current's progress, so a beat never drops what an
+// earlier one recorded.
+func keepAliveWith(ctx context.Context, current func() Progress) func() {
 	if !activity.IsActivity(ctx) {
 		return func() {}
 	}
@@ -139,7 +160,7 @@ func keepAlive(ctx context.Context, what string) func() {
 			case <-done:
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx, Progress{Phase: what})
+				activity.RecordHeartbeat(ctx, current())
 			}
 		}
 	}()

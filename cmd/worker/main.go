@@ -107,7 +107,10 @@ func run(o options, stop <-chan interface{}) error {
 		case fatal <- err:
 		default:
 		}
-	}})
+	},
+		// A heartbeat reaches the server within 2 s: terraform apply records its state lock's
+		// ID and what it created in one, which the retry after a killed worker needs.
+		MaxHeartbeatThrottleInterval: 2 * time.Second})
 	setup.Register(w, cfg, c)
 	ensureSchedules(logger, cfg, c)
 	ensureDriftSchedules(logger, cfg, c)

@@ -74,9 +74,11 @@ type PlanSummary struct {
 	Add      int      `json:"add"`
 	Change   int      `json:"change"`
 	Destroy  int      `json:"destroy"`
+	Import   int      `json:"import,omitempty"`
 	Adds     []string `json:"adds,omitempty"`
 	Changes  []string `json:"changes,omitempty"`
 	Destroys []string `json:"destroys,omitempty"`
+	Imports  []string `json:"imports,omitempty"`
 }
 
 // PendingApproval is what the gate waits for.
