@@ -15,7 +15,11 @@ import (
 // person's generated key, requires signatures where the real file does, and keeps the keys
 // across restarts.
 func TestSandboxConfigCarriesGeneratedKeys(t *testing.T) {
-	s := &Stack{opts: Options{Dir: t.TempDir()}, RepoURL: "file:///repo", Endpoints: map[string]string{}, Kubeconfigs: map[string]string{}}
+	endpoints := map[string]string{}
+	for _, a := range Accounts {
+		endpoints[a] = "http://127.0.0.1:4566" // the emulators' (the sandbox's account IDs are labels)
+	}
+	s := &Stack{opts: Options{Dir: t.TempDir()}, RepoURL: "file:///repo", Endpoints: endpoints, Kubeconfigs: map[string]string{}}
 	path, err := s.writeConfig()
 	require.NoError(t, err)
 	cfg, err := config.Load(path)
