@@ -94,18 +94,18 @@ func configCases() []badCase {
 			want: []string{"a list into a mapping", "fix the field's"}},
 		{name: "regexp", edit: func(m map[string]any) { promotion(m, "dev")["entryPattern"] = "^sha-(" },
 			want: []string{"promotion.entryPattern", "not a valid regular expression"}},
-		{name: "account ID not digits", edit: func(m map[string]any) { aws(m, "staging")["accountId"] = "<STAGING_ACCOUNT_ID>" },
+		{name: "account ID not digits", edit: func(m map[string]any) { awsOf(m, "staging")["accountId"] = "<STAGING_ACCOUNT_ID>" },
 			want: []string{"environments[1](staging).aws.accountId", "must be 12 digits", "aws sts get-caller-identity"}},
 		{name: "placeholder account ID", edit: func(m map[string]any) {
-			a := aws(m, "prod")
+			a := awsOf(m, "prod")
 			a["accountId"] = "123456789012"
 			delete(a, "endpoint")
 		}, want: []string{"environments[2](prod).aws.accountId", "is a placeholder", "aws sts get-caller-identity"}},
-		{name: "region", edit: func(m map[string]any) { aws(m, "dev")["region"] = "oregon" },
+		{name: "region", edit: func(m map[string]any) { awsOf(m, "dev")["region"] = "oregon" },
 			want: []string{"aws.region", "like us-west-2"}},
 		{name: "bucket name", edit: func(m map[string]any) { env(m, "dev")["stateBucket"] = "State_Bucket" },
 			want: []string{"stateBucket", "valid S3 bucket name"}},
-		{name: "assumeRole", edit: func(m map[string]any) { aws(m, "dev")["assumeRole"] = "admin" },
+		{name: "assumeRole", edit: func(m map[string]any) { awsOf(m, "dev")["assumeRole"] = "admin" },
 			want: []string{"aws.assumeRole", "IAM role ARN"}},
 		{name: "requirePassed a later env", edit: func(m map[string]any) { promotion(m, "staging")["requirePassed"] = "prod" },
 			want: []string{"promotion.requirePassed", "earlier environment"}},
@@ -339,7 +339,7 @@ func env(m map[string]any, name string) map[string]any {
 	panic("no env " + name)
 }
 
-func aws(m map[string]any, name string) map[string]any       { return sub(env(m, name), "aws") }
+func awsOf(m map[string]any, name string) map[string]any     { return sub(env(m, name), "aws") }
 func promotion(m map[string]any, name string) map[string]any { return sub(env(m, name), "promotion") }
 func approval(m map[string]any, name string) map[string]any {
 	return sub(promotion(m, name), "approval")
