@@ -59,6 +59,7 @@ test: deps build tools lint test-ship test-chart ## everything CI runs
 test-faults: deps build tools $(BIN)/staticcheck
 	$(GO) vet -tags faults ./faults/
 	$(BIN)/staticcheck -tags faults ./faults/
+	$(BIN)/staticcheck -tags 'faults load pending' ./faults/ # the tests not yet in make test still compile
 	@rm -f $(CURDIR)/bin/fault-report.tsv
 	IDP_FAULT_REPORT=$(CURDIR)/bin/fault-report.tsv $(GO) test -tags faults -count=1 -timeout 40m -v ./faults/
 	@echo "recovery times (fault, seconds):"; cat $(CURDIR)/bin/fault-report.tsv 2>/dev/null || true
