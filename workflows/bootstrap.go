@@ -239,6 +239,9 @@ func installSummary(inst argocd.InstallOutput) string {
 	if inst.Created == nil && inst.Updated == nil && len(inst.Changed) > 0 {
 		return fmt.Sprintf("%d objects applied, %s", inst.Objects, changed(false, inst.Changed)) // recorded before the counts
 	}
+	if len(inst.Created) == 0 && len(inst.Updated) == 0 && inst.Resumed == 0 {
+		return fmt.Sprintf("%d objects applied, no changes", inst.Objects) // a rerun on an installed env
+	}
 	s := fmt.Sprintf("%d objects: %d created, %d updated, %d unchanged", inst.Objects, len(inst.Created), len(inst.Updated),
 		max(inst.Objects-len(inst.Created)-len(inst.Updated), 0))
 	if inst.Resumed > 0 {
