@@ -22,7 +22,7 @@ import (
 // once Temporal is gone.
 func TestHealthcheckFollowsTheRunningWorker(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Temporal dev server and the worker binary")
+		t.Skip("starts a Temporal dev server and the worker binary; not part of -short")
 	}
 	temporal, err := filepath.Abs(filepath.Join("..", "..", "bin", "temporal"))
 	require.NoError(t, err)
