@@ -383,9 +383,10 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 		// Heartbeats reach the server every 0.8 × HeartbeatTimeout at most: short enough for
 		// starter status to show "Argo CD unreachable since …" while it lasts.
 		opts.HeartbeatTimeout = 30 * time.Second
-		// Argo CD away until the timeout (ErrUnreachable) says nothing about the release: it
-		// fails the step, and undo rolls back only what Argo CD saw fail.
-		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout, argocd.ErrReplaced, argocd.ErrUnreachable}
+		// Argo CD away until the timeout (ErrUnreachable), or too busy to bring the app to the
+		// commit in time (ErrNotApplied), says nothing about the release: it fails the step,
+		// and undo rolls back only what Argo CD saw fail.
+		opts.RetryPolicy.NonRetryableErrorTypes = []string{argocd.ErrDegraded, argocd.ErrHealthTimeout, argocd.ErrReplaced, argocd.ErrUnreachable, argocd.ErrNotApplied}
 		var out argocd.WaitAppOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
 			Snapshot: e.Snapshot, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image,

@@ -366,6 +366,25 @@ func (s *promoteSuite) TestRollbackNeverOverwritesANewerChange() {
 	s.Empty(counted(s.T(), s.metrics, metrics.Rollbacks), "no rollback was written")
 }
 
+// TestNotAppliedIsNotRolledBack: a busy Argo CD never brought the app-of-apps to our commit
+// in time: the release never ran, so the promotion fails naming Argo CD, and writes no
+// rollback (with 100 services promoted at once, a rollback there would undo a release nobody
+// saw fail and add one more commit for Argo CD to work through).
+func (s *promoteSuite) TestNotAppliedIsNotRolledBack() {
+	s.path(staging())
+	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.Anything).
+		Return(git.WriteImageOutput{Commit: "c-ours", Changed: true, Previous: oldImg}, nil).Once()
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "staging-apps" })).
+		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrNotApplied, "Argo CD has not brought staging-apps in staging to c-ours after 3m")).Once()
+	s.start("")
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(fail.Is(err, argocd.ErrNotApplied), "%v", err)
+	s.ErrorContains(err, "has not brought staging-apps")
+	s.Equal(api.EnvFailed, s.status().Environments[0].State)
+	s.Empty(counted(s.T(), s.metrics, metrics.Rollbacks), "no rollback was written")
+}
+
 // TestReplacedBeforeArgoCDRanIt: Argo CD already runs a later commit whose manifest holds
 // another image: the promotion stops there, neither failed nor rolled back.
 func (s *promoteSuite) TestReplacedBeforeArgoCDRanIt() {

@@ -195,7 +195,7 @@ func TestWaitAppActivity(t *testing.T) {
 	}{
 		{"Synced and Healthy at the commit", appAt("c0ffee", "Synced", "Healthy", time.Now()), "", ""},
 		{"Degraded at the commit", degraded, ErrDegraded, "time-service-prod in dev is Degraded at c0ffee: Back-off pulling image"},
-		{"times out at another commit", appAt("beef", "Synced", "Healthy", time.Now()), ErrHealthTimeout, "time-service-prod in dev not Synced and Healthy at c0ffee after 300ms"},
+		{"never brought to the commit", appAt("beef", "Synced", "Healthy", time.Now()), ErrNotApplied, "Argo CD has not brought time-service-prod in dev to c0ffee after 300ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

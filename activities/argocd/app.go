@@ -26,6 +26,10 @@ const (
 	// ErrReplaced: Argo CD runs a later commit whose manifest no longer holds our image: a
 	// newer change replaced it before it ran, so there is nothing of ours to verify or undo.
 	ErrReplaced = fail.Replaced
+	// ErrNotApplied: in the time given, Argo CD never reported the Application at a revision
+	// that counts as ours (a busy Argo CD still working through earlier commits): the release
+	// has not run, so there is nothing to judge and nothing to roll back.
+	ErrNotApplied = "ArgoCDNotApplied"
 )
 
 // refreshManager owns the refresh annotation idp sets.
@@ -111,6 +115,9 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 	rc := newReach(in.App, time.Now())
 	last := AppStatus{Name: in.App, Sync: "Unknown", Health: "Unknown"}
 	var degradedSince time.Time
+	// reached says Argo CD reported the Application at a revision of ours at least once;
+	// refused says its last comparison failed (a manifest it cannot render).
+	var reached, refused bool
 	for {
 		obj, err := getApp(ctx, k, ns, in.App)
 		switch {
@@ -129,6 +136,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			if err != nil {
 				return WaitAppOutput{Status: last}, err
 			}
+			reached, refused = reached || at, comparisonFailed(&app)
 			done, err := atCommit(&app, at, in)
 			switch {
 			case err != nil && degradedSince.IsZero():
@@ -142,7 +150,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			if done {
 				return WaitAppOutput{Status: last, Images: app.Status.Summary.Images}, nil
 			}
-			if rc.seen(&app, time.Now()) {
+			if rc.seen(&app, time.Now(), func(after time.Time) bool { return anyReconciled(ctx, k, ns, after) }) {
 				probe(ctx, k, ns, in.App, rc)
 			}
 		default:
@@ -155,6 +163,10 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			if last.Note != "" {
 				return WaitAppOutput{Status: last}, fail.New(ErrUnreachable, "%s; whether %s in %s is Healthy at %s is unknown after %s: not judged, not rolled back",
 					last.Note, in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout)
+			}
+			if !reached && !refused {
+				return WaitAppOutput{Status: last}, fail.New(ErrNotApplied, "Argo CD has not brought %s in %s to %s after %s (%s): the release has not run, so it is neither judged nor rolled back; Git keeps it, and Argo CD applies it once it catches up",
+					in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout, describe(last))
 			}
 			return WaitAppOutput{Status: last}, fail.New(ErrHealthTimeout, "%s in %s not Synced and Healthy at %s after %s: %s",
 				in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout, describe(last))
@@ -197,6 +209,17 @@ func synced(ctx context.Context, app *v1alpha1.Application, ours judge) (bool, e
 	return false, nil
 }
 
+// comparisonFailed says whether Argo CD could not compare the Application with Git (its
+// manifests do not render, or its spec is invalid).
+func comparisonFailed(app *v1alpha1.Application) bool {
+	for _, c := range app.Status.Conditions {
+		if c.Type == v1alpha1.ApplicationConditionComparisonError || c.Type == v1alpha1.ApplicationConditionInvalidSpecError {
+			return true
+		}
+	}
+	return false
+}
+
 // atCommit says whether the Application, synced at a revision that counts as ours (at), is
 // Synced and Healthy there; Degraded there is an error.
 func atCommit(app *v1alpha1.Application, at bool, in WaitAppInput) (bool, error) {
@@ -207,10 +230,8 @@ func atCommit(app *v1alpha1.Application, at bool, in WaitAppInput) (bool, error)
 	if st.ReconciledAt == nil || st.ReconciledAt.Time.Before(in.Since.Add(-time.Second)) {
 		return false, nil
 	}
-	for _, c := range st.Conditions {
-		if c.Type == v1alpha1.ApplicationConditionComparisonError || c.Type == v1alpha1.ApplicationConditionInvalidSpecError {
-			return false, nil
-		}
+	if comparisonFailed(app) {
+		return false, nil
 	}
 	if in.Image != "" && !slices.Contains(st.Summary.Images, in.Image) {
 		// Synced to the commit, but the Application's own definition (its Helm values) has

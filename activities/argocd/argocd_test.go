@@ -357,7 +357,8 @@ func TestWaitApp(t *testing.T) {
 		errMsg  string
 	}{
 		{"healthy at our commit", appAt("c0ffee", "Synced", "Healthy", time.Now()), "", ""},
-		{"healthy at another commit", appAt("beef", "Synced", "Healthy", time.Now()), ErrHealthTimeout, "not Synced and Healthy at c0ffee"},
+		{"healthy at another commit", appAt("beef", "Synced", "Healthy", time.Now()), ErrNotApplied, "has not run, so it is neither judged nor rolled back"},
+		{"comparison error at another commit", appAt("beef", "Unknown", "Healthy", time.Now(), map[string]any{"type": "ComparisonError", "message": "helm template failed"}), ErrHealthTimeout, "helm template failed"},
 		{"status older than our commit", appAt("c0ffee", "Synced", "Healthy", since.Add(-time.Hour)), ErrHealthTimeout, "after 700ms"},
 		{"comparison error", appAt("c0ffee", "Synced", "Healthy", time.Now(), map[string]any{"type": "ComparisonError", "message": "rpc error"}), ErrHealthTimeout, "ComparisonError: rpc error"},
 		{"progressing", appAt("c0ffee", "Synced", "Progressing", time.Now()), ErrHealthTimeout, "Synced/Progressing"},

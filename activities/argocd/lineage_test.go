@@ -58,7 +58,7 @@ func TestWaitAppAcceptsALaterCommitThatKeepsOurImage(t *testing.T) {
 		{"at our commit", ours, ""},
 		{"at a later commit that keeps our image", other, ""},
 		{"at a later commit that replaced our image", replaced, ErrReplaced},
-		{"at an earlier commit", strings.Repeat("a", 40), ErrHealthTimeout},
+		{"at an earlier commit", strings.Repeat("a", 40), ErrNotApplied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := newFakeKube()
@@ -78,5 +78,5 @@ func TestWaitAppAcceptsALaterCommitThatKeepsOurImage(t *testing.T) {
 	exact := in
 	exact.ManifestPath = ""
 	_, err := waitApp(context.Background(), k, "argocd", exact, a.revisions(exact), func(AppStatus) {})
-	require.True(t, failIs(err, ErrHealthTimeout), "%v", err)
+	require.True(t, failIs(err, ErrNotApplied), "%v", err)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 )
 
@@ -53,8 +54,10 @@ func newReach(app string, now time.Time) *reach {
 	return &reach{app: app, probeAfter: probeAfter, answerAfter: answerWithin, lastLife: now}
 }
 
-// seen takes one read of the Application and says whether to request a refresh now.
-func (r *reach) seen(app *v1alpha1.Application, now time.Time) (probe bool) {
+// seen takes one read of the Application and says whether to request a refresh now. busy
+// says whether the controller reconciled any Application after a time: a controller working
+// through a long queue answers a refresh late, and is not away.
+func (r *reach) seen(app *v1alpha1.Application, now time.Time, busy func(after time.Time) bool) (probe bool) {
 	if at := app.Status.ReconciledAt; at != nil && !at.Time.Equal(r.reconciled) {
 		if !r.reconciled.IsZero() {
 			r.alive(now)
@@ -65,6 +68,8 @@ func (r *reach) seen(app *v1alpha1.Application, now time.Time) (probe bool) {
 	switch {
 	case pending && r.asked.IsZero():
 		r.asked = now
+	case pending && now.Sub(r.asked) >= r.answerAfter && r.since.IsZero() && busy(r.asked):
+		r.asked = now // it works on others: give it another answerWithin
 	case pending && now.Sub(r.asked) >= r.answerAfter && r.since.IsZero():
 		r.since = r.asked
 		r.why = fmt.Sprintf("its application controller has not answered a refresh of %s requested at %s (last reconciled %s)",
@@ -118,6 +123,24 @@ func (r *reach) note() string {
 		return ""
 	}
 	return fmt.Sprintf("Argo CD unreachable since %s: %s", r.since.UTC().Format(time.RFC3339), r.why)
+}
+
+// anyReconciled says whether Argo CD reconciled any Application in ns after a time. An
+// unreadable list counts as no: the API's own failures are judged by the wait's reads.
+func anyReconciled(ctx context.Context, k kube, ns string, after time.Time) bool {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	items, err := k.List(cctx, gvkApp, ns)
+	if err != nil {
+		return false
+	}
+	for i := range items {
+		s, _, _ := unstructured.NestedString(items[i].Object, "status", "reconciledAt")
+		if at, err := time.Parse(time.RFC3339, s); err == nil && at.After(after) {
+			return true
+		}
+	}
+	return false
 }
 
 func stamp(t time.Time) string {

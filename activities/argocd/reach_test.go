@@ -24,6 +24,17 @@ type countingKube struct {
 	gets   int
 	answer bool
 	down   bool
+	// busy plays a controller that leaves this refresh queued while it reconciles others.
+	busy bool
+}
+
+func (c *countingKube) List(ctx context.Context, gvk schema.GroupVersionKind, ns string) ([]unstructured.Unstructured, error) {
+	items, err := c.fakeKube.List(ctx, gvk, ns)
+	if c.busy && gvk.Kind == "Application" {
+		items = append(items, appAt("beef", "Synced", "Healthy", time.Now().Add(time.Second)))
+		items[len(items)-1].SetName("another-app")
+	}
+	return items, err
 }
 
 func (c *countingKube) Get(ctx context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
@@ -61,7 +72,7 @@ func TestWaitAppArgoCDAway(t *testing.T) {
 		errType, want string
 	}{
 		{"controller stopped", false, false, ErrUnreachable, "its application controller has not answered a refresh of time-service-prod"},
-		{"controller answers", true, false, ErrHealthTimeout, "not Synced and Healthy at c0ffee"},
+		{"controller answers", true, false, ErrNotApplied, "Argo CD has not brought time-service-prod in dev to c0ffee"},
 		{"API refuses connections", false, true, ErrUnreachable, "the Kubernetes API does not answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,6 +99,27 @@ func TestWaitAppArgoCDAway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWaitAppControllerBusy: a controller that leaves the refresh queued while it reconciles
+// other Applications is busy, not away: the wait says nothing of Argo CD being unreachable,
+// and ends, as the app never came to the commit, as ErrNotApplied (nothing rolled back).
+func TestWaitAppControllerBusy(t *testing.T) {
+	shortReach(t)
+	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "dev"}}, App: "dev-apps", Commit: "c0ffee",
+		Since: time.Now().Add(-time.Minute), Timeout: 1500 * time.Millisecond}
+	k := &countingKube{fakeKube: newFakeKube(), busy: true}
+	k.servesCRDs["Application"] = true
+	seed(k.fakeKube, appAt("beef", "Synced", "Healthy", time.Now().Add(-time.Minute)))
+	var notes []string
+	_, err := waitApp(context.Background(), k, "argocd", in, exactly(in.Commit), func(st AppStatus) {
+		if st.Note != "" {
+			notes = append(notes, st.Note)
+		}
+	})
+	require.True(t, failIs(err, ErrNotApplied), "want %s, got %v", ErrNotApplied, err)
+	require.NotContains(t, err.Error(), "unreachable")
+	require.Empty(t, notes, "a busy controller is not reported unreachable")
 }
 
 // landingKube fails the apply number failAt after it landed, as a connection lost before

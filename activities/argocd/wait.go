@@ -103,7 +103,7 @@ func waitOutcome(err error) string {
 		return metrics.Healthy
 	case fail.Is(err, ErrDegraded):
 		return metrics.Degraded
-	case fail.Is(err, ErrHealthTimeout), fail.Is(err, ErrNotHealthy):
+	case fail.Is(err, ErrHealthTimeout), fail.Is(err, ErrNotHealthy), fail.Is(err, ErrNotApplied):
 		return metrics.TimedOut
 	case fail.Is(err, ErrReplaced):
 		return metrics.Replaced

@@ -86,7 +86,7 @@ func (s *Stack) writeConfig() (string, error) {
 			w("      requirePassed: staging")
 			w("      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], requireSignatures: true, expiry: 1h}")
 		}
-		w("      healthTimeout: 3m")
+		w("      healthTimeout: %s", healthTimeout(s.opts.Services))
 	}
 	path := filepath.Join(s.opts.Dir, "idp.yaml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)

@@ -113,6 +113,13 @@ func writeGenerated(work string, services []string) error {
 	return nil
 }
 
+// healthTimeout is how long a promotion waits for Argo CD to run its image Healthy: 3
+// minutes, and 2 s more per generated service (one Argo CD on 2 cores brings 100 services
+// promoted at once to their commits in several minutes, not in one).
+func healthTimeout(generated int) time.Duration {
+	return 3*time.Minute + time.Duration(generated)*2*time.Second
+}
+
 // argoTimeout is how long bootstrap waits for an env's Applications to be Synced and Healthy:
 // 5 minutes, and 6 s more per generated service (Argo CD syncs ten at a time; on 2 busy cores
 // 100 more took longer than 5 minutes).
