@@ -18,10 +18,27 @@ import (
 // soaks (the Soak activity watches it), prod waits for an approval; alice's own is refused
 // (four-eyes), bob's is accepted. Prod, the last env, is not soaked.
 func recordPromoteToProd(t *testing.T, c client.Client) {
+	id := promoteApprovedByBob(t, c, "v1.2.3")
+	// promote-staging-prod-approved.json was recorded before the soak watched the Application
+	// (a timer then); it stays, and must still replay.
+	writeHistory(t, c, id, "promote-staging-prod-approved-soak-watched.json")
+}
+
+// recordPromoteCurrentOptions: as recordPromoteToProd, under the activity options of today:
+// Git writes that heartbeat (git.WriteHeartbeatTimeout) and health waits that heartbeat every
+// 30 s. The older promotion files were recorded before either.
+func recordPromoteCurrentOptions(t *testing.T, c client.Client) {
+	id := promoteApprovedByBob(t, c, "v1.2.7")
+	writeHistory(t, c, id, "promote-staging-prod-current-options.json")
+}
+
+// promoteApprovedByBob promotes time-service tag to prod: alice's own approval is refused
+// (four-eyes), bob's accepted; it returns the workflow ID once the promotion is done.
+func promoteApprovedByBob(t *testing.T, c client.Client, tag string) string {
 	ctx := context.Background()
-	id := api.PromoteID("time-service", "v1.2.3")
+	id := api.PromoteID("time-service", tag)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: api.TaskQueue}, api.PromoteWorkflowName,
-		api.PromoteInput{Service: "time-service", Tag: "v1.2.3", To: "prod", Requester: "alice"})
+		api.PromoteInput{Service: "time-service", Tag: tag, To: "prod", Requester: "alice"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		v, err := c.QueryWorkflow(ctx, id, "", api.StatusQuery)
@@ -41,9 +58,7 @@ func recordPromoteToProd(t *testing.T, c client.Client) {
 	var st api.Status
 	require.NoError(t, run.Get(ctx, &st))
 	require.Equal(t, api.StageDone, st.Stage)
-	// promote-staging-prod-approved.json was recorded before the soak watched the Application
-	// (a timer then); it stays, and must still replay.
-	writeHistory(t, c, id, "promote-staging-prod-approved-soak-watched.json")
+	return id
 }
 
 // recordPromoteApprovedByReview: as TestAReviewApprovesOnADevServer, prod approved by bob's

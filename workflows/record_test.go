@@ -36,6 +36,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("promote-prod-approved", func(t *testing.T) { recordPromoteToProd(t, c) })
 	t.Run("promote-prod-review", func(t *testing.T) { recordPromoteApprovedByReview(t, c, gh) })
 	t.Run("promote-signed-request", func(t *testing.T) { recordSignedPromote(t, c) })
+	t.Run("promote-current-options", func(t *testing.T) { recordPromoteCurrentOptions(t, c) })
 }
 
 // recordLockContention: a holds the lock; b, then c asking to supersede, queue; a steps

@@ -24,7 +24,8 @@ var recordedIDs = map[string]string{
 // changes), and, recorded by TestRecordHistories, a promotion to prod approved after a refused
 // self-approval (from before and after the soak watched the Application), one approved by a
 // GitHub review after the requester's own review was refused, one requested with a signature
-// and re-resolved before its merge, and locks under contention from
+// and re-resolved before its merge, the first again under today's activity options (Git writes
+// and health waits that heartbeat), and locks under contention from
 // before and after the liveness check. Every workflow type is registered for every file.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))

@@ -63,6 +63,7 @@ func (g *globals) tagsUnchecked(err error) {
 // tagExists is nil when repo holds tag, an error wrapping errTagMissing when it (or repo) does
 // not, and any other error when ECR could not be asked.
 func tagExists(ctx context.Context, c imageLister, registry, repo, tag string) error {
+	// ListImages, not DescribeImages with the one tag: kumo (v0.33.1), the ECR the tests and the sandbox run, answers DescribeImages with InvalidAction.
 	p := ecr.NewListImagesPaginator(c, &ecr.ListImagesInput{RegistryId: &registry, RepositoryName: &repo,
 		Filter: &ecrtypes.ListImagesFilter{TagStatus: ecrtypes.TagStatusTagged}})
 	for p.HasMorePages() {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/github/githubtest"
 	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 )
 
@@ -50,24 +51,24 @@ func TestNew(t *testing.T) {
 
 func TestAuthErrors(t *testing.T) {
 	t.Parallel()
-	f := provNewFakeGitHub(t)
+	f := githubtest.New(t, gittest.Seed)
 	const leaked = "ghp_this_token_must_never_show_up"
-	p := provNew(t, "acme/platform", git.Options{Token: leaked, APIURL: f.srv.URL})
+	p := provNew(t, "acme/platform", git.Options{Token: leaked, APIURL: f.URL})
 
 	_, err := p.Commit(context.Background(), "main", git.Change{Path: gittest.ProdApp, Edit: gittest.Image("x"), Message: "m"})
 	require.ErrorIs(t, err, git.ErrAuth)
 	require.NotContains(t, err.Error(), leaked)
-	require.Equal(t, 1, f.count("GET ref"), "refused credentials are not retried")
+	require.Equal(t, 1, f.Count("GET ref"), "refused credentials are not retried")
 
 	_, err = p.Propose(context.Background(), "main", "idp/h", git.Change{Path: gittest.ProdApp, Edit: gittest.Image("x"), Message: "m"}, "t", "b")
 	require.ErrorIs(t, err, git.ErrAuth)
 	require.NotContains(t, err.Error(), leaked)
 
 	// With the right token, a repository that does not exist (or that the token cannot see).
-	f.mu.Lock()
-	f.token = leaked
-	f.mu.Unlock()
-	other := provNew(t, "acme/missing", git.Options{Token: leaked, APIURL: f.srv.URL})
+	f.Mu.Lock()
+	f.Token = leaked
+	f.Mu.Unlock()
+	other := provNew(t, "acme/missing", git.Options{Token: leaked, APIURL: f.URL})
 	_, err = other.Commit(context.Background(), "main", git.Change{Path: gittest.ProdApp, Edit: gittest.Image("x"), Message: "m"})
 	require.ErrorIs(t, err, git.ErrNotFound)
 	require.NotContains(t, err.Error(), leaked)
@@ -76,13 +77,13 @@ func TestAuthErrors(t *testing.T) {
 // An error that quotes the token (a proxy echoing the request, say) has it blanked out.
 func TestErrorsHideToken(t *testing.T) {
 	t.Parallel()
-	f := provNewFakeGitHub(t)
+	f := githubtest.New(t, gittest.Seed)
 	const token = "ghs_test_token_0123456789" // the fake's
-	f.intercept = func(w http.ResponseWriter, r *http.Request, _ string) bool {
-		provJSON(w, http.StatusBadRequest, map[string]any{"message": "bad request with " + r.Header.Get("Authorization")})
+	f.Intercept = func(w http.ResponseWriter, r *http.Request, _ string) bool {
+		githubtest.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "bad request with " + r.Header.Get("Authorization")})
 		return true
 	}
-	p := provNew(t, "acme/platform", git.Options{Token: token, APIURL: f.srv.URL})
+	p := provNew(t, "acme/platform", git.Options{Token: token, APIURL: f.URL})
 	_, err := p.Commit(context.Background(), "main", git.Change{Path: gittest.ProdApp, Edit: gittest.Image("x"), Message: "m"})
 	require.ErrorContains(t, err, "bad request with Bearer ***")
 	require.NotContains(t, err.Error(), token)
@@ -90,23 +91,23 @@ func TestErrorsHideToken(t *testing.T) {
 
 func TestAppAuth(t *testing.T) {
 	t.Parallel()
-	f := provNewFakeGitHub(t)
+	f := githubtest.New(t, gittest.Seed)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	f.appID, f.appKey, f.appToken, f.token = "123", &key.PublicKey, "ghs_installation_token", "ghs_installation_token"
+	f.AppID, f.AppKey, f.AppToken, f.Token = "123", &key.PublicKey, "ghs_installation_token", "ghs_installation_token"
 
 	app := git.GitHubApp{ID: 123, PrivateKey: keyPEM, InstallationID: 42}
-	prov := provNew(t, "acme/platform", git.Options{APIURL: f.srv.URL + "/", App: app})
+	prov := provNew(t, "acme/platform", git.Options{APIURL: f.URL + "/", App: app})
 	for _, img := range []string{"a", "b"} {
 		res, err := prov.Commit(context.Background(), "main", git.Change{Path: gittest.DevApp, Edit: gittest.Image(img), Message: img})
 		require.NoError(t, err)
 		require.True(t, res.Changed)
 	}
-	require.Equal(t, 1, f.count("POST app-token"), "the installation token is cached")
+	require.Equal(t, 1, f.Count("POST app-token"), "the installation token is cached")
 
 	app.InstallationID = 7
-	prov = provNew(t, "acme/platform", git.Options{APIURL: f.srv.URL + "/", App: app})
+	prov = provNew(t, "acme/platform", git.Options{APIURL: f.URL + "/", App: app})
 	_, err = prov.Commit(context.Background(), "main", git.Change{Path: gittest.DevApp, Edit: gittest.Image("c"), Message: "c"})
 	require.ErrorIs(t, err, git.ErrAuth)
 }
@@ -139,11 +140,11 @@ func TestCommitAuthor(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := provNewFakeGitHub(t)
-			p := provNew(t, "acme/platform", git.Options{Token: f.token, APIURL: f.srv.URL, Author: tc.author})
+			f := githubtest.New(t, gittest.Seed)
+			p := provNew(t, "acme/platform", git.Options{Token: f.Token, APIURL: f.URL, Author: tc.author})
 			_, err := p.Commit(context.Background(), "main", git.Change{Path: gittest.DevApp, Edit: gittest.Image("a"), Message: "m"})
 			require.NoError(t, err)
-			require.Equal(t, tc.want, f.head("main").author)
+			require.Equal(t, tc.want, f.Head("main").Author)
 		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/github/githubtest"
+	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 )
 
 // TestDeploymentStatuses drives RecordDeployment through a promotion that rolls back, against
@@ -16,22 +18,22 @@ import (
 // in_progress → success; a status post that fails once is retried without a second
 // deployment, and a repeated call finds the run's deployment instead of creating one.
 func TestDeploymentStatuses(t *testing.T) {
-	f := provNewFakeGitHub(t)
+	f := githubtest.New(t, gittest.Seed)
 	a := &git.Activities{Provider: provGitHubProvider(t, f), Branch: "main"}
-	f.commitFile("main", "argocd/applications/staging/time-service.yaml", "v1", "promote v1.2.4")
-	ours := f.branches["main"]
-	f.commitFile("main", "argocd/applications/staging/time-service.yaml", "v0", "roll back")
-	rollback := f.branches["main"]
+	f.CommitFile("main", "argocd/applications/staging/time-service.yaml", "v1", "promote v1.2.4")
+	ours := f.Branches["main"]
+	f.CommitFile("main", "argocd/applications/staging/time-service.yaml", "v0", "roll back")
+	rollback := f.Branches["main"]
 	run := "promote-time-service-v1.2.4"
 	dep := git.Deployment{Env: "staging", Commit: ours, WorkflowID: run, Service: "time-service", Tag: "v1.2.4",
 		Digest: "sha256:aaaa", Image: "idp/localtime:v1.2.4@sha256:aaaa"}
 	back := git.Deployment{Env: "staging", Commit: rollback, WorkflowID: run, Service: "time-service", Tag: "v1.2.3", Image: "idp/localtime:v1.2.3@sha256:bbbb"}
 
 	failed := false
-	f.intercept = func(w http.ResponseWriter, _ *http.Request, route string) bool {
+	f.Intercept = func(w http.ResponseWriter, _ *http.Request, route string) bool {
 		if route == "POST deployment status" && !failed {
 			failed = true
-			provJSON(w, http.StatusBadGateway, map[string]any{"message": "Server Error"})
+			githubtest.WriteJSON(w, http.StatusBadGateway, map[string]any{"message": "Server Error"})
 			return true
 		}
 		return false
@@ -47,19 +49,19 @@ func TestDeploymentStatuses(t *testing.T) {
 	}
 	require.True(t, failed)
 
-	ds := f.deployments()
+	ds := f.Deployments()
 	require.Len(t, ds, 2, "one deployment per commit of the run, whatever the retries")
-	require.Equal(t, []any{ours, ours, "staging", "deploy:idp"}, []any{ds[0].sha, ds[0].ref, ds[0].env, ds[0].task})
-	require.Equal(t, []string{"in_progress", "failure", "inactive"}, ds[0].statuses)
-	require.Equal(t, []string{"staging", "staging", "staging"}, ds[0].statusEnvs)
-	require.Equal(t, []string{"in_progress", "success"}, ds[1].statuses)
-	require.Equal(t, rollback, ds[1].sha)
-	require.NotNil(t, ds[0].autoMerge)
-	require.False(t, *ds[0].autoMerge)
-	require.NotNil(t, ds[0].requiredContexts)
-	require.Empty(t, *ds[0].requiredContexts)
+	require.Equal(t, []any{ours, ours, "staging", "deploy:idp"}, []any{ds[0].SHA, ds[0].Ref, ds[0].Env, ds[0].Task})
+	require.Equal(t, []string{"in_progress", "failure", "inactive"}, ds[0].Statuses)
+	require.Equal(t, []string{"staging", "staging", "staging"}, ds[0].StatusEnvs)
+	require.Equal(t, []string{"in_progress", "success"}, ds[1].Statuses)
+	require.Equal(t, rollback, ds[1].SHA)
+	require.NotNil(t, ds[0].AutoMerge)
+	require.False(t, *ds[0].AutoMerge)
+	require.NotNil(t, ds[0].RequiredContexts)
+	require.Empty(t, *ds[0].RequiredContexts)
 	var pl map[string]string
-	require.NoError(t, json.Unmarshal(ds[0].payload, &pl))
+	require.NoError(t, json.Unmarshal(ds[0].Payload, &pl))
 	require.Equal(t, map[string]string{"workflowId": run, "service": "time-service", "tag": "v1.2.4", "digest": "sha256:aaaa",
 		"image": "idp/localtime:v1.2.4@sha256:aaaa"}, pl)
 
@@ -68,7 +70,7 @@ func TestDeploymentStatuses(t *testing.T) {
 	other.WorkflowID = "promote-time-service-v1.2.4-again"
 	_, err := a.RecordDeployment(ctx, git.DeploymentInput{Deployment: other, State: git.DeployInProgress})
 	require.NoError(t, err)
-	require.Len(t, f.deployments(), 3)
+	require.Len(t, f.Deployments(), 3)
 
 	_, err = a.RecordDeployment(ctx, git.DeploymentInput{Deployment: dep, State: "done"})
 	require.ErrorContains(t, err, `unknown deployment state "done"`)

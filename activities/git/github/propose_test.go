@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/github/githubtest"
 	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 )
 
@@ -19,44 +20,44 @@ func TestProposeRebuildsAForeignBranch(t *testing.T) {
 	approvedProd := "name: time-service\nimage: idp/localtime:v1.2.3\n"
 	tests := []struct {
 		name    string
-		prepare func(t *testing.T, f *provFakeGitHub, p *provider) // holds no lock
+		prepare func(t *testing.T, f *githubtest.Server, p *provider) // holds no lock
 	}{
 		{
 			name: "a branch someone else made with the same file and more",
-			prepare: func(_ *testing.T, f *provFakeGitHub, _ *provider) {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				f.branches[head] = f.branches["main"]
-				f.commitFile(head, gittest.ProdApp, approvedProd, change.Message)
-				f.commitFile(head, "extra.txt", "x\n", change.Message)
+			prepare: func(_ *testing.T, f *githubtest.Server, _ *provider) {
+				f.Mu.Lock()
+				defer f.Mu.Unlock()
+				f.Branches[head] = f.Branches["main"]
+				f.CommitFile(head, gittest.ProdApp, approvedProd, change.Message)
+				f.CommitFile(head, "extra.txt", "x\n", change.Message)
 			},
 		},
 		{
 			name: "one commit with the right file and another file",
-			prepare: func(_ *testing.T, f *provFakeGitHub, _ *provider) {
-				f.mu.Lock()
-				defer f.mu.Unlock()
+			prepare: func(_ *testing.T, f *githubtest.Server, _ *provider) {
+				f.Mu.Lock()
+				defer f.Mu.Unlock()
 				files := map[string]string{"extra.txt": "x\n"}
-				for k, v := range f.commits[f.branches["main"]].files {
+				for k, v := range f.Commits[f.Branches["main"]].Files {
 					files[k] = v
 				}
 				files[gittest.ProdApp] = approvedProd
-				f.branches[head] = f.newCommit(change.Message, []string{f.branches["main"]}, files)
+				f.Branches[head] = f.NewCommit(change.Message, []string{f.Branches["main"]}, files)
 			},
 		},
 		{
 			name: "a foreign commit on top of an earlier proposal",
-			prepare: func(t *testing.T, f *provFakeGitHub, p *provider) {
+			prepare: func(t *testing.T, f *githubtest.Server, p *provider) {
 				_, err := p.Propose(context.Background(), "main", head, change, "t", "b")
 				require.NoError(t, err)
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				f.commitFile(head, "extra.txt", "x\n", "foreign")
+				f.Mu.Lock()
+				defer f.Mu.Unlock()
+				f.CommitFile(head, "extra.txt", "x\n", "foreign")
 			},
 		},
 		{
 			name: "an earlier proposal of another workflow",
-			prepare: func(t *testing.T, _ *provFakeGitHub, p *provider) {
+			prepare: func(t *testing.T, _ *githubtest.Server, p *provider) {
 				other := change
 				other.Message = "promote time-service v1.2.3 to prod\n\nworkflow: someone-else"
 				_, err := p.Propose(context.Background(), "main", head, other, "t", "b")
@@ -67,32 +68,32 @@ func TestProposeRebuildsAForeignBranch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := provNewFakeGitHub(t)
+			f := githubtest.New(t, gittest.Seed)
 			p := provGitHubProvider(t, f)
-			seed := f.head("main").sha
+			seed := f.Head("main").SHA
 			tc.prepare(t, f, p)
-			foreign := f.head(head).sha
+			foreign := f.Head(head).SHA
 
 			prop, err := p.Propose(context.Background(), "main", head, change, "t", "b")
 			require.NoError(t, err)
-			hc := f.head(head)
-			require.Equal(t, prop.Commit, hc.sha)
-			require.NotEqual(t, foreign, hc.sha)
-			require.Equal(t, []string{seed}, hc.parents, "one commit on base")
-			require.Equal(t, change.Message, hc.message)
-			require.NotContains(t, hc.files, "extra.txt")
-			require.Equal(t, approvedProd, hc.files[gittest.ProdApp])
-			f.mu.Lock()
-			require.False(t, f.ancestors(hc.sha)[foreign])
-			for _, u := range f.refUpdates {
-				require.Equal(t, head, u.branch, "only the proposal branch is rewritten")
+			hc := f.Head(head)
+			require.Equal(t, prop.Commit, hc.SHA)
+			require.NotEqual(t, foreign, hc.SHA)
+			require.Equal(t, []string{seed}, hc.Parents, "one commit on base")
+			require.Equal(t, change.Message, hc.Message)
+			require.NotContains(t, hc.Files, "extra.txt")
+			require.Equal(t, approvedProd, hc.Files[gittest.ProdApp])
+			f.Mu.Lock()
+			require.False(t, f.Ancestors(hc.SHA)[foreign])
+			for _, u := range f.RefUpdates {
+				require.Equal(t, head, u.Branch, "only the proposal branch is rewritten")
 			}
-			f.mu.Unlock()
+			f.Mu.Unlock()
 
 			res, err := p.Merge(context.Background(), prop)
 			require.NoError(t, err)
-			require.NotContains(t, f.head("main").files, "extra.txt")
-			require.Equal(t, res.Commit, f.head("main").sha)
+			require.NotContains(t, f.Head("main").Files, "extra.txt")
+			require.Equal(t, res.Commit, f.Head("main").SHA)
 		})
 	}
 }

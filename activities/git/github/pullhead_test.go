@@ -7,15 +7,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/github/githubtest"
+	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 )
 
 func TestPullHead(t *testing.T) {
 	ctx := context.Background()
-	f := provNewFakeGitHub(t)
+	f := githubtest.New(t, gittest.Seed)
 	p := provGitHubProvider(t, f)
-	f.branches["feature/x"], f.branches["patch-1"] = f.branches["main"], f.branches["main"]
-	f.pulls = append(f.pulls, &provFakePull{number: 1, head: "feature/x", base: "main", state: "open"},
-		&provFakePull{number: 2, head: "patch-1", base: "main", state: "open", fork: "someone/platform"})
+	f.Branches["feature/x"], f.Branches["patch-1"] = f.Branches["main"], f.Branches["main"]
+	f.Pulls = append(f.Pulls, &githubtest.Pull{Number: 1, Head: "feature/x", Base: "main", State: "open"},
+		&githubtest.Pull{Number: 2, Head: "patch-1", Base: "main", State: "open", Fork: "someone/platform"})
 
 	ref, err := p.PullHead(ctx, 1)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/github/githubtest"
 	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 	"github.com/alexpermiakov/idp/activities/git/internal/retry"
 )
@@ -25,15 +26,15 @@ func TestSecondaryRateLimitWithoutDocumentationURL(t *testing.T) {
 	}{{"0", false}, {"", true}, {"600", true}} {
 		t.Run("Retry-After "+tc.retryAfter, func(t *testing.T) {
 			t.Parallel()
-			f := provNewFakeGitHub(t)
-			f.intercept = func(w http.ResponseWriter, _ *http.Request, route string) bool {
-				if route != "GET contents" || f.calls[route] != 1 {
+			f := githubtest.New(t, gittest.Seed)
+			f.Intercept = func(w http.ResponseWriter, _ *http.Request, route string) bool {
+				if route != "GET contents" || f.Calls[route] != 1 {
 					return false
 				}
 				if tc.retryAfter != "" {
 					w.Header().Set("Retry-After", tc.retryAfter)
 				}
-				provJSON(w, http.StatusForbidden, map[string]any{"message": "You have exceeded a secondary rate limit."})
+				githubtest.WriteJSON(w, http.StatusForbidden, map[string]any{"message": "You have exceeded a secondary rate limit."})
 				return true
 			}
 			p := provGitHubProvider(t, f)
@@ -52,7 +53,7 @@ func TestSecondaryRateLimitWithoutDocumentationURL(t *testing.T) {
 				want = 10 * time.Minute
 			}
 			require.Equal(t, want, wait)
-			require.Equal(t, 1, f.count("GET contents"), "not called again during the limit")
+			require.Equal(t, 1, f.Count("GET contents"), "not called again during the limit")
 		})
 	}
 }

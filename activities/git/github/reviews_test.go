@@ -9,12 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/alexpermiakov/idp/activities/git"
+	"github.com/alexpermiakov/idp/activities/git/github/githubtest"
 	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
 
 // provProposed opens a pull request on the fake and returns it as Propose does.
-func provProposed(t *testing.T, f *provFakeGitHub, p *provider) git.Proposal {
+func provProposed(t *testing.T, f *githubtest.Server, p *provider) git.Proposal {
 	t.Helper()
 	change := git.Change{Path: gittest.ProdApp, Edit: gittest.Image("idp/localtime:v1.2.3"), Message: "promote\n\nworkflow: promote-time-service-v1.2.3\n"}
 	prop, err := p.Propose(context.Background(), "main", "idp/time-service-prod-v1.2.3", change, "Promote", "Waiting")
@@ -26,19 +27,19 @@ func provProposed(t *testing.T, f *provFakeGitHub, p *provider) git.Proposal {
 func TestReviews(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := provNewFakeGitHub(t)
-	f.reviewsPerPage = 2
+	f := githubtest.New(t, gittest.Seed)
+	f.ReviewsPerPage = 2
 	p := provGitHubProvider(t, f)
 	prop := provProposed(t, f, p)
-	older := f.head("main").sha
-	bob := f.review(1, "bob-gh", "APPROVED", prop.Commit)
-	carol := f.review(1, "carol-gh", "APPROVED", older)
-	dave := f.review(1, "dave-gh", "CHANGES_REQUESTED", prop.Commit)
-	f.review(1, "erin-gh", "COMMENTED", prop.Commit)
-	f.review(1, "frank-gh", "PENDING", prop.Commit)
-	f.intercept = func(w http.ResponseWriter, _ *http.Request, route string) bool {
-		if route == "GET reviews" && f.calls[route] == 1 {
-			provJSON(w, http.StatusBadGateway, map[string]any{"message": "Server Error"})
+	older := f.Head("main").SHA
+	bob := f.Review(1, "bob-gh", "APPROVED", prop.Commit)
+	carol := f.Review(1, "carol-gh", "APPROVED", older)
+	dave := f.Review(1, "dave-gh", "CHANGES_REQUESTED", prop.Commit)
+	f.Review(1, "erin-gh", "COMMENTED", prop.Commit)
+	f.Review(1, "frank-gh", "PENDING", prop.Commit)
+	f.Intercept = func(w http.ResponseWriter, _ *http.Request, route string) bool {
+		if route == "GET reviews" && f.Calls[route] == 1 {
+			githubtest.WriteJSON(w, http.StatusBadGateway, map[string]any{"message": "Server Error"})
 			return true
 		}
 		return false
@@ -46,7 +47,7 @@ func TestReviews(t *testing.T) {
 
 	reviews, err := p.Reviews(ctx, prop)
 	require.NoError(t, err, "a 502 is retried")
-	require.Equal(t, 4, f.count("GET reviews"), "one 502, then three pages of two")
+	require.Equal(t, 4, f.Count("GET reviews"), "one 502, then three pages of two")
 	require.Len(t, reviews, 4, "a pending (draft) review is nobody's decision yet")
 	require.Equal(t, git.Review{ID: bob, Login: "bob-gh", State: "APPROVED", CommitID: prop.Commit,
 		SubmittedAt: reviews[0].SubmittedAt, URL: reviews[0].URL}, reviews[0])
@@ -70,7 +71,7 @@ func TestReviews(t *testing.T) {
 func TestWatchReviews(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := provNewFakeGitHub(t)
+	f := githubtest.New(t, gittest.Seed)
 	p := provGitHubProvider(t, f)
 	prop := provProposed(t, f, p)
 	a := &git.Activities{Provider: p, Branch: "main", ReviewPoll: 20 * time.Millisecond}
@@ -82,15 +83,15 @@ func TestWatchReviews(t *testing.T) {
 		require.Empty(t, out.Approvals)
 		require.Empty(t, out.Ignored)
 		require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
-		require.Greater(t, f.count("GET reviews"), 2, "it polled more than once")
+		require.Greater(t, f.Count("GET reviews"), 2, "it polled more than once")
 	})
 
 	t.Run("returns as soon as a new approval of the proposed commit comes", func(t *testing.T) {
-		seen := f.review(1, "bob-gh", "APPROVED", prop.Commit)
+		seen := f.Review(1, "bob-gh", "APPROVED", prop.Commit)
 		go func() {
 			time.Sleep(60 * time.Millisecond)
-			f.review(1, "carol-gh", "COMMENTED", prop.Commit)
-			f.review(1, "carol-gh", "APPROVED", prop.Commit)
+			f.Review(1, "carol-gh", "COMMENTED", prop.Commit)
+			f.Review(1, "carol-gh", "APPROVED", prop.Commit)
 		}()
 		out, err := a.WatchReviews(ctx, git.WatchReviewsInput{Proposal: prop, Seen: []int64{seen}, MaxWait: time.Minute})
 		require.NoError(t, err)
@@ -124,10 +125,10 @@ func TestWatchReviews(t *testing.T) {
 }
 
 // provGitHubProviderWithToken is a provider pointed at the fake with another token.
-func provGitHubProviderWithToken(t *testing.T, f *provFakeGitHub, token string) *provider {
+func provGitHubProviderWithToken(t *testing.T, f *githubtest.Server, token string) *provider {
 	t.Helper()
 	hc := &http.Client{Transport: &tokenTransport{token: func(context.Context) (string, error) { return token, nil }}}
-	p, err := newProvider(f.owner+"/"+f.repo, f.srv.URL, hc)
+	p, err := newProvider(f.Owner+"/"+f.Repo, f.URL, hc)
 	require.NoError(t, err)
 	p.retry = gittest.FastRetry
 	return p
