@@ -52,4 +52,5 @@ func TestPromoteFollowsTheRunTheWatchStarted(t *testing.T) {
 	code, _, stderr = start(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--as", "ci", "--no-sign")
 	require.Equal(t, ExitBadInput, code)
 	require.Contains(t, stderr, "promote-time-service-sha-1a2b3c4 is already running (requested by bob)")
+	require.NotContains(t, stderr, "note:", "a refused request says only why it was refused")
 }

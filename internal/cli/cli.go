@@ -66,6 +66,9 @@ type globals struct {
 	namespace string
 	// clock is replaced in tests; it is when decisions are signed.
 	clock func() time.Time
+	// notes are lines for stderr held until the request is taken (an unsigned request, a
+	// tag not looked up): a refused request prints its one error line and nothing else.
+	notes []string
 	// ecr replaces the tooling account's ECR in tests (checkTags).
 	ecr imageLister
 }
@@ -151,6 +154,7 @@ Exit codes: 0 done, 1 the run failed or was rejected, 2 bad input (nothing start
 	root.AddCommand(newBootstrapCmd(g), newDestroyCmd(g), newPromoteCmd(g), newApproveCmd(g), newRejectCmd(g), newStatusCmd(g), newListCmd(g), newWatchCmd(g), newImageWatchCmd(g), newHistoryCmd(g), newCodecServerCmd(g),
 		newFreezeCmd(g), newUnfreezeCmd(g), newFreezesCmd(g), newPinCmd(g, false), newPinCmd(g, true))
 	root.AddCommand(newDriftCmd(g))
+	root.PersistentPostRun = func(*cobra.Command, []string) { g.flushNote() }
 	usageErrors(root)
 	return root
 }

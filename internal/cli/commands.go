@@ -416,6 +416,7 @@ func (g *globals) start(ctx context.Context, r startRequest) error {
 		if err := r.attach(ctx, c, started.RunId); err != nil {
 			return err
 		}
+		g.flushNote()
 		fmt.Fprintf(g.out, "  %s\n", webURL(g.namespace, r.id, started.RunId))
 		if !r.wait {
 			return nil
@@ -428,6 +429,7 @@ func (g *globals) start(ctx context.Context, r startRequest) error {
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", r.id, err)
 	}
+	g.flushNote()
 	fmt.Fprintf(g.out, "started %s as %s%s\n  %s\n", r.id, r.who, r.route, webURL(g.namespace, r.id, run.GetRunID()))
 	if !r.wait {
 		return nil

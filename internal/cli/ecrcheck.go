@@ -57,7 +57,7 @@ func (g *globals) checkTags(ctx context.Context, cfg *config.Config, tags map[st
 }
 
 func (g *globals) tagsUnchecked(err error) {
-	fmt.Fprintf(g.errOut, "note: could not look the tag up in ECR before starting (%v); the run checks it\n", oneLine(err))
+	g.notes = append(g.notes, fmt.Sprintf("note: could not look the tag up in ECR before starting (%v); the run checks it", oneLine(err)))
 }
 
 // tagExists is nil when repo holds tag, an error wrapping errTagMissing when it (or repo) does

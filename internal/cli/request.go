@@ -98,9 +98,18 @@ func agentSignerFor(who string, wanted []string) (ssh.Signer, string) {
 	return nil, fmt.Sprintf("ssh-agent holds none of the keys idp.yaml lists for %s", who)
 }
 
-// unsigned tells, in one line on stderr, that the request goes unsigned and why.
+// unsigned tells, in one line on stderr once the request is taken, that it went unsigned
+// and why.
 func (g *globals) unsigned(who, why string) {
-	fmt.Fprintf(g.errOut, "note: the request by %s is not signed (%s); the run records it as unsigned\n", who, why)
+	g.notes = append(g.notes, fmt.Sprintf("note: the request by %s is not signed (%s); the run records it as unsigned", who, why))
+}
+
+// flushNote prints the held notes, once.
+func (g *globals) flushNote() {
+	for _, n := range g.notes {
+		fmt.Fprintln(g.errOut, n)
+	}
+	g.notes = nil
 }
 
 // signingTime is when a request is signed, to the second as statements encode it.
