@@ -1,4 +1,4 @@
-//go:build faults && load
+//go:build faults
 
 package faults
 
