@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/workflows/api"
 )
 
 // secretMarkers are fake secrets, each a string found nowhere else.
@@ -40,15 +41,17 @@ var secretMarkers = map[string]string{
 
 // TestSecretsStayOut: a worker and starter holding recognizable fake secrets (Git token,
 // GitHub token, GitHub App key, AWS secret key and session token, a notify webhook URL, and
-// an Argo CD admin password in the dev cluster) run a full dev bootstrap and a promotion into
-// dev. Must hold after: no marker in any workflow history (`temporal workflow show -o json`,
-// payloads decoded), in any `starter status -o json`, in the worker's and the stack's logs, or
-// in the platform repository's history; the webhook was called (its URL was used, not
-// leaked). Only dev: a staging or prod promotion would need their bootstraps and plan
-// approvals, beyond this test's time budget. The recovery time is the whole run's.
+// an Argo CD admin password in the prod cluster) run a full bootstrap of prod and a prod
+// promotion (proposal branch, four-eyes approval signed by bob, merge, Argo CD health). Must
+// hold after: no marker in any workflow history (`temporal workflow show -o json`, payloads
+// decoded), in any `starter status -o json`, in the worker's and the stack's logs, or in the
+// platform repository's history; the webhook was called (its URL was used, not leaked). Prod
+// takes hotfix tags directly (prodOnly), so no staging bootstrap and soak come first. The
+// recovery time is the whole run's.
 func TestSecretsStayOut(t *testing.T) {
 	begin := time.Now()
 	r := up(t, stack.Options{})
+	p := prodOnly(t, r) // before the notify edit, which rewrites idp.yaml's layout
 	var hooks atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if strings.Contains(req.URL.Path, secretMarkers["webhook URL (notify urlFrom env:)"]) {
@@ -58,12 +61,12 @@ func TestSecretsStayOut(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 	editConfig(t, r.S.Config, r.S.Config, func(m map[string]any) {
-		env(m, "dev")["notify"] = []any{map[string]any{"name": "chat", "format": "json", "urlFrom": "env:IDP_TEST_WEBHOOK"}}
+		env(m, "prod")["notify"] = []any{map[string]any{"name": "chat", "format": "json", "urlFrom": "env:IDP_TEST_WEBHOOK"}}
 	})
 	keyFile := filepath.Join(t.TempDir(), "github-app.pem")
 	require.NoError(t, os.WriteFile(keyFile, []byte("-----BEGIN RSA PRIVATE KEY-----\n"+
 		secretMarkers["GitHub App private key"]+strings.Repeat("A", 44)+"\n-----END RSA PRIVATE KEY-----\n"), 0o600))
-	argoAdminSecret(t, r.S.Kubeconfigs["dev"], secretMarkers["Argo CD admin password (initial Secret)"])
+	argoAdminSecret(t, r.S.Kubeconfigs["prod"], secretMarkers["Argo CD admin password (initial Secret)"])
 	secretEnv := []string{
 		"IDP_GIT_TOKEN=" + secretMarkers["Git token (IDP_GIT_TOKEN)"],
 		"GITHUB_TOKEN=" + secretMarkers["GitHub token (GITHUB_TOKEN)"],
@@ -75,12 +78,14 @@ func TestSecretsStayOut(t *testing.T) {
 	r.Env = append(r.Env, secretEnv...)
 	r.StartWorker(secretEnv...)
 
-	code, out := r.Starter("bootstrap", "--env", "dev", "--as", "alice", "--wait")
+	code, out := r.Starter("bootstrap", "--env", "prod", "--as", "alice", "--wait")
 	require.Equal(t, 0, code, out)
-	_, err := stack.PushImage(context.Background(), r.S.Endpoints["tooling"], stack.PushOptions{Service: "time-service", Tag: "sha-1a2b3c4"})
-	require.NoError(t, err)
-	code, out = r.Starter("promote", "--service", "time-service", "--tag", "sha-1a2b3c4", "--as", "alice", "--wait")
+	id := p.promote(t, "time-service", "hotfix-1")
+	p.AwaitStatus(id, 2*time.Minute, stageIs(api.StageWaitingApproval))
+	code, out = r.Starter("approve", id, "--as", "bob")
 	require.Equal(t, 0, code, out)
+	st := p.AwaitStatus(id, 5*time.Minute, stageIs(api.StageDone, api.StageFailed))
+	require.Equal(t, api.StageDone, st.Stage, st.Error)
 	require.Eventually(t, func() bool { return hooks.Load() > 0 }, 30*time.Second, 500*time.Millisecond,
 		"the webhook was never called: the test would prove nothing about its URL")
 
@@ -127,7 +132,7 @@ func (r *rig) exportEverything(t *testing.T) map[string]string {
 			statuses++
 		}
 	}
-	require.True(t, ids["bootstrap-dev"] && ids["promote-time-service-sha-1a2b3c4"], "runs: %v", keys)
+	require.True(t, ids["bootstrap-prod"] && ids["promote-time-service-hotfix-1"], "runs: %v", keys)
 	logs, err := filepath.Glob(filepath.Join(r.S.Dir(), "logs", "*"))
 	require.NoError(t, err)
 	var workerLogs int

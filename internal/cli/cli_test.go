@@ -10,7 +10,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -98,4 +103,29 @@ func TestStatusShowsUntilWhenAnEnvSoaks(t *testing.T) {
 			{Name: "staging", State: api.EnvPending}}})
 	require.Contains(t, b.String(), "env dev        soaking idp/localtime:sha-1a2b3c4@sha256:aa c0ffee (soaking until 2026-05-04T12:30:00Z)\n")
 	require.Contains(t, b.String(), "env staging    pending\n")
+}
+
+// statusOfControls answers like the dev server for a running workflow that keeps no status
+// (an env's Controls): the status query is unknown to it, and its result never comes.
+type statusOfControls struct{ client.Client }
+
+func (statusOfControls) QueryWorkflow(context.Context, string, string, string, ...interface{}) (converter.EncodedValue, error) {
+	return nil, serviceerror.NewQueryFailed("unknown queryType status. KnownQueryTypes=[__stack_trace pins]")
+}
+
+func (statusOfControls) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
+}
+
+func (statusOfControls) GetWorkflow(context.Context, string, string) client.WorkflowRun {
+	panic("waited for the result of a workflow that never ends")
+}
+
+// TestStatusOfAWorkflowThatIsNotARun: `starter status controls-dev` says at once, as bad
+// input, that the ID is no run; it does not wait for a result that never comes.
+func TestStatusOfAWorkflowThatIsNotARun(t *testing.T) {
+	_, err := queryStatus(context.Background(), statusOfControls{}, "controls-dev")
+	require.Equal(t, ExitBadInput, Code(err))
+	require.ErrorContains(t, err, "controls-dev keeps no status (it is not a run)")
 }

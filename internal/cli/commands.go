@@ -293,8 +293,16 @@ func queryStatus(ctx context.Context, c client.Client, id string) (api.Status, e
 	if errors.As(err, &nf) {
 		return st, badInput(fmt.Errorf("no run with ID %s (see `starter list`)", id))
 	}
-	if getErr := c.GetWorkflow(ctx, id, "").Get(ctx, &st); getErr == nil {
-		return st, nil
+	var qf *serviceerror.QueryFailed
+	if errors.As(err, &qf) && strings.Contains(qf.Error(), "unknown queryType") {
+		return st, badInput(fmt.Errorf("%s keeps no status (it is not a run): starter status shows bootstrap, destroy, promote and train runs (see `starter list`)", id))
+	}
+	// A closed run still gives its result without a worker; a running one would block here.
+	if d, derr := c.DescribeWorkflowExecution(ctx, id, ""); derr == nil &&
+		d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if getErr := c.GetWorkflow(ctx, id, "").Get(ctx, &st); getErr == nil {
+			return st, nil
+		}
 	}
 	return st, fmt.Errorf("querying %s (is a worker running?): %w", id, err)
 }
