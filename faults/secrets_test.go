@@ -1,4 +1,4 @@
-//go:build faults && pending
+//go:build faults
 
 package faults
 
