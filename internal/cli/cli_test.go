@@ -12,8 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -113,8 +111,8 @@ func (statusOfControls) QueryWorkflow(context.Context, string, string, string, .
 	return nil, serviceerror.NewQueryFailed("unknown queryType status. KnownQueryTypes=[__stack_trace pins]")
 }
 
-func (statusOfControls) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+func (statusOfControls) DescribeWorkflow(context.Context, string, string) (*client.WorkflowExecutionDescription, error) {
+	return &client.WorkflowExecutionDescription{WorkflowExecutionMetadata: client.WorkflowExecutionMetadata{
 		Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
 }
 

@@ -298,8 +298,7 @@ func queryStatus(ctx context.Context, c client.Client, id string) (api.Status, e
 		return st, badInput(fmt.Errorf("%s keeps no status (it is not a run): starter status shows bootstrap, destroy, promote and train runs (see `starter list`)", id))
 	}
 	// A closed run still gives its result without a worker; a running one would block here.
-	if d, derr := c.DescribeWorkflowExecution(ctx, id, ""); derr == nil &&
-		d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if d, derr := c.DescribeWorkflow(ctx, id, ""); derr == nil && d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		if getErr := c.GetWorkflow(ctx, id, "").Get(ctx, &st); getErr == nil {
 			return st, nil
 		}
