@@ -39,7 +39,7 @@ func modeFromEnv() mode {
 		return mode{Small: true, Runs: 1, GitopsRuns: 1, GitopsReconcile: 15 * time.Second, ThroughputN: []int{2},
 			Parked: 5, HealthWaits: [2]time.Duration{2 * time.Second, 12 * time.Second}}
 	}
-	return mode{Runs: 5, GitopsRuns: 3, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},
+	return mode{Runs: 5, GitopsRuns: 2, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},
 		Parked: 500, HealthWaits: [2]time.Duration{10 * time.Second, 120 * time.Second}}
 }
 
