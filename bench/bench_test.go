@@ -36,7 +36,7 @@ type mode struct {
 
 func modeFromEnv() mode {
 	if os.Getenv("IDP_BENCH_SMALL") == "1" {
-		return mode{Small: true, Runs: 1, GitopsRuns: 1, GitopsReconcile: 15 * time.Second, ThroughputN: []int{2},
+		return mode{Small: true, Runs: 1, GitopsRuns: 1, GitopsReconcile: 10 * time.Second, ThroughputN: []int{2},
 			Parked: 5, HealthWaits: [2]time.Duration{2 * time.Second, 12 * time.Second}}
 	}
 	return mode{Runs: 5, GitopsRuns: 2, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},

@@ -53,15 +53,22 @@ func bootstrapDev(t *testing.T, r *rig, m mode, res *results) {
 
 // historyEvents counts a run's history events (its latest run).
 func (r *rig) historyEvents(id string) int {
+	n, _ := r.history(id)
+	return n
+}
+
+// history counts a run's history events (its latest run), in all and by event type.
+func (r *rig) history(id string) (int, map[string]int) {
 	r.t.Helper()
 	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	n := 0
+	n, types := 0, map[string]int{}
 	for it.HasNext() {
-		_, err := it.Next()
+		ev, err := it.Next()
 		require.NoError(r.t, err)
 		n++
+		types[strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")]++
 	}
-	return n
+	return n, types
 }
 
 // leadTime: an image pushed with its ECR push event (bin/sandbox image push) until dev's
@@ -93,6 +100,7 @@ func leadTime(t *testing.T, r *rig, m mode, res *results) {
 		res.add("breakdown.pushToRunStart", started.Sub(pushed))
 		res.add("breakdown.argoSync", argo)
 		res.add("breakdown.healthyToRunEnd", closed.Sub(healthy))
+		res.LeadTimeProfile = r.profile(id) // the last run's
 		t.Logf("%s: push→Healthy %s, run start→Healthy %s, Argo CD syncing %s", tag, healthy.Sub(pushed).Round(time.Millisecond),
 			healthy.Sub(started).Round(time.Millisecond), argo)
 	}

@@ -80,7 +80,7 @@ func fullPromotion(t *testing.T, r *rig, m mode, res *results) {
 		res.add("fullPromotion", took)
 		res.add("breakdown.fullToApproval", askedAt.Sub(start))
 		if i == 0 {
-			res.HistoryEvents.Promotion3env = r.historyEvents(id)
+			res.HistoryEvents.Promotion3env, res.HistoryEvents.Promotion3envByType = r.history(id)
 			require.Positive(t, res.HistoryEvents.Promotion3env)
 		}
 		t.Logf("%s: dev→staging→prod in %s (approval asked after %s)", tag, took.Round(time.Millisecond), askedAt.Sub(start).Round(time.Millisecond))
@@ -92,6 +92,7 @@ func fullPromotion(t *testing.T, r *rig, m mode, res *results) {
 // the same size, as long waits poll inside one heartbeating activity.
 func healthWaits(t *testing.T, r *rig, m mode, res *results) {
 	res.HistoryEvents.HealthWait = map[string]int{}
+	res.HistoryEvents.HealthWaitByType = map[string]map[string]int{}
 	const ctrl = "dev-argocd-application-controller"
 	for _, wait := range m.HealthWaits {
 		tag := newTag()
@@ -105,8 +106,9 @@ func healthWaits(t *testing.T, r *rig, m mode, res *results) {
 		require.NoError(t, r.S.Restart(ctrl))
 		st, _, _ := r.result(id)
 		require.Equal(t, api.StageDone, st.Stage, st.Error)
-		n := r.historyEvents(id)
+		n, types := r.history(id)
 		res.HistoryEvents.HealthWait[fmt.Sprintf("%gs", wait.Seconds())] = n
+		res.HistoryEvents.HealthWaitByType[fmt.Sprintf("%gs", wait.Seconds())] = types
 		t.Logf("a health wait of %s: promotion took %s, %d history events", wait, time.Since(start).Round(time.Second), n)
 	}
 }

@@ -53,6 +53,17 @@ func (r *results) targets() []target {
 	}
 }
 
+// byCount lists counts, the largest first: "ACTIVITY_TASK_SCHEDULED 40, ...".
+func byCount(m map[string]int) string {
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -156,6 +167,14 @@ func (r *results) tables(w func(string, ...any)) {
 	w("")
 	w("History events: dev bootstrap %d, 3-env promotion %d; by health wait: %v.", r.HistoryEvents.Bootstrap, r.HistoryEvents.Promotion3env, r.HistoryEvents.HealthWait)
 	w("")
+	if by := r.HistoryEvents.Promotion3envByType; len(by) > 0 {
+		w("The 3-env promotion's events by type: %s.", byCount(by))
+		w("")
+	}
+	for _, k := range sortedKeys(r.HistoryEvents.HealthWaitByType) {
+		w("The promotion with a %s health wait, by type: %s.", k, byCount(r.HistoryEvents.HealthWaitByType[k]))
+		w("")
+	}
 	w("Parked: %d promotions waiting for approval; worker RSS %.0f MB (%.0f MB before they started); Temporal dev server %.1f%% of one core while they wait.",
 		r.Parked.N, r.Parked.WorkerRSSMB, r.Parked.WorkerRSSIdleMB, r.Parked.TemporalCPUPercent)
 	w("")
@@ -168,4 +187,19 @@ func (r *results) tables(w func(string, ...any)) {
 	w("Argo CD's sync operations %.3f s, Healthy seen → run closed %.3f s; full promotion: start → prod's approval asked %.3f s.",
 		median(r.Samples["breakdown.argoSync"]), median(r.Samples["breakdown.healthyToRunEnd"]), median(r.Samples["breakdown.fullToApproval"]))
 	w("")
+	if p := r.LeadTimeProfile; len(p) > 0 {
+		w("The last lead-time run (%.3f s from its first to its last history event), by activity type, seconds from", p["run"])
+		w("scheduled to completed (queueing on the task queue included; the Argo CD waits overlap nothing else):")
+		w("")
+		w("| activity | seconds |")
+		w("|---|---|")
+		keys := sortedKeys(p)
+		sort.SliceStable(keys, func(i, j int) bool { return p[keys[i]] > p[keys[j]] })
+		for _, k := range keys {
+			if k != "run" {
+				w("| %s | %.3f |", k, p[k])
+			}
+		}
+		w("")
+	}
 }

@@ -37,6 +37,9 @@ type results struct {
 		Promotion3env int `json:"promotion3env"`
 		// HealthWait maps a health wait's length (seconds) to its promotion's event count.
 		HealthWait map[string]int `json:"healthWait"`
+		// Promotion3envByType and HealthWaitByType count the events by type (where they go).
+		Promotion3envByType map[string]int            `json:"promotion3envByType,omitempty"`
+		HealthWaitByType    map[string]map[string]int `json:"healthWaitByType,omitempty"`
 	} `json:"historyEvents"`
 	Bootstrap struct {
 		Cold     float64 `json:"cold"`
@@ -54,8 +57,9 @@ type results struct {
 	ManifestEditSeconds float64              `json:"manifestEditSeconds"`
 	Machine             string               `json:"machine"`
 	Samples             map[string][]float64 `json:"samples"`
-	// Breakdown holds where the time of the lead-time runs went (median seconds per part).
-	Breakdown map[string]float64 `json:"breakdown,omitempty"`
+	// LeadTimeProfile is where the last lead-time run's time went, by activity type (seconds
+	// from scheduled to completed, summed), from its history.
+	LeadTimeProfile map[string]float64 `json:"leadTimeProfile,omitempty"`
 }
 
 // waveResult is one wave of concurrent promotions into dev.
