@@ -47,6 +47,7 @@ func bootstrapDev(t *testing.T, r *rig, m mode, res *results) {
 		require.Contains(t, out, ": no changes", "a rerun changes nothing")
 		st := r.status(api.BootstrapID("dev"))
 		require.Equal(t, 0, st.Plan.Add+st.Plan.Change+st.Plan.Destroy, out)
+		res.NoChangeProfile = r.profile(api.BootstrapID("dev")) // the last rerun's
 	}
 	t.Logf("no-change bootstraps: %v s", res.Samples["bootstrap.noChange"])
 }

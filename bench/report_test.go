@@ -187,19 +187,26 @@ func (r *results) tables(w func(string, ...any)) {
 	w("Argo CD's sync operations %.3f s, Healthy seen → run closed %.3f s; full promotion: start → prod's approval asked %.3f s.",
 		median(r.Samples["breakdown.argoSync"]), median(r.Samples["breakdown.healthyToRunEnd"]), median(r.Samples["breakdown.fullToApproval"]))
 	w("")
-	if p := r.LeadTimeProfile; len(p) > 0 {
-		w("The last lead-time run (%.3f s from its first to its last history event), by activity type, seconds from", p["run"])
-		w("scheduled to completed (queueing on the task queue included; the Argo CD waits overlap nothing else):")
-		w("")
-		w("| activity | seconds |")
-		w("|---|---|")
-		keys := sortedKeys(p)
-		sort.SliceStable(keys, func(i, j int) bool { return p[keys[i]] > p[keys[j]] })
-		for _, k := range keys {
-			if k != "run" {
-				w("| %s | %.3f |", k, p[k])
-			}
-		}
-		w("")
+	profileTable(w, "The last lead-time run", r.LeadTimeProfile)
+	profileTable(w, "The last no-change bootstrap", r.NoChangeProfile)
+}
+
+// profileTable lists where a run's time went, the largest first.
+func profileTable(w func(string, ...any), what string, p map[string]float64) {
+	if len(p) == 0 {
+		return
 	}
+	w("%s (%.3f s from its first to its last history event), by activity type, seconds from scheduled to", what, p["run"])
+	w("completed, summed (queueing on the task queue included):")
+	w("")
+	w("| activity | seconds |")
+	w("|---|---|")
+	keys := sortedKeys(p)
+	sort.SliceStable(keys, func(i, j int) bool { return p[keys[i]] > p[keys[j]] })
+	for _, k := range keys {
+		if k != "run" {
+			w("| %s | %.3f |", k, p[k])
+		}
+	}
+	w("")
 }

@@ -60,6 +60,8 @@ type results struct {
 	// LeadTimeProfile is where the last lead-time run's time went, by activity type (seconds
 	// from scheduled to completed, summed), from its history.
 	LeadTimeProfile map[string]float64 `json:"leadTimeProfile,omitempty"`
+	// NoChangeProfile is the same for the last no-change bootstrap.
+	NoChangeProfile map[string]float64 `json:"noChangeProfile,omitempty"`
 }
 
 // waveResult is one wave of concurrent promotions into dev.
