@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +50,9 @@ func modeFromEnv() mode {
 func TestBench(t *testing.T) {
 	m := modeFromEnv()
 	res := &results{Mode: "full", Samples: map[string][]float64{}}
+	if only := os.Getenv("IDP_BENCH_ONLY"); only != "" && !m.Small {
+		res.Mode = "full, only " + only + " ($IDP_BENCH_ONLY)"
+	}
 	if m.Small {
 		res.Mode = "small (IDP_BENCH_SMALL=1: numbers prove the harness, not the product)"
 	}
@@ -75,12 +80,25 @@ func TestBench(t *testing.T) {
 		})
 		return
 	}
-	t.Run("quiet stack", func(t *testing.T) { quietStack(t, up(t, 0), m, res) })
-	t.Run("throughput", func(t *testing.T) {
-		r := up(t, m.ThroughputN[len(m.ThroughputN)-1])
-		throughput(t, r, m, res)
-	})
-	t.Run("parked", func(t *testing.T) { parked(t, up(t, m.Parked), m, res) })
+	if m.runs("quiet") {
+		t.Run("quiet stack", func(t *testing.T) { quietStack(t, up(t, 0), m, res) })
+	}
+	if m.runs("throughput") {
+		t.Run("throughput", func(t *testing.T) {
+			r := up(t, m.ThroughputN[len(m.ThroughputN)-1])
+			throughput(t, r, m, res)
+		})
+	}
+	if m.runs("parked") {
+		t.Run("parked", func(t *testing.T) { parked(t, up(t, m.Parked), m, res) })
+	}
+}
+
+// runs says whether a full run takes this stack's scenarios: all, or those $IDP_BENCH_ONLY
+// names (quiet, throughput, parked; comma-separated).
+func (m mode) runs(stack string) bool {
+	only := os.Getenv("IDP_BENCH_ONLY")
+	return only == "" || slices.Contains(strings.Split(only, ","), stack)
 }
 
 // quietStack runs the scenarios that want a stack doing nothing else: bootstrap, lead time,

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ func up(t *testing.T, services int) *rig {
 	s, err := stack.Up(context.Background(), opts)
 	require.NoError(t, err, "sandbox up:\n%s", log.String())
 	t.Cleanup(s.Close)
+	closeOnSignal(s)
 	t.Logf("sandbox with %d generated services up in %s", services, time.Since(start).Round(time.Second))
 	cfg, err := config.Load(s.Config)
 	require.NoError(t, err)
@@ -71,6 +73,20 @@ func up(t *testing.T, services int) *rig {
 	r := &rig{t: t, S: s, Cfg: cfg, C: c, base: string(base)}
 	r.startWorker()
 	return r
+}
+
+// closeOnSignal stops the stack when the harness is interrupted or terminated (a test's
+// cleanups do not run then): its processes would otherwise live on, holding what they
+// inherited, such as the e2e lock's file.
+func closeOnSignal(s *stack.Stack) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-ch
+		fmt.Fprintf(os.Stderr, "bench: %v: stopping the stack\n", sig)
+		s.Close()
+		os.Exit(1)
+	}()
 }
 
 func freePort(t *testing.T) int {
