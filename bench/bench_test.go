@@ -50,14 +50,15 @@ func modeFromEnv() mode {
 func TestBench(t *testing.T) {
 	m := modeFromEnv()
 	res := &results{Mode: "full", Samples: map[string][]float64{}}
-	if only := os.Getenv("IDP_BENCH_ONLY"); only != "" && !m.Small {
-		res.Mode = "full, only " + only + " ($IDP_BENCH_ONLY)"
-	}
 	if m.Small {
 		res.Mode = "small (IDP_BENCH_SMALL=1: numbers prove the harness, not the product)"
 	}
 	res.Machine = machine(t)
 	out, doc := outputs(t, m)
+	if only := os.Getenv("IDP_BENCH_ONLY"); only != "" && !m.Small {
+		res = merged(t, out, m)
+		res.Mode = "full; stacks run one at a time ($IDP_BENCH_ONLY), this file merged from those runs"
+	}
 	defer func() {
 		res.finish()
 		b, err := json.MarshalIndent(res, "", "  ")
@@ -111,6 +112,30 @@ func quietStack(t *testing.T, r *rig, m mode, res *results) {
 			return
 		}
 	}
+}
+
+// merged is the results file at path with the parts this run measures again cleared: a full
+// run taken one stack at a time ($IDP_BENCH_ONLY) adds up in one file.
+func merged(t *testing.T, path string, m mode) *results {
+	res := &results{Samples: map[string][]float64{}}
+	if b, err := os.ReadFile(path); err == nil {
+		require.NoError(t, json.Unmarshal(b, res), path)
+	}
+	if res.Samples == nil {
+		res.Samples = map[string][]float64{}
+	}
+	if m.runs("quiet") {
+		throughput, parked := res.Throughput, res.Parked
+		*res = results{Samples: map[string][]float64{}, Throughput: throughput, Parked: parked}
+	}
+	if m.runs("throughput") {
+		res.Throughput = nil
+	}
+	if m.runs("parked") {
+		res.Parked = results{}.Parked
+	}
+	res.Machine = machine(t)
+	return res
 }
 
 // outputs are where the results go: bench/results.json and docs/BENCHMARKS.md, or a temporary
