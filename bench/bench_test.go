@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,12 @@ func modeFromEnv() mode {
 		return mode{Small: true, Runs: 1, GitopsRuns: 1, GitopsReconcile: 10 * time.Second, ThroughputN: []int{2},
 			Parked: 5, HealthWaits: [2]time.Duration{2 * time.Second, 12 * time.Second}}
 	}
-	return mode{Runs: 5, GitopsRuns: 2, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},
+	m := mode{Runs: 5, GitopsRuns: 2, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},
 		Parked: 500, HealthWaits: [2]time.Duration{10 * time.Second, 120 * time.Second}}
+	if n, err := strconv.Atoi(os.Getenv("IDP_BENCH_GITOPS_RUNS")); err == nil && n > 0 {
+		m.GitopsRuns = n // each takes up to two reconciliation periods
+	}
+	return m
 }
 
 // TestBench runs every scenario and writes the results, also when one fails (what it
