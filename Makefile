@@ -13,7 +13,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 SANDBOX_ARGS ?=
 
-.PHONY: all build deps tools test test-faults test-load test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo screenshot clean
+.PHONY: all build deps tools test test-faults test-bench-smoke test-load test-unit test-integration test-ship test-chart lint bench sandbox sandbox-up sandbox-down demo screenshot clean
 
 all: build
 
@@ -52,6 +52,7 @@ $(BIN)/workflowcheck: tools/workflowcheck/go.mod
 test: deps build tools lint test-ship test-chart ## everything CI runs
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) test-faults
+	$(MAKE) test-bench-smoke
 
 # Real processes of the local stack broken while runs go on (faults/, build tag faults):
 # each test names its fault, what must hold after it, and how long recovery took; the
@@ -93,8 +94,18 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck
 	$(BIN)/workflowcheck ./workflows/...
 	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive infra
 
-bench:
+# The benchmark harness (bench/, build tag bench; issue 13) once at small N: it proves the
+# scenarios run (what they measure is checked there), not how fast. Results go to a temporary
+# directory; make bench writes bench/results.json and docs/BENCHMARKS.md.
+test-bench-smoke: deps build tools $(BIN)/staticcheck
+	$(GO) vet -tags bench ./bench/
+	$(BIN)/staticcheck -tags bench ./bench/
+	IDP_BENCH_SMALL=1 $(GO) test -tags bench -count=1 -run TestBench -v -timeout 15m ./bench
+
+# Go micro benchmarks, then the scenarios against the local stack (docs/BENCHMARKS.md).
+bench: deps build tools
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags bench -count=1 -run TestBench -v -timeout 90m ./bench
 
 sandbox: deps build tools ## the local stack in the foreground (Ctrl-C stops it)
 	$(BIN)/sandbox up $(SANDBOX_ARGS)

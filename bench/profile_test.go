@@ -1,0 +1,55 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+)
+
+// profile is where a run's time went, from its history: per activity type, the time from
+// scheduling to completion (queueing on the task queue included), summed over its attempts
+// and calls; "workflow tasks" is the same for the run's workflow tasks; "run" is the whole.
+func (r *rig) profile(id string) map[string]float64 {
+	r.t.Helper()
+	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	type sched struct {
+		name string
+		at   time.Time
+	}
+	scheduled := map[int64]sched{}
+	out := map[string]float64{}
+	var first, last time.Time
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(r.t, err)
+		at := ev.GetEventTime().AsTime()
+		if first.IsZero() {
+			first = at
+		}
+		last = at
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			scheduled[ev.GetEventId()] = sched{ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), at}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+			scheduled[ev.GetEventId()] = sched{"workflow tasks", at}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			s := scheduled[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]
+			out[s.name] += at.Sub(s.at).Seconds()
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+			s := scheduled[ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId()]
+			out[s.name] += at.Sub(s.at).Seconds()
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			s := scheduled[ev.GetWorkflowTaskCompletedEventAttributes().GetScheduledEventId()]
+			out[s.name] += at.Sub(s.at).Seconds()
+		}
+	}
+	out["run"] = last.Sub(first).Seconds()
+	for k, v := range out {
+		out[k] = round(v)
+	}
+	return out
+}

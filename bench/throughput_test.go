@@ -1,0 +1,178 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/internal/manifest"
+	"github.com/alexpermiakov/idp/internal/policy"
+	"github.com/alexpermiakov/idp/workflows/api"
+)
+
+// throughput: waves of N concurrent promotions of N different services into dev, on one
+// worker, then the same on two.
+func throughput(t *testing.T, r *rig, m mode, res *results) {
+	if _, err := r.C.DescribeWorkflow(context.Background(), api.BootstrapID("dev"), ""); err != nil {
+		start := time.Now()
+		r.must("bootstrap", "--env", "dev", "--wait", "--as", "alice")
+		t.Logf("dev bootstrapped with %d services in %s", len(r.Cfg.Tooling.Repositories), time.Since(start).Round(time.Second))
+	}
+	for workers := 1; workers <= 2; workers++ {
+		for len(r.workers) < workers {
+			r.startWorker()
+		}
+		for _, n := range m.ThroughputN {
+			tp := wave(t, r, n)
+			res.Throughput = append(res.Throughput, tp)
+			t.Logf("%d promotions on %d worker(s): %.1f s, %.0f/min, peak RSS %.0f MB, CPU %.1f s, lost %d, failed %d, overhead p50 %.2f s p99 %.2f s",
+				n, workers, tp.Wall, tp.PromotionsPerMinute, tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99)
+			if t.Failed() {
+				return
+			}
+		}
+	}
+}
+
+// wave promotes n generated services into dev at once and measures it.
+func wave(t *testing.T, r *rig, n int) waveResult {
+	services, tags := stack.GeneratedServices(n), make([]string, n)
+	for i, svc := range services {
+		tags[i] = newTag()
+		r.push(svc, tags[i])
+	}
+	cpu0 := 0.0
+	for _, w := range r.workers {
+		resetPeak(t, w.pid())
+		cpu0 += readProc(t, w.pid()).CPUSeconds
+	}
+	start := time.Now()
+	r.promoteAll(services, tags, "dev")
+	tp := waveResult{N: n, Workers: len(r.workers)}
+	ids := make([]string, n)
+	for i := range services {
+		ids[i] = api.PromoteID(services[i], tags[i])
+	}
+	type ended struct {
+		st           api.Status
+		start, close time.Time
+	}
+	runs := make([]ended, n)
+	for i, id := range ids {
+		runs[i].st, runs[i].start, runs[i].close = r.result(id)
+	}
+	wall := time.Since(start)
+	tp.Wall = round(wall.Seconds())
+	tp.PromotionsPerMinute = round(float64(n) / wall.Minutes())
+	for _, w := range r.workers {
+		ps := readProc(t, w.pid())
+		tp.WorkerPeakRSSMB = max(tp.WorkerPeakRSSMB, round(ps.PeakRSSMB))
+		tp.WorkerCPUSeconds += ps.CPUSeconds
+	}
+	tp.WorkerCPUSeconds = round(tp.WorkerCPUSeconds - cpu0)
+	all, err := r.apps("dev").all()
+	require.NoError(t, err)
+	var overheads []float64
+	for i, run := range runs {
+		st := run.st
+		if st.Stage != api.StageDone || len(st.Environments) != 1 || st.Environments[0].State != api.EnvDone {
+			tp.Failed++
+			t.Logf("%s ended %s: %s", ids[i], st.Stage, st.Error)
+			continue
+		}
+		if r.pinned("dev", services[i]) != st.Environments[0].Image {
+			tp.LostUpdates++
+		}
+		argo := argoSync(st.Environments[0].Commit, all[policy.AppName(services[i], "dev")])
+		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
+	}
+	tp.OverheadP50, tp.OverheadP99 = round(quantile(overheads, 0.5)), round(quantile(overheads, 0.99))
+	require.Zero(t, tp.Failed, "every promotion of the wave ends done")
+	return tp
+}
+
+// promoteAll starts the promotions into env at once, through the CLI in this process, 25 at
+// a time.
+func (r *rig) promoteAll(services, tags []string, env string) {
+	r.t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 25)
+	codes, outs := make([]int, len(services)), make([]string, len(services))
+	for i := range services {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			codes[i], outs[i] = starter("promote", "--service", services[i], "--tag", tags[i], "--to", env, "--as", "alice", "--no-sign")
+		}()
+	}
+	wg.Wait()
+	for i := range services {
+		require.Equal(r.t, 0, codes[i], "%s %s: %s", services[i], tags[i], outs[i])
+	}
+}
+
+// pinned is the image service's manifest in env pins at main's tip.
+func (r *rig) pinned(env, service string) string {
+	r.t.Helper()
+	bare := strings.TrimPrefix(r.Cfg.Repository.URL, "file://")
+	out, err := exec.Command("git", "--git-dir", bare, "show", "main:"+policy.ManifestPath(env, service)).Output()
+	require.NoError(r.t, err)
+	img, err := manifest.Image(out)
+	require.NoError(r.t, err)
+	return img
+}
+
+// parkedConfig is the sandbox's idp.yaml with dev asking for an approval: every promotion of
+// a sha tag then parks at dev's gate.
+func parkedConfig(t *testing.T) func(string) string {
+	return func(y string) string {
+		const soak = "      soak: 5s\n"
+		require.Contains(t, y, soak, "the sandbox's idp.yaml changed: the bench's edit no longer applies")
+		return strings.Replace(y, soak, soak+"      approval: {required: true, fourEyes: true, minApprovals: 1, approvers: [alice, bob, carol], requireSignatures: true, expiry: 2h}\n", 1)
+	}
+}
+
+// parked: Parked promotions of as many services wait for approval in dev at once; recorded:
+// the worker's RSS and the Temporal dev server's CPU while they wait.
+func parked(t *testing.T, r *rig, m mode, res *results) {
+	r.useConfig(parkedConfig(t))
+	w := r.workers[0]
+	time.Sleep(5 * time.Second)
+	res.Parked.WorkerRSSIdleMB = round(readProc(t, w.pid()).RSSMB)
+	services, tags := stack.GeneratedServices(m.Parked), make([]string, m.Parked)
+	for i, svc := range services {
+		tags[i] = newTag()
+		r.push(svc, tags[i])
+	}
+	start := time.Now()
+	r.promoteAll(services, tags, "dev")
+	for i := range services {
+		st := r.await(api.PromoteID(services[i], tags[i]), 20*time.Minute, 500*time.Millisecond, func(st api.Status) bool {
+			return st.Stage == api.StageWaitingApproval || st.Stage == api.StageFailed
+		})
+		require.Equal(t, api.StageWaitingApproval, st.Stage, st.Error)
+		res.Parked.N++
+	}
+	t.Logf("%d promotions waiting for approval after %s", res.Parked.N, time.Since(start).Round(time.Second))
+	time.Sleep(10 * time.Second)
+	window := time.Minute
+	if m.Small {
+		window = 10 * time.Second
+	}
+	temporal := r.procPID("temporal")
+	cpu0 := readProc(t, temporal).CPUSeconds
+	time.Sleep(window)
+	res.Parked.TemporalCPUPercent = round(100 * (readProc(t, temporal).CPUSeconds - cpu0) / window.Seconds())
+	res.Parked.WorkerRSSMB = round(readProc(t, w.pid()).RSSMB)
+	t.Logf("parked %d: worker RSS %.0f MB (idle %.0f MB), Temporal dev server %.1f%% of a core",
+		res.Parked.N, res.Parked.WorkerRSSMB, res.Parked.WorkerRSSIdleMB, res.Parked.TemporalCPUPercent)
+}
