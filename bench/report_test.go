@@ -90,6 +90,8 @@ func (r *results) markdown(m mode) string {
 	w("make bench   # go test -run '^$' -bench . -benchmem ./...   (Go micro benchmarks)")
 	w("             # go test -tags bench -count=1 -run TestBench -v -timeout 90m ./bench")
 	w("IDP_BENCH_SMALL=1 go test -tags bench -count=1 -run TestBench -v ./bench   # make test's smoke run")
+	w("IDP_BENCH_ONLY=quiet|throughput|parked ...   # one stack's scenarios, merged into the existing results")
+	w("IDP_BENCH_GITOPS_RUNS=N ...                  # how often the GitOps default is timed (default 2)")
 	w("```")
 	w("")
 	r.method(w, m)
