@@ -23,9 +23,15 @@ func benchHistory(b testing.TB, bare string, n int) {
 			1700000000+i, len(fmt.Sprint(i)), fmt.Sprint(i))
 		fmt.Fprintf(&in, "M 100644 inline docs/%d.md\ndata %d\n%s\n", i, len(content), content)
 	}
+	fastImport(b, bare, in.String())
+}
+
+// fastImport feeds a git fast-import stream to the bare repository.
+func fastImport(b testing.TB, bare, stream string) {
+	b.Helper()
 	cmd := exec.Command("git", "fast-import", "--quiet")
 	cmd.Dir = bare
-	cmd.Stdin = strings.NewReader(in.String())
+	cmd.Stdin = strings.NewReader(stream)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("git fast-import: %v\n%s", err, out)
 	}
@@ -72,12 +78,7 @@ func manifestHistory(b testing.TB, bare string, manifests, commits int) {
 		fmt.Fprintf(&in, "commit refs/heads/main\ncommitter bench <bench@test> %d +0000\ndata %d\n%d\n", 1700000000+i, len(fmt.Sprint(i)), i)
 		fmt.Fprintf(&in, "M 100644 inline argocd/applications/dev/svc-%03d.yaml\ndata %d\n%s\n", s, len(content), content)
 	}
-	cmd := exec.Command("git", "fast-import", "--quiet")
-	cmd.Dir = bare
-	cmd.Stdin = strings.NewReader(in.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("git fast-import: %v\n%s", err, out)
-	}
+	fastImport(b, bare, in.String())
 }
 
 // BenchmarkManifestEditOn5000Commits is one promotion's write (fetch, edit one manifest's
