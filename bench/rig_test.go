@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack/stacktest"
 	"github.com/alexpermiakov/idp/internal/cli"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/workflows/api"
@@ -42,21 +42,8 @@ type rig struct {
 // worker.
 func up(t *testing.T, services int) *rig {
 	t.Helper()
-	for _, bin := range []string{"temporal", "worker", "starter", "sandbox"} {
-		if _, err := os.Stat(filepath.Join("..", "bin", bin)); err != nil {
-			t.Fatalf("../bin/%s is missing: run `make build tools`", bin)
-		}
-	}
-	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("terraform is not on PATH: install terraform >= 1.10")
-	}
-	var log bytes.Buffer
-	opts := stack.Options{Dir: t.TempDir(), Root: "..", BinDir: "../bin", NoWorker: true, Services: services, Log: &log,
-		TemporalPort: freePort(t), UIPort: freePort(t), CodecPort: freePort(t)}
 	start := time.Now()
-	s, err := stack.Up(context.Background(), opts)
-	require.NoError(t, err, "sandbox up:\n%s", log.String())
-	t.Cleanup(s.Close)
+	s := stacktest.Up(t, stack.Options{NoWorker: true, Services: services}, "worker", "starter", "sandbox")
 	closeOnSignal(s)
 	t.Logf("sandbox with %d generated services up in %s", services, time.Since(start).Round(time.Second))
 	cfg, err := config.Load(s.Config)
@@ -89,14 +76,6 @@ func closeOnSignal(s *stack.Stack) {
 	}()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // worker is a bin/worker process.
 type worker struct {
 	cmd  *exec.Cmd
@@ -113,8 +92,8 @@ func (r *rig) startWorker() *worker {
 	require.NoError(r.t, err)
 	cmd := exec.Command(filepath.Join("..", "bin", "worker"), r.S.WorkerArgs()...)
 	if len(r.workers) > 0 { // one metrics port and events endpoint per worker
-		cmd.Args = append(cmd.Args[:len(cmd.Args)-2], "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", freePort(r.t)),
-			"--events-addr", fmt.Sprintf("127.0.0.1:%d", freePort(r.t)))
+		cmd.Args = append(cmd.Args[:len(cmd.Args)-2], "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", stacktest.FreePort(r.t)),
+			"--events-addr", fmt.Sprintf("127.0.0.1:%d", stacktest.FreePort(r.t)))
 	}
 	cmd.Env = r.S.WorkerEnv()
 	cmd.Stdout, cmd.Stderr = f, f

@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack/stacktest"
 	"github.com/alexpermiakov/idp/cmd/worker/events"
 	"github.com/alexpermiakov/idp/cmd/worker/setup"
 	"github.com/alexpermiakov/idp/internal/awsconf"
@@ -41,29 +42,10 @@ import (
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // stack starts the sandbox without its worker and runs the worker in this process.
 func startStack(t *testing.T) (*config.Config, *stack.Stack) {
 	t.Helper()
-	if _, err := os.Stat("../bin/temporal"); err != nil {
-		t.Fatal("../bin/temporal is missing: run `make tools` (make test builds it first)")
-	}
-	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("terraform is not on PATH: install terraform >= 1.10 (CI installs it in .ci/run)")
-	}
-	ctx := context.Background()
-	var log bytes.Buffer
-	s, err := stack.Up(ctx, stack.Options{Dir: t.TempDir(), Root: "..", BinDir: "../bin",
-		TemporalPort: freePort(t), UIPort: freePort(t), NoWorker: true, Log: &log})
-	require.NoError(t, err, "sandbox up:\n%s", log.String())
-	t.Cleanup(s.Close)
+	s := stacktest.Up(t, stack.Options{NoWorker: true})
 
 	cfg, err := config.Load(s.Config)
 	require.NoError(t, err)
@@ -276,7 +258,7 @@ func TestSandboxUpDown(t *testing.T) {
 	var out string
 	var tp, up int
 	for attempt := 1; ; attempt++ {
-		tp, up = freePort(t), freePort(t)
+		tp, up = stacktest.FreePort(t), stacktest.FreePort(t)
 		var err error
 		if out, err = sandbox("up", "--detach", "--temporal-port", fmt.Sprint(tp), "--ui-port", fmt.Sprint(up)); err == nil {
 			break

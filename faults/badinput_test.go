@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack/stacktest"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -150,7 +151,7 @@ func cliCases(r *rig) []badCase {
 		return append([]string{"promote", "--as", "alice", "--no-sign"}, args...)
 	}
 	long := strings.Repeat("s", 300)
-	closed := fmt.Sprintf("127.0.0.1:%d", freePort(r.t))
+	closed := fmt.Sprintf("127.0.0.1:%d", stacktest.FreePort(r.t))
 	return []badCase{
 		{name: "unknown env", args: []string{"bootstrap", "--env", "qa", "--no-sign"}, want: []string{`unknown environment "qa"`, "idp.yaml defines: dev, staging, prod"}, noRun: "bootstrap-qa"},
 		{name: "env with a slash", args: []string{"bootstrap", "--env", "dev/x", "--no-sign"}, want: []string{`unknown environment "dev/x"`, "defines: dev"}},

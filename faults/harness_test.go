@@ -7,11 +7,9 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack/stacktest"
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -45,36 +44,12 @@ type rig struct {
 // TemporalDB or Encrypt; the directories and ports are the test's own.
 func up(t *testing.T, opts stack.Options) *rig {
 	t.Helper()
-	for _, bin := range []string{"temporal", "worker", "starter"} {
-		if _, err := os.Stat(filepath.Join("..", "bin", bin)); err != nil {
-			t.Fatalf("../bin/%s is missing: run `make build tools` (make test-faults builds them first)", bin)
-		}
-	}
-	if _, err := exec.LookPath("terraform"); err != nil {
-		t.Fatal("terraform is not on PATH: install terraform >= 1.10 (CI installs it in .ci/run)")
-	}
-	if opts.Dir == "" {
-		opts.Dir = t.TempDir()
-	}
-	opts.Root, opts.BinDir, opts.NoWorker = "..", "../bin", true
-	opts.TemporalPort, opts.UIPort, opts.CodecPort = freePort(t), freePort(t), freePort(t)
-	var log bytes.Buffer
-	opts.Log = &log
-	s, err := stack.Up(context.Background(), opts)
-	require.NoError(t, err, "sandbox up:\n%s", log.String())
-	t.Cleanup(s.Close)
+	opts.NoWorker = true
+	s := stacktest.Up(t, opts, "worker", "starter")
 	cfg, err := config.Load(s.Config)
 	require.NoError(t, err)
 	env := append(s.WorkerEnv(), "IDP_KEYS_DIR="+s.KeysDir())
 	return &rig{t: t, S: s, Cfg: cfg, Env: env}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Worker is a bin/worker process.

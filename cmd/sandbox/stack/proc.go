@@ -20,6 +20,38 @@ type proc struct {
 	PID  int    `json:"pid"`
 	cmd  *exec.Cmd
 	done chan struct{}
+	log  string // the output file
+}
+
+// ErrPortTaken says a process could not bind a port it was given: another process took it
+// between being found free and being bound. Starting again with other ports gets past it.
+var ErrPortTaken = errors.New("a port was taken before it could be bound")
+
+// exitError says why p ended during start-up: the end of its log, so the reason survives
+// the directory it was written in.
+func (p *proc) exitError(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	tail := p.tail(12)
+	if tail == "" {
+		return err
+	}
+	if strings.Contains(tail, "address already in use") {
+		err = fmt.Errorf("%w: %w", err, ErrPortTaken)
+	}
+	return fmt.Errorf("%w; the end of %s:\n%s", err, p.log, tail)
+}
+
+// tail is the last n lines of the process's log, or "" when there is none.
+func (p *proc) tail(n int) string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // startProc starts a child in its own process group with output to logPath.
@@ -45,7 +77,7 @@ func startLogged(name, logPath string, mode int, env []string, bin string, args 
 		log.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &proc{Name: name, PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	p := &proc{Name: name, PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{}), log: logPath}
 	go func() {
 		_ = cmd.Wait()
 		log.Close()
@@ -137,7 +169,7 @@ func waitFor(ctx context.Context, what string, p *proc, timeout time.Duration, c
 	var last error
 	for {
 		if p != nil && !p.alive() {
-			return fmt.Errorf("%s exited during start-up (see its log)", what)
+			return p.exitError("%s exited during start-up", what)
 		}
 		if last = check(ctx); last == nil {
 			return nil
@@ -166,7 +198,7 @@ func waitAll(ctx context.Context, what string, procs []*proc, timeout time.Durat
 		return check(ctx)
 	})
 	if dead != nil {
-		return fmt.Errorf("%s exited while waiting for %s (see logs/%s.log)", dead.Name, what, dead.Name)
+		return dead.exitError("%s exited while waiting for %s", dead.Name, what)
 	}
 	return err
 }
