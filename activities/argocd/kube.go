@@ -49,7 +49,10 @@ type dynamicKube struct {
 
 func newKube(rc *rest.Config) (*dynamicKube, error) {
 	rc = rest.CopyConfig(rc)
-	rc.QPS, rc.Burst = 50, 100
+	// An install reads and applies each of Argo CD's ~60 objects (three requests each): a
+	// burst that covers them all keeps client-side throttling from pacing a no-change rerun
+	// (kubectl allows the same burst).
+	rc.QPS, rc.Burst = 100, 300
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
 		return nil, err

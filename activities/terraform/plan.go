@@ -81,14 +81,20 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanOutput, error)
 			return PlanOutput{}, err
 		}
 	}
-	if _, err := ws.tf.Plan(ctx, append(opts, tfexec.Out(planPath))...); err != nil {
+	changed, err := ws.tf.Plan(ctx, append(opts, tfexec.Out(planPath))...)
+	if err != nil {
 		return PlanOutput{}, classify(err, "terraform plan in %s", in.Snapshot.Env.Name)
 	}
-	plan, err := ws.tf.ShowPlanFile(ctx, planPath)
-	if err != nil {
-		return PlanOutput{}, classify(err, "reading the plan in %s", in.Snapshot.Env.Name)
+	var out PlanOutput
+	// terraform show -json loads every provider's schema (about 4 s for hashicorp/aws): only
+	// a plan that changes something has anything to count.
+	if changed {
+		plan, err := ws.tf.ShowPlanFile(ctx, planPath)
+		if err != nil {
+			return PlanOutput{}, classify(err, "reading the plan in %s", in.Snapshot.Env.Name)
+		}
+		out = summarize(plan)
 	}
-	out := summarize(plan)
 	b, err := os.ReadFile(planPath)
 	if err != nil {
 		return PlanOutput{}, err

@@ -2,6 +2,7 @@ package terraform_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -77,6 +78,10 @@ func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
 	require.True(t, plan.HasChanges())
 	require.Contains(t, plan.Adds, "module.eks.aws_eks_cluster.this")
 	require.Len(t, plan.SHA256, 64)
+	// What terraform init made stays for the apply and the next plan of the same commit: a
+	// file put beside it survives them (a fresh working directory would not have it).
+	kept := filepath.Join(cfg.Terraform.Dir(), "runs", "dev", commit, "infra", "entry", ".terraform", "kept")
+	require.NoError(t, os.WriteFile(kept, nil, 0o644))
 
 	other := "0" + plan.SHA256[1:]
 	if other == plan.SHA256 {
@@ -94,6 +99,8 @@ func TestPlanApplyConvergesAgainstEmulator(t *testing.T) {
 	again, err := ta.Plan(ctx, terraform.PlanInput{Snapshot: mustSnapshot(t, cfg, "dev"), Commit: commit, RunID: "r2"})
 	require.NoError(t, err)
 	require.False(t, again.HasChanges(), "a second plan shows no changes: %+v", again)
+	require.FileExists(t, kept, "the apply and the second plan reused the initialized working directory")
+	require.NoFileExists(t, filepath.Join(filepath.Dir(filepath.Dir(kept)), "approved.tfplan"), "the next command does not see the last one's plan file")
 }
 
 func TestStalePlanIsRefused(t *testing.T) {

@@ -2,7 +2,10 @@ package terraform
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -49,24 +52,73 @@ func expandHome(p string) string {
 
 // WriteCLIConfig writes idp's terraform CLI configuration into dir and returns its path.
 func WriteCLIConfig(cfg config.Terraform, dir string) (string, error) {
-	cache := expandHome(cfg.PluginCache)
-	if cache == "" {
-		cache = filepath.Join(cfg.Dir(), "plugin-cache")
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
+	if err := os.MkdirAll(pluginCache(cfg), 0o755); err != nil {
 		return "", fmt.Errorf("creating plugin cache: %w", err)
 	}
+	path := filepath.Join(dir, "terraform.rc")
+	if err := os.WriteFile(path, []byte(cliConfig(cfg)), 0o644); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func pluginCache(cfg config.Terraform) string {
+	if cache := expandHome(cfg.PluginCache); cache != "" {
+		return cache
+	}
+	return filepath.Join(cfg.Dir(), "plugin-cache")
+}
+
+// cliConfig is idp's terraform CLI configuration: the plugin cache, and the provider mirror
+// when there is one.
+func cliConfig(cfg config.Terraform) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "plugin_cache_dir = %s\n", strconv.Quote(cache))
+	fmt.Fprintf(&b, "plugin_cache_dir = %s\n", strconv.Quote(pluginCache(cfg)))
 	b.WriteString("plugin_cache_may_break_dependency_lock_file = true\n")
 	if m := ProviderMirror(cfg); m != "" {
 		fmt.Fprintf(&b, "provider_installation {\n  filesystem_mirror {\n    path = %s\n  }\n}\n", strconv.Quote(m))
 	}
-	path := filepath.Join(dir, "terraform.rc")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return "", err
+	return b.String()
+}
+
+// stampFile, in a run directory, holds the initStamp of the inputs terraform init last
+// succeeded with there.
+const stampFile = ".idp-init"
+
+// initStamp identifies what terraform init depends on: the commit's infra/ (by the commit),
+// idp's variables, the backend and the CLI configuration. The same stamp means the working
+// directory can be used again as it is: no copy of infra/, no init (about 2 s of a no-change
+// bootstrap).
+func initStamp(commit string, vars []byte, backend, rc string) string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(commit), vars, []byte(backend), []byte(rc)} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
 	}
-	return path, nil
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// initialized reports whether runDir was set up and initialized for stamp, and still holds
+// what init made.
+func initialized(runDir, dir, stamp string) bool {
+	b, err := os.ReadFile(filepath.Join(runDir, stampFile))
+	if err != nil || string(b) != stamp {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(dir, ".terraform"))
+	return err == nil && st.IsDir()
+}
+
+// removeLeftovers takes out what an earlier command in a reused directory wrote and the next
+// must not see: plan files, and the import blocks of a recovery plan (Plan writes them again
+// when its input asks).
+func removeLeftovers(dir string) error {
+	for _, name := range []string{planFile, "approved.tfplan", importFile, "errored.tfstate"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // workspace is one env's terraform working directory for one commit.
@@ -93,23 +145,36 @@ func (a *Activities) openIn(ctx context.Context, snap config.Snapshot, commit, r
 		return nil, err
 	}
 	runDir := filepath.Join(a.settings.Dir(), rel)
-	if err := os.RemoveAll(runDir); err != nil {
-		return nil, err
-	}
-	if err := copyTree(filepath.Join(src, "infra"), filepath.Join(runDir, "infra")); err != nil {
-		return nil, fail.Wrap(fail.Config, err, "the platform repository at %s has no usable infra/", commit)
-	}
 	dir := filepath.Join(runDir, "infra", "entry")
-
 	vars := map[string]any{"environment": env.Name, "region": env.AWS.Region, "cluster_name": env.ClusterName}
 	for k, v := range env.TerraformVars {
 		vars[k] = v
 	}
-	if err := writeJSON(filepath.Join(dir, "idp.auto.tfvars.json"), vars); err != nil {
+	varsJSON, err := json.MarshalIndent(vars, "", "  ")
+	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "backend.tfbackend"), []byte(backendConfig(env)), 0o600); err != nil {
-		return nil, err
+	backend := backendConfig(env)
+	rcText := cliConfig(a.settings)
+	stamp := initStamp(commit, varsJSON, backend, rcText)
+	reuse := initialized(runDir, dir, stamp)
+	if reuse {
+		if err := removeLeftovers(dir); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := os.RemoveAll(runDir); err != nil {
+			return nil, err
+		}
+		if err := copyTree(filepath.Join(src, "infra"), filepath.Join(runDir, "infra")); err != nil {
+			return nil, fail.Wrap(fail.Config, err, "the platform repository at %s has no usable infra/", commit)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "idp.auto.tfvars.json"), varsJSON, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "backend.tfbackend"), []byte(backend), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	rc, err := WriteCLIConfig(a.settings, runDir)
 	if err != nil {
@@ -123,8 +188,13 @@ func (a *Activities) openIn(ctx context.Context, snap config.Snapshot, commit, r
 	if err != nil {
 		return nil, err
 	}
-	if err := tf.Init(ctx, tfexec.BackendConfig("backend.tfbackend"), tfexec.Reconfigure(true)); err != nil {
-		return nil, classify(err, "terraform init in %s", env.Name)
+	if !reuse {
+		if err := tf.Init(ctx, tfexec.BackendConfig("backend.tfbackend"), tfexec.Reconfigure(true)); err != nil {
+			return nil, classify(err, "terraform init in %s", env.Name)
+		}
+		if err := os.WriteFile(filepath.Join(runDir, stampFile), []byte(stamp), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	return &workspace{tf: tf, dir: dir, env: env}, nil
 }
@@ -200,14 +270,6 @@ func processEnv(ctx context.Context, env *config.Environment, rc string) (map[st
 	out["TF_CLI_CONFIG_FILE"] = rc
 	out["CHECKPOINT_DISABLE"] = "1"
 	return out, nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
 }
 
 // copyTree copies the regular files of src into dst, skipping terraform's own state.
