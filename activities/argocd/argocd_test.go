@@ -8,7 +8,6 @@ import (
 	"os"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 // fakeKube is an in-memory cluster: Apply stores objects (a CRD becomes Established after
 // establishAfter reads), and it records the order of applies.
 type fakeKube struct {
-	mu             sync.Mutex // installs apply a group's objects side by side
 	objs           map[string]*unstructured.Unstructured
 	applied        []string
 	crdReads       map[string]int
@@ -44,8 +42,6 @@ func key(gvk schema.GroupVersionKind, ns, name string) string {
 }
 
 func (f *fakeKube) Apply(_ context.Context, o *unstructured.Unstructured, _ string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if o.GetAPIVersion() == "argoproj.io/v1alpha1" && !f.servesCRDs[o.GetKind()] {
 		return false, fmt.Errorf("the cluster does not serve %s yet", o.GetKind())
 	}
@@ -80,8 +76,6 @@ func (f *fakeKube) Apply(_ context.Context, o *unstructured.Unstructured, _ stri
 }
 
 func (f *fakeKube) Get(_ context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -100,8 +94,6 @@ func (f *fakeKube) Get(_ context.Context, gvk schema.GroupVersionKind, ns, name 
 }
 
 func (f *fakeKube) List(_ context.Context, gvk schema.GroupVersionKind, ns string) ([]unstructured.Unstructured, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -115,8 +107,6 @@ func (f *fakeKube) List(_ context.Context, gvk schema.GroupVersionKind, ns strin
 }
 
 func (f *fakeKube) Delete(_ context.Context, gvk schema.GroupVersionKind, ns, name string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	k := key(gvk, ns, name)
 	_, ok := f.objs[k]
 	delete(f.objs, k)
@@ -124,8 +114,6 @@ func (f *fakeKube) Delete(_ context.Context, gvk schema.GroupVersionKind, ns, na
 }
 
 func (f *fakeKube) Refresh() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.refreshed++
 	for _, o := range f.objs {
 		if o.GetKind() == "CustomResourceDefinition" && f.crdReads[o.GetName()] >= f.establishAfter {
@@ -194,22 +182,21 @@ func TestInstallOrderAndIdempotence(t *testing.T) {
 	require.Len(t, out.Created, 11, "everything is new on a first install")
 	require.Empty(t, out.Updated)
 	require.Len(t, out.Changed, 11)
-	// The groups in order; the objects of one group are applied side by side, in any order.
-	groups := [][]string{
-		{"Namespace/argocd"},
-		{"CustomResourceDefinition/applications.argoproj.io", "CustomResourceDefinition/appprojects.argoproj.io"},
-		{"ClusterRole/argocd-application-controller"},
-		{"ServiceAccount/argocd-application-controller", "ConfigMap/argocd-cm", "Secret/argocd-secret", "Deployment/argocd-repo-server"},
-		{"ConfigMap/argocd-cm"}, {"ConfigMap/argocd-cmd-params-cm"}, {"AppProject/default"}, {"Secret/argocd-secret"},
-		{"Application/dev-apps"},
-	}
-	applied := k.applied
-	for _, g := range groups {
-		require.GreaterOrEqual(t, len(applied), len(g))
-		require.ElementsMatch(t, g, applied[:len(g)], "namespace, CRDs, cluster-wide objects, the rest, settings, then the app-of-apps")
-		applied = applied[len(g):]
-	}
-	require.Empty(t, applied)
+	require.Equal(t, []string{
+		"Namespace/argocd",
+		"CustomResourceDefinition/applications.argoproj.io",
+		"CustomResourceDefinition/appprojects.argoproj.io",
+		"ClusterRole/argocd-application-controller",
+		"ServiceAccount/argocd-application-controller",
+		"ConfigMap/argocd-cm",
+		"Secret/argocd-secret",
+		"Deployment/argocd-repo-server",
+		"ConfigMap/argocd-cm",
+		"ConfigMap/argocd-cmd-params-cm",
+		"AppProject/default",
+		"Secret/argocd-secret",
+		"Application/dev-apps",
+	}, k.applied, "namespace, CRDs, cluster-wide objects, the rest, settings, then the app-of-apps")
 	require.Positive(t, k.refreshed, "discovery is refreshed once CRDs are established")
 	require.Equal(t, "argocd", k.objs[key(gvkDeployment, "argocd", "argocd-repo-server")].GetNamespace(), "namespaced objects land in the Argo CD namespace")
 	secret := k.objs[key(gvkSecret, "argocd", "argocd-secret")]

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"go.temporal.io/sdk/activity"
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/alexpermiakov/idp/internal/config"
@@ -101,7 +100,7 @@ func installFrom(ctx context.Context, k kube, env *config.Environment, manifest,
 			crds = append(crds, s.obj.GetName())
 		}
 	}
-	for i := p.Done; i < len(steps); {
+	for i := p.Done; i < len(steps); i++ {
 		o := steps[i].obj
 		if o == nil {
 			secret, err := serverSecret(ctx, k, ns)
@@ -110,29 +109,21 @@ func installFrom(ctx context.Context, k kube, env *config.Environment, manifest,
 			}
 			o = secret
 		}
-		if o != nil && applyOrder(o) > 1 && len(crds) > 0 {
-			if err := waitEstablished(ctx, k, crds); err != nil {
-				return out, err
-			}
-			crds = nil
-		}
-		end := i + 1
-		if o != nil && steps[i].manager == fieldManager {
-			end = groupEnd(steps, i)
-		}
 		if o != nil {
-			group := append([]installStep{{o, steps[i].manager}}, steps[i+1:end]...)
-			if err := applyGroup(ctx, k, group, &p); err != nil {
+			if applyOrder(o) > 1 && len(crds) > 0 {
+				if err := waitEstablished(ctx, k, crds); err != nil {
+					return out, err
+				}
+				crds = nil
+			}
+			if err := applyCounted(ctx, k, o, steps[i].manager, &p); err != nil {
 				return out, err
 			}
-			for _, s := range group {
-				if s.obj.GetKind() == "CustomResourceDefinition" {
-					crds = append(crds, s.obj.GetName())
-				}
+			if o.GetKind() == "CustomResourceDefinition" {
+				crds = append(crds, o.GetName())
 			}
 		}
-		i = end
-		p.Done = i
+		p.Done = i + 1
 		progress(p)
 	}
 	seen := map[string]bool{}
@@ -145,50 +136,6 @@ func installFrom(ctx context.Context, k kube, env *config.Environment, manifest,
 	out.Created, out.Updated = p.Created, p.Updated
 	out.Changed = append(slices.Clone(p.Created), p.Updated...)
 	return out, nil
-}
-
-// applyParallelism is how many applies of one group are in flight at once. The API server
-// answers each in tens of milliseconds, so a group of 40 objects one after the other spends
-// most of its time waiting on round trips.
-const applyParallelism = 8
-
-// groupEnd is the end of the group of install-manifest steps starting at i: the same kind of
-// object in applyOrder (namespaces, CRDs, cluster-wide objects, the rest). Nothing in a group
-// depends on another object of it, so its applies run side by side.
-func groupEnd(steps []installStep, i int) int {
-	end := i + 1
-	for end < len(steps) && steps[end].obj != nil && steps[end].manager == fieldManager &&
-		applyOrder(steps[end].obj) == applyOrder(steps[i].obj) && steps[end].obj.GroupVersionKind() != gvkApp {
-		end++
-	}
-	return end
-}
-
-// applyGroup applies the steps side by side and counts what they changed in step order. An
-// error fails the group; the retry applies all of it again (found-there objects count as
-// neither created nor updated, see applyCounted).
-func applyGroup(ctx context.Context, k kube, group []installStep, p *InstallProgress) error {
-	if len(group) == 1 {
-		return applyCounted(ctx, k, group[0].obj, group[0].manager, p)
-	}
-	// Each apply counts into its own copy of what came before (clipped, so that an append
-	// never writes into the shared array); what each added is gathered in step order.
-	created, updated := len(p.Created), len(p.Updated)
-	results := make([]InstallProgress, len(group))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(applyParallelism)
-	for j, s := range group {
-		results[j] = InstallProgress{Created: slices.Clip(p.Created), Updated: slices.Clip(p.Updated)}
-		g.Go(func() error { return applyCounted(gctx, k, s.obj, s.manager, &results[j]) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for _, r := range results {
-		p.Created = append(p.Created, r.Created[created:]...)
-		p.Updated = append(p.Updated, r.Updated[updated:]...)
-	}
-	return nil
 }
 
 // applyCounted applies o and counts it once: created when it was not there before this
