@@ -140,10 +140,6 @@ func (a *Activities) openIn(ctx context.Context, snap config.Snapshot, commit, r
 	if err != nil {
 		return nil, fail.Wrap(fail.Config, err, "activity input")
 	}
-	src, err := a.repo.Checkout(ctx, commit)
-	if err != nil {
-		return nil, err
-	}
 	runDir := filepath.Join(a.settings.Dir(), rel)
 	dir := filepath.Join(runDir, "infra", "entry")
 	vars := map[string]any{"environment": env.Name, "region": env.AWS.Region, "cluster_name": env.ClusterName}
@@ -163,6 +159,10 @@ func (a *Activities) openIn(ctx context.Context, snap config.Snapshot, commit, r
 			return nil, err
 		}
 	} else {
+		src, err := a.repo.Checkout(ctx, commit)
+		if err != nil {
+			return nil, err
+		}
 		if err := os.RemoveAll(runDir); err != nil {
 			return nil, err
 		}

@@ -84,20 +84,20 @@ func (s *Stack) startArgoCD(env, kubeconfig string) error {
 			return err
 		}
 	}
-	redisPort, err := freePort()
+	redisPort, err := FreePort()
 	if err != nil {
 		return err
 	}
-	repoPort, err := freePort()
+	repoPort, err := FreePort()
 	if err != nil {
 		return err
 	}
 	// Each process also serves metrics, on a fixed default port: give each env its own.
-	repoMetrics, err := freePort()
+	repoMetrics, err := FreePort()
 	if err != nil {
 		return err
 	}
-	ctrlMetrics, err := freePort()
+	ctrlMetrics, err := FreePort()
 	if err != nil {
 		return err
 	}

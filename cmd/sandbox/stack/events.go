@@ -28,7 +28,7 @@ const EventsSecretFile = "events-secret"
 // prepareEvents picks the event endpoint's address and writes its secret, once per state
 // directory, readable by its owner only.
 func (s *Stack) prepareEvents() error {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}

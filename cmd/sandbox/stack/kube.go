@@ -175,7 +175,7 @@ func (k *kubePlane) start(dir, env, component string, extraEnv []string, bin str
 // the environments pick theirs at the same time.
 func (k *kubePlane) reservePort() (int, error) {
 	for {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return 0, err
 		}

@@ -151,9 +151,9 @@ func portFree(port int) bool {
 	return true
 }
 
-// freePort returns a port nothing listens on now. Another process may take it before the
+// FreePort returns a port nothing listens on now. Another process may take it before the
 // component that is given it binds it: a small race the sandbox accepts.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)

@@ -249,7 +249,7 @@ func (s *Stack) seedPlatform(ctx context.Context) (err error) {
 	if s.Config, err = s.writeConfig(); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}
