@@ -168,7 +168,7 @@ func (g *gate) ignore(ctx workflow.Context, who, signal string, err error) {
 
 // wait opens the gate for req and blocks until enough approvals, a rejection or expiry.
 func (g *gate) wait(ctx workflow.Context, req gateRequest) error {
-	keys, err := readKeys(ctx, req)
+	keys, err := readKeys(ctx, g.run, req)
 	if err != nil {
 		return err
 	}

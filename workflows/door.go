@@ -24,11 +24,11 @@ const doorVersion = "controls-door"
 // freeze when the service is pinned there, since it is refused anyway. Runs past the door are
 // not stopped by a later freeze.
 func (r *run) door(ctx workflow.Context, env, service string) (*controls.Pin, error) {
-	if workflow.GetVersion(ctx, doorVersion, workflow.DefaultVersion, 1) < 1 {
+	if r.since(ctx, doorVersion, 1) < 1 {
 		return nil, nil
 	}
 	var sa *platform.Signaller
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("is "+env+" frozen?", time.Minute)),
+	if err := r.quick(ctx, "is "+env+" frozen?", time.Minute,
 		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: controls.WorkflowID(env), WorkflowType: controls.WorkflowName,
 			TaskQueue: api.TaskQueue, Signal: controls.DoorSignal, StartArg: controls.State{Env: env},
 			SignalArg: controls.DoorRequest{Owner: workflow.GetInfo(ctx).WorkflowExecution.ID, Service: service}}).Get(ctx, nil); err != nil {
@@ -77,7 +77,7 @@ func (p *promotion) refusePinned(e policy.Env, pin *controls.Pin) error {
 // (and no image watch) puts a build there again before someone looked. A pin that cannot be
 // written is reported in the run's steps; the rollback stands either way.
 func (p *promotion) pinAfterRollback(ctx workflow.Context, e policy.Env, previous string, cause error) {
-	if workflow.GetVersion(ctx, "rollback-pin", workflow.DefaultVersion, 1) < 1 {
+	if p.since(ctx, "rollback-pin", 1) < 1 {
 		return
 	}
 	var sa *platform.Signaller

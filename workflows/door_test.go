@@ -38,6 +38,15 @@ func startEnv(in platform.SignalWithStartInput) string {
 	return in.StartArg.(map[string]any)["env"].(string)
 }
 
+// lockKey is the key of a lock workflow's start argument, as the activity receives it: as
+// is from a local activity, decoded from JSON from a regular one.
+func lockKey(in platform.SignalWithStartInput) string {
+	if li, ok := in.StartArg.(LockInput); ok {
+		return li.Key
+	}
+	return in.StartArg.(map[string]any)["key"].(string)
+}
+
 // answerDoor answers the promotion at the door as s.door says (open by default).
 func (s *promoteSuite) answerDoor(in platform.SignalWithStartInput) {
 	env := startEnv(in)

@@ -39,6 +39,7 @@ func Promote(ctx workflow.Context, in api.PromoteInput) (api.Status, error) {
 		return api.Status{}, err
 	}
 	r.status.Service, r.status.Version = in.Service, in.Tag
+	r.useLocalReads(ctx)
 	p := &promotion{run: r, in: in, passed: map[string]bool{}}
 	g, err := newGate(ctx, r)
 	if err != nil {
@@ -87,14 +88,14 @@ func (p *promotion) promote(ctx workflow.Context, g *gate) error {
 		return err
 	}
 	var path platform.PromotionOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("plan the promotion of "+p.in.Service+" "+p.in.Tag, time.Minute)),
+	if err := p.quick(ctx, "plan the promotion of "+p.in.Service+" "+p.in.Tag, time.Minute,
 		pa.PlanPromotion, policy.Input{Service: p.in.Service, Tag: p.in.Tag, To: p.in.To}).Get(ctx, &path); err != nil {
 		return err
 	}
 	for _, e := range path.Envs {
 		p.env(e.Name)
 	}
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("resolve "+p.in.Tag+" in ECR", time.Minute)),
+	if err := p.quick(ctx, "resolve "+p.in.Tag+" in ECR", time.Minute,
 		ea.ResolveImage, aws.ResolveInput{Service: p.in.Service, Tag: p.in.Tag, Tooling: path.Tooling}).Get(ctx, &p.image); err != nil {
 		return err
 	}
@@ -120,9 +121,7 @@ var errSuperseded = errors.New("superseded in an env by a later change")
 // follows.
 func (p *promotion) promoteEnv(ctx workflow.Context, g *gate, e policy.Env, last bool) error {
 	es := p.env(e.Name)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, api.AttrEnvironment.ValueSet(e.Name)); err != nil {
-		workflow.GetLogger(ctx).Warn("upserting IdpEnvironment", "error", err)
-	}
+	p.setEnv(ctx, e.Name)
 
 	// One promotion per service per env at a time.
 	release, err := p.requestLock(ctx, e)
@@ -165,7 +164,7 @@ func (p *promotion) admit(ctx workflow.Context, e policy.Env) error {
 	var pa *platform.Activities
 	es := p.env(e.Name)
 	var freeze platform.FreezeOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("freeze in "+e.Name+"?", time.Minute)),
+	if err := p.quick(ctx, "freeze in "+e.Name+"?", time.Minute,
 		pa.CheckFreeze, platform.FreezeInput{Env: e.Name}).Get(ctx, &freeze); err != nil {
 		return err
 	}
@@ -197,7 +196,7 @@ func (p *promotion) requestLock(ctx workflow.Context, e policy.Env) (func(), err
 	p.env(e.Name).State = api.EnvWaitingLock
 	p.lockWait = &lockWait{key: key, id: lockID}
 	p.publish(ctx)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("ask for lock "+key, time.Minute)),
+	if err := p.quick(ctx, "ask for lock "+key, time.Minute,
 		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: lockID, WorkflowType: api.LockWorkflowName, TaskQueue: api.TaskQueue,
 			Signal: api.LockAcquireSignal, SignalArg: LockRequest{Owner: id, Supersede: p.in.Supersede},
 			StartArg: LockInput{Key: key}, Summary: "lock " + key + ": one promotion at a time"}).Get(ctx, nil); err != nil {
@@ -260,12 +259,12 @@ func (p *promotion) pinned() string { return policy.PinnedImage(p.image.Image, p
 // written is pinned by digest either way, so nothing unverified would run; but a moved tag means
 // the release is not what people think it is, and the run stops and says so.
 func (p *promotion) recheckDigest(ctx workflow.Context, e policy.Env) error {
-	if workflow.GetVersion(ctx, "recheck-digest", workflow.DefaultVersion, 1) < 1 {
+	if p.since(ctx, "recheck-digest", 1) < 1 {
 		return nil
 	}
 	var ea *aws.Activities
 	var now aws.ResolveOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("is "+p.in.Tag+" still "+short(p.image.Digest)+"?", time.Minute)),
+	if err := p.quick(ctx, "is "+p.in.Tag+" still "+short(p.image.Digest)+"?", time.Minute,
 		ea.ResolveImage, aws.ResolveInput{Service: p.in.Service, Tag: p.in.Tag, Tooling: e.Snapshot.Tooling}).Get(ctx, &now); err != nil {
 		return err
 	}
@@ -279,12 +278,12 @@ func (p *promotion) recheckDigest(ctx workflow.Context, e policy.Env) error {
 // recordPrevious reads, once and before anything is written, the image the env runs now: what
 // a rollback restores. Read after a retried write, it would be our own image.
 func (p *promotion) recordPrevious(ctx workflow.Context, e policy.Env) (string, error) {
-	if workflow.GetVersion(ctx, "record-previous-image", workflow.DefaultVersion, 1) < 1 {
+	if p.since(ctx, "record-previous-image", 1) < 1 {
 		return "", nil
 	}
 	var pa *platform.Activities
 	var out platform.ImageOutput
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("read "+p.in.Service+"'s image in "+e.Name, time.Minute)),
+	err := p.quick(ctx, "read "+p.in.Service+"'s image in "+e.Name, time.Minute,
 		pa.CurrentImage, platform.ImageInput{Env: e.Name, Service: p.in.Service}).Get(ctx, &out)
 	return out.Image, err
 }
@@ -375,9 +374,12 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 	p.setStage(ctx, api.StageVerifying)
 	p.env(e.Name).State = api.EnvVerifying
 	for _, app := range []struct{ name, image string }{{e.Root, ""}, {e.App, image}} {
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("refresh "+app.name, time.Minute)),
-			ar.RefreshApp, argocd.AppInput{Snapshot: e.Snapshot, App: app.name}).Get(ctx, nil); err != nil {
-			return err
+		// Runs with local reads leave the refresh to the wait (Refresh), one activity fewer.
+		if !p.local {
+			if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("refresh "+app.name, time.Minute)),
+				ar.RefreshApp, argocd.AppInput{Snapshot: e.Snapshot, App: app.name}).Get(ctx, nil); err != nil {
+				return err
+			}
 		}
 		opts := activityOptions("wait until "+app.name+" is Healthy at "+short(written.Commit), e.HealthTimeout+2*time.Minute)
 		// Heartbeats reach the server every 0.8 × HeartbeatTimeout at most: short enough for
@@ -390,7 +392,7 @@ func (p *promotion) verify(ctx workflow.Context, e policy.Env, written git.Write
 		var out argocd.WaitAppOutput
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ar.WaitApp, argocd.WaitAppInput{
 			Snapshot: e.Snapshot, App: app.name, Commit: written.Commit, Since: written.Written, Timeout: e.HealthTimeout, Image: app.image,
-			DegradedFor: degradedFor, ManifestPath: policy.ManifestPath(e.Name, p.in.Service)}).Get(ctx, &out); err != nil {
+			DegradedFor: degradedFor, ManifestPath: policy.ManifestPath(e.Name, p.in.Service), Refresh: p.local}).Get(ctx, &out); err != nil {
 			return err
 		}
 	}
@@ -406,7 +408,7 @@ func (p *promotion) checkPassed(ctx workflow.Context, e policy.Env) error {
 		return fail.New(fail.Config, "%s requires passing %s first, which idp.yaml does not define", e.Name, env)
 	}
 	var out argocd.PassedOutput
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("did "+short(p.image.Digest)+" pass "+env+"?", time.Minute)),
+	if err := p.quick(ctx, "did "+short(p.image.Digest)+" pass "+env+"?", time.Minute,
 		ar.Passed, argocd.PassedInput{Snapshot: *e.PassedSnapshot, App: policy.AppName(p.in.Service, env), Service: p.in.Service, Digest: p.image.Digest}).Get(ctx, &out); err != nil {
 		return err
 	}

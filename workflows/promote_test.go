@@ -78,7 +78,7 @@ func (s *promoteSuite) SetupTest() {
 			s.answerDoor(in)
 			return nil
 		}
-		key := in.StartArg.(map[string]any)["key"].(string)
+		key := lockKey(in)
 		s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(api.LockGrantedSignal, LockGrant{Key: key}) }, time.Millisecond)
 		return nil
 	})

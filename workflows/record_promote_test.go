@@ -32,6 +32,14 @@ func recordPromoteCurrentOptions(t *testing.T, c client.Client) {
 	writeHistory(t, c, id, "promote-staging-prod-current-options.json")
 }
 
+// recordPromoteLocalReads: as recordPromoteToProd, in a run started since localReadsVersion:
+// the quick reads are local activities (markers), the health waits refresh by themselves, and
+// unchanged search attributes are not written again.
+func recordPromoteLocalReads(t *testing.T, c client.Client) {
+	id := promoteApprovedByBob(t, c, "v1.2.8")
+	writeHistory(t, c, id, "promote-staging-prod-local-reads.json")
+}
+
 // promoteApprovedByBob promotes time-service tag to prod: alice's own approval is refused
 // (four-eyes), bob's accepted; it returns the workflow ID once the promotion is done.
 func promoteApprovedByBob(t *testing.T, c client.Client, tag string) string {

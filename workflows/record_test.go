@@ -26,7 +26,9 @@ import (
 //	go test -tags record -count=1 -run TestRecordHistories ./workflows
 //
 // Rerun it (and commit the files) when a workflow changes on purpose, with a GetVersion guard:
-// keep the old files, which must still replay, and add the new ones under new names.
+// keep the old files, which must still replay, and add the new ones under new names. Record
+// one new file at a time (-run 'TestRecordHistories/promote-local-reads'): the old ones were
+// recorded by the code of their day.
 func TestRecordHistories(t *testing.T) {
 	c := devServer(t)
 	gh := newFakeGitHub(t)
@@ -37,6 +39,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("promote-prod-review", func(t *testing.T) { recordPromoteApprovedByReview(t, c, gh) })
 	t.Run("promote-signed-request", func(t *testing.T) { recordSignedPromote(t, c) })
 	t.Run("promote-current-options", func(t *testing.T) { recordPromoteCurrentOptions(t, c) })
+	t.Run("promote-local-reads", func(t *testing.T) { recordPromoteLocalReads(t, c) })
 }
 
 // recordLockContention: a holds the lock; b, then c asking to supersede, queue; a steps

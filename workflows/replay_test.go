@@ -25,7 +25,9 @@ var recordedIDs = map[string]string{
 // self-approval (from before and after the soak watched the Application), one approved by a
 // GitHub review after the requester's own review was refused, one requested with a signature
 // and re-resolved before its merge, the first again under today's activity options (Git writes
-// and health waits that heartbeat), and locks under contention from
+// and health waits that heartbeat), the first again in a run with local reads
+// (localReadsVersion: quick reads as local activities, no GetVersion after it, unchanged
+// search attributes not written again), and locks under contention from
 // before and after the liveness check. Every workflow type is registered for every file.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))

@@ -26,7 +26,7 @@ type signedRequest struct {
 // such; four-eyes then compares names, and gates that require signatures still take only
 // signed approvals. Runs started before requests were checked replay without it.
 func checkRequest(ctx workflow.Context, r *run, req signedRequest) error {
-	if workflow.GetVersion(ctx, "signed-request", workflow.DefaultVersion, 1) < 1 {
+	if r.since(ctx, "signed-request", 1) < 1 {
 		return nil
 	}
 	who := normalize(req.Requester)
@@ -44,7 +44,7 @@ func checkRequest(ctx workflow.Context, r *run, req signedRequest) error {
 	}
 	var pa *platform.Activities
 	var keys platform.PersonKeys
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions("keys of "+who, time.Minute)),
+	if err := r.quick(ctx, "keys of "+who, time.Minute,
 		pa.RequesterKeys, platform.RequesterKeysInput{Name: who}).Get(ctx, &keys); err != nil {
 		return fmt.Errorf("reading the keys of %s: %w", who, err)
 	}

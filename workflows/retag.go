@@ -11,7 +11,7 @@ import (
 // stops the run before anything lands, not only at the next env's door. Runs recorded before
 // this check replay without it.
 func (p *promotion) recheckBeforeMerge(ctx workflow.Context, e policy.Env) error {
-	if workflow.GetVersion(ctx, "recheck-digest-before-merge", workflow.DefaultVersion, 1) < 1 {
+	if p.since(ctx, "recheck-digest-before-merge", 1) < 1 {
 		return nil
 	}
 	return p.recheckDigest(ctx, e)

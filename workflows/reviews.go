@@ -27,7 +27,7 @@ func (g *gate) watchReviews(ctx workflow.Context, prop *git.Proposal) (stop func
 	if prop == nil || prop.Number == 0 || prop.Head == "" {
 		return func() {}
 	}
-	if workflow.GetVersion(ctx, "github-reviews", workflow.DefaultVersion, 1) < 1 {
+	if g.run.since(ctx, "github-reviews", 1) < 1 {
 		return func() {}
 	}
 	wctx, cancel := workflow.WithCancel(ctx)

@@ -38,14 +38,13 @@ func rejectDecision(in api.RejectInput) decision {
 
 // readKeys asks, when a gate opens, who may decide (groups resolved) and with which keys.
 // Runs recorded before gates did this skip it, so their histories replay unchanged.
-func readKeys(ctx workflow.Context, req gateRequest) (*platform.ApprovalKeysOutput, error) {
-	if workflow.GetVersion(ctx, "approval-keys", workflow.DefaultVersion, 1) < 1 {
+func readKeys(ctx workflow.Context, r *run, req gateRequest) (*platform.ApprovalKeysOutput, error) {
+	if r.since(ctx, "approval-keys", 1) < 1 {
 		return nil, nil
 	}
 	var pa *platform.Activities
 	var out platform.ApprovalKeysOutput
-	opts := activityOptions("approvers and keys for "+req.Env, time.Minute)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), pa.ApprovalKeys,
+	if err := r.quick(ctx, "approvers and keys for "+req.Env, time.Minute, pa.ApprovalKeys,
 		platform.ApprovalKeysInput{Env: req.Env, Approvers: req.Policy.Approvers}).Get(ctx, &out); err != nil {
 		return nil, fmt.Errorf("reading the approvers of %s: %w", req.Env, err)
 	}

@@ -29,7 +29,7 @@ func (p *promotion) soak(ctx workflow.Context, e policy.Env, previous string, la
 		return nil
 	}
 	es := p.env(e.Name)
-	if workflow.GetVersion(ctx, "soak-watch", workflow.DefaultVersion, soakWatched) < soakWatched {
+	if p.since(ctx, "soak-watch", soakWatched) < soakWatched {
 		es.State = api.EnvSoaking
 		p.setStage(ctx, api.StageSoaking)
 		// The timer workflow.Sleep starts, named for the Web UI's timeline.

@@ -89,8 +89,12 @@ func TestTheWebUISeesWhatARunWaitsFor(t *testing.T) {
 		require.Equal(t, "sending the last notifications, at most "+drainFor.String(), s, "every timer is named")
 	}
 	acts := summaries(t, c, id, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-	require.Contains(t, acts, "ask for lock time-service/staging")
-	require.Contains(t, acts, "ask for lock time-service/prod")
+	// Quick reads are local activities: their summaries are on their markers.
+	locals := summaries(t, c, id, enumspb.EVENT_TYPE_MARKER_RECORDED)
+	require.Contains(t, locals, "ask for lock time-service/staging")
+	require.Contains(t, locals, "ask for lock time-service/prod")
+	require.Contains(t, locals, "read time-service's image in prod")
+	require.NotContains(t, acts, "ask for lock time-service/staging", "a quick read is not also an activity task")
 	require.Contains(t, acts, "soak in staging, 1s: time-service-staging stays Healthy at "+short(digest))
 	require.NotContains(t, currentDetails(t, c, id), "Waiting for approval")
 }

@@ -32,8 +32,10 @@ const drainFor = 3 * time.Minute
 // outbox is a run's queue of things to tell, worked through in order.
 type outbox struct {
 	decided, enabled bool
-	items            []outboxItem
-	busy             bool
+	// current says the run has tellChange without asking (run.since).
+	current bool
+	items   []outboxItem
+	busy    bool
 }
 
 type outboxItem struct {
@@ -51,7 +53,7 @@ func (r *run) tell(ctx workflow.Context, what string, do func(workflow.Context) 
 func (o *outbox) tell(ctx workflow.Context, what string, do func(workflow.Context) error) {
 	if !o.decided {
 		o.decided = true
-		o.enabled = workflow.GetVersion(ctx, tellChange, workflow.DefaultVersion, 1) >= 1
+		o.enabled = o.current || workflow.GetVersion(ctx, tellChange, workflow.DefaultVersion, 1) >= 1
 		if o.enabled {
 			dctx, _ := workflow.NewDisconnectedContext(ctx)
 			workflow.Go(dctx, o.work)
@@ -213,7 +215,7 @@ func (g *gate) remind(ctx workflow.Context, req gateRequest, expires time.Time, 
 	if after <= 0 || after >= req.Policy.Expiry.Std() || decided() {
 		return decided(), nil
 	}
-	if workflow.GetVersion(ctx, "approval-reminder", workflow.DefaultVersion, 1) < 1 {
+	if g.run.since(ctx, "approval-reminder", 1) < 1 {
 		return false, nil
 	}
 	done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: after,

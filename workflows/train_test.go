@@ -104,7 +104,7 @@ func (s *trainSuite) SetupTest() {
 			s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(controls.AnswerSignal, controls.DoorAnswer{Env: env, Open: true}) }, time.Millisecond)
 			return nil
 		}
-		key := in.StartArg.(map[string]any)["key"].(string)
+		key := lockKey(in)
 		if len(s.granted) < len(s.locks) {
 			s.early = append(s.early, key)
 		}

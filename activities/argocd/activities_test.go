@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -214,6 +215,34 @@ func TestWaitAppActivity(t *testing.T) {
 			require.ErrorContains(t, err, tc.errMsg)
 		})
 	}
+}
+
+func TestWaitAppRefreshesFirst(t *testing.T) {
+	since := time.Now().Add(-time.Minute)
+	for _, refresh := range []bool{true, false} {
+		t.Run("refresh "+strconv.FormatBool(refresh), func(t *testing.T) {
+			t.Parallel()
+			tb := newTestbed()
+			seed(tb.kube, appAt("c0ffee", "Synced", "Healthy", time.Now()))
+			_, err := tb.a.WaitApp(context.Background(), WaitAppInput{Snapshot: testSnapshot(), App: "time-service-prod",
+				Commit: "c0ffee", Since: since, Timeout: time.Second, Refresh: refresh})
+			require.NoError(t, err)
+			got := tb.kube.objs[key(gvkApp, "argocd", "time-service-prod")].GetAnnotations()["argocd.argoproj.io/refresh"]
+			if refresh {
+				require.Equal(t, "normal", got, "Refresh asks Argo CD for a refresh before the wait")
+			} else {
+				require.Empty(t, got, "an app already at the commit is not refreshed")
+			}
+		})
+	}
+	t.Run("a refresh the API does not answer is left to the wait", func(t *testing.T) {
+		tb := newTestbed()
+		seed(tb.kube, appAt("c0ffee", "Synced", "Healthy", time.Now()))
+		tb.kube.applyErr = apierrors.NewServiceUnavailable("etcd")
+		_, err := tb.a.WaitApp(context.Background(), WaitAppInput{Snapshot: testSnapshot(), App: "time-service-prod",
+			Commit: "c0ffee", Since: since, Timeout: time.Second, Refresh: true})
+		require.NoError(t, err)
+	})
 }
 
 // running is time-service-dev in a sync and health state, running images.

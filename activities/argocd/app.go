@@ -82,6 +82,9 @@ type WaitAppInput struct {
 	// a later commit counts as ours when it descends from Commit and the file still holds
 	// Image: other changes may land on the branch before Argo CD syncs ours.
 	ManifestPath string `json:"manifestPath,omitempty"`
+	// Refresh asks Argo CD to refresh the Application before the wait starts, as RefreshApp
+	// does: one activity instead of two.
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // WaitAppOutput is the Application's state once Synced and Healthy at the commit.
@@ -98,6 +101,13 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 	k, env, err := a.cluster(ctx, &in.Snapshot)
 	if err != nil {
 		return WaitAppOutput{}, err
+	}
+	// A refresh that fails (the Kubernetes API away) is left to the wait, which asks again
+	// when Argo CD is slow and reports an API that stays away.
+	if in.Refresh {
+		if err := refresh(ctx, k, env.ArgoCD.Namespace, in.App); err != nil && ctx.Err() != nil {
+			return WaitAppOutput{}, ctx.Err()
+		}
 	}
 	start := time.Now()
 	out, err := waitApp(ctx, k, env.ArgoCD.Namespace, in, a.revisions(in), func(st AppStatus) {

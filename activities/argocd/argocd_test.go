@@ -31,6 +31,7 @@ type fakeKube struct {
 	refreshed      int
 	servesCRDs     map[string]bool // kinds served once their CRD is established and discovery refreshed
 	err            error           // when set, every Get and List fails with it
+	applyErr       error           // when set, every Apply fails with it
 }
 
 func newFakeKube() *fakeKube {
@@ -42,6 +43,9 @@ func key(gvk schema.GroupVersionKind, ns, name string) string {
 }
 
 func (f *fakeKube) Apply(_ context.Context, o *unstructured.Unstructured, _ string) (bool, error) {
+	if f.applyErr != nil {
+		return false, f.applyErr
+	}
 	if o.GetAPIVersion() == "argoproj.io/v1alpha1" && !f.servesCRDs[o.GetKind()] {
 		return false, fmt.Errorf("the cluster does not serve %s yet", o.GetKind())
 	}
