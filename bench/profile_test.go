@@ -12,7 +12,8 @@ import (
 
 // profile is where a run's time went, from its history: per activity type, the time from
 // scheduling to completion (queueing on the task queue included), summed over its attempts
-// and calls; "workflow tasks" is the same for the run's workflow tasks; "run" is the whole.
+// and calls; "workflow tasks (local activities in them)" is the same for the run's workflow
+// tasks, which run its local activities; "run" is the whole.
 func (r *rig) profile(id string) map[string]float64 {
 	r.t.Helper()
 	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -35,7 +36,7 @@ func (r *rig) profile(id string) map[string]float64 {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			scheduled[ev.GetEventId()] = sched{ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), at}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-			scheduled[ev.GetEventId()] = sched{"workflow tasks", at}
+			scheduled[ev.GetEventId()] = sched{"workflow tasks (local activities in them)", at}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			s := scheduled[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()]
 			out[s.name] += at.Sub(s.at).Seconds()
