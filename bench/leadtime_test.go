@@ -5,7 +5,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,15 +135,18 @@ func (r *rig) result(id string) (api.Status, time.Time, time.Time) {
 // gitopsDefault: the same kind of change made the GitOps way, with no idp: the new image
 // committed to the platform repository by hand, then nothing but Argo CD's own reconciliation
 // at its default period (dev's controller and repo-server restarted with it, the worker
-// stopped so nothing asks for a refresh) until dev runs it Synced and Healthy. Each commit
-// lands at a random moment of the period, as a developer's would.
+// stopped so nothing asks for a refresh) until dev runs it Synced and Healthy. A developer's
+// commit lands at any moment of the period, so its wait is uniform over it; the commits are
+// spread evenly over the period instead of drawn at random (run i of n after (i+½)/n of it,
+// counted from the last reconciliation, which brought the app to Healthy), so that a few runs
+// estimate the mean wait well: two random draws fall anywhere between 0 and 180 s.
 func gitopsDefault(t *testing.T, r *rig, m mode, res *results) {
 	r.stopWorkers()
 	restore := r.restartArgo(t, "dev", m.GitopsReconcile)
 	dev := r.apps("dev")
 	clone := r.clone(t)
-	for range m.GitopsRuns {
-		time.Sleep(rand.N(m.GitopsReconcile))
+	for i := range m.GitopsRuns {
+		time.Sleep(phase(i, m.GitopsRuns, m.GitopsReconcile))
 		tag := newTag()
 		digest := r.push("time-service", tag)
 		image, commit, committed := r.commitImage(t, clone, "dev", "time-service", tag, digest)
@@ -155,6 +157,12 @@ func gitopsDefault(t *testing.T, r *rig, m mode, res *results) {
 	res.LeadTime.GitopsReconcile = m.GitopsReconcile.Seconds()
 	restore()
 	r.startWorker()
+}
+
+// phase is how long after a reconciliation run i of n commits: the middle of the i-th of n
+// equal parts of the period.
+func phase(i, n int, period time.Duration) time.Duration {
+	return time.Duration((float64(i) + 0.5) / float64(n) * float64(period))
 }
 
 // clone is a working copy of the platform repository.
