@@ -35,7 +35,10 @@ func (r *results) targets() []target {
 	for _, k := range sortedKeys(hw) {
 		waits = append(waits, hw[k])
 	}
-	sameWaits := len(waits) == 2 && waits[0] == waits[1]
+	// The same count, give or take one workflow task (its three events): whether a signal
+	// (the lock's grant, the door's answer) arrives while a workflow task is in flight, and so
+	// rides on the next one with an activity's result, is a matter of timing, not of the wait.
+	sameWaits := len(waits) == 2 && waits[0]-waits[1] <= 3 && waits[1]-waits[0] <= 3
 	return []target{
 		{"idp overhead p50 (lead-time runs)", "< 0.5 s", r.LeadTime.IDPOverhead, "s", r.LeadTime.IDPOverhead < 0.5, len(r.Samples["leadTime.idpOverhead"]) > 0},
 		{"idp overhead p99 at N = 100, one worker", "< 2 s", r.LeadTime.IDPOverheadP99, "s", r.LeadTime.IDPOverheadP99 < 2, ok1},
@@ -47,7 +50,7 @@ func (r *results) targets() []target {
 		{"100 promotions, one worker: lost updates and failures", "0", float64(one.LostUpdates + one.Failed), "", one.LostUpdates == 0 && one.Failed == 0, ok1},
 		{"100 promotions, two workers: wall", "< one worker's", two.Wall, "s", two.Wall < one.Wall, ok1 && ok2},
 		{"history events of a 3-env promotion", "< 150", float64(r.HistoryEvents.Promotion3env), "", r.HistoryEvents.Promotion3env < 150, r.HistoryEvents.Promotion3env > 0},
-		{"history events independent of the health wait", "equal", float64(len(waits)), " waits", sameWaits, len(waits) == 2},
+		{"history events independent of the health wait", "equal (± one workflow task)", float64(len(waits)), " waits", sameWaits, len(waits) == 2},
 		{"no-change rebootstrap", "< 10 s", r.Bootstrap.NoChange, "s", r.Bootstrap.NoChange < 10, r.Bootstrap.NoChange > 0},
 		{"worker RSS with 500 parked promotions", "< 150 MB", r.Parked.WorkerRSSMB, "MB", r.Parked.WorkerRSSMB < 150, r.Parked.N >= 500},
 	}
