@@ -99,6 +99,7 @@ func leadTime(t *testing.T, r *rig, m mode, res *results) {
 		res.add("leadTime.idpOverhead", healthy.Sub(started)-argo)
 		res.add("breakdown.pushToRunStart", started.Sub(pushed))
 		res.add("breakdown.argoSync", argo)
+		res.add("leadTime.idpHandover", r.handover(id))
 		res.add("breakdown.healthyToRunEnd", closed.Sub(healthy))
 		res.LeadTimeProfile = r.profile(id) // the last run's
 		t.Logf("%s: push→Healthy %s, run start→Healthy %s, Argo CD syncing %s", tag, healthy.Sub(pushed).Round(time.Millisecond),

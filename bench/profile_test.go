@@ -54,3 +54,31 @@ func (r *rig) profile(id string) map[string]float64 {
 	}
 	return out
 }
+
+// handover is how long a run took, from its start, to hand the change to Argo CD: until its
+// first health wait started, which asks Argo CD for the refresh first thing. Everything before
+// is idp's own work on the path (plan, reads, lock, door, the Git write); the time after is
+// Argo CD's and the cluster's, but for the app's wait, which follows the app-of-apps' one.
+// Read from the history's event times, to the millisecond.
+func (r *rig) handover(id string) time.Duration {
+	r.t.Helper()
+	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	waits := map[int64]bool{}
+	var start time.Time
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(r.t, err)
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			start = ev.GetEventTime().AsTime()
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			waits[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "WaitApp"
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if waits[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] {
+				return ev.GetEventTime().AsTime().Sub(start)
+			}
+		}
+	}
+	r.t.Fatalf("%s never started a health wait", id)
+	return 0
+}

@@ -24,9 +24,12 @@ type results struct {
 		IDP            float64 `json:"idp"`
 		IDPOverhead    float64 `json:"idpOverhead"`
 		IDPOverheadP99 float64 `json:"idpOverheadP99"`
-		PushToHealthy  float64 `json:"pushToHealthy"`
-		GitopsDefault  float64 `json:"gitopsDefault"`
-		Ratio          float64 `json:"ratio"`
+		// IDPHandover is run start → the first health wait started (idp's own work before
+		// Argo CD is asked to act), from the history, to the millisecond.
+		IDPHandover   float64 `json:"idpHandover"`
+		PushToHealthy float64 `json:"pushToHealthy"`
+		GitopsDefault float64 `json:"gitopsDefault"`
+		Ratio         float64 `json:"ratio"`
 		// GitopsReconcile is the Argo CD reconciliation period the GitOps default ran at.
 		GitopsReconcile float64 `json:"gitopsReconcile"`
 	} `json:"leadTime"`
@@ -88,6 +91,7 @@ func (r *results) add(name string, d time.Duration) {
 func (r *results) finish() {
 	r.LeadTime.IDP = median(r.Samples["leadTime.idp"])
 	r.LeadTime.IDPOverhead = median(r.Samples["leadTime.idpOverhead"])
+	r.LeadTime.IDPHandover = median(r.Samples["leadTime.idpHandover"])
 	r.LeadTime.PushToHealthy = median(r.Samples["leadTime.pushToHealthy"])
 	r.LeadTime.GitopsDefault = median(r.Samples["leadTime.gitopsDefault"])
 	if r.LeadTime.PushToHealthy > 0 {
