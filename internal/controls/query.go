@@ -4,15 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 )
 
+// queryTimeout bounds the query when the caller set no deadline. A worker answers queries
+// between workflow tasks: with a hundred promotions going on it takes longer than the SDK's
+// 10 s default, which made starters started side by side fail while nothing was wrong.
+const queryTimeout = time.Minute
+
 // Get asks env's Controls workflow for its freezes and pins: the one read of them the CLI and
 // activities share. An env whose Controls workflow never ran has none.
 func Get(ctx context.Context, c client.Client, env string) (State, error) {
 	st := State{Env: env, Freezes: []Freeze{}, Pins: []Pin{}}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+	}
 	v, err := c.QueryWorkflow(ctx, WorkflowID(env), "", Query)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
