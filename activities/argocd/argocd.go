@@ -40,7 +40,7 @@ func New(d Deps) *Activities {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Activities{repo: d.Repo, digests: d.Digests, http: hc, kubeFor: clusterKube, secretsFor: awsSecretReaders}
+	return &Activities{repo: d.Repo, digests: d.Digests, http: hc, kubeFor: newKubeCache(clusterKube).get, secretsFor: awsSecretReaders}
 }
 
 // DigestResolver resolves a tag of a tooling repository to its image digest. An unknown tag
