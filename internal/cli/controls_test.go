@@ -135,4 +135,16 @@ func TestPromoteIntoAPinnedEnv(t *testing.T) {
 	require.Equal(t, []string{"dev", "time-service", "alice", "starter promote --unpin sha-0123456"}, []string{u.Env, u.Service, u.Who, u.Reason})
 	_, err := signature.Verify(u.Statement(controls.OpUnpin), u.Signature, []ssh.PublicKey{alice})
 	require.NoError(t, err, "signed with alice's key")
+
+	// A worker too busy to answer the pin check in time: the run starts, and says why its
+	// door still checks; --unpin, which must read the pins, fails instead.
+	f = &fakeStarts{pins: map[string][]controls.Pin{"dev": {pin}}, busy: true}
+	code, _, stderr = start(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-0123456", "--as", "alice")
+	require.Equal(t, ExitDone, code, stderr)
+	require.Contains(t, stderr, "controls-dev did not answer in time, so its pins were not checked here: the run's door refuses time-service if it is pinned there")
+	require.Len(t, f.inputs, 1, "the run started")
+	code, _, stderr = start(t, f, cfg, "promote", "--service", "time-service", "--tag", "sha-0123456", "--as", "alice", "--unpin")
+	require.NotEqual(t, ExitDone, code, stderr)
+	require.Contains(t, stderr, "asking controls-dev for its freezes and pins")
+	require.Len(t, f.inputs, 1, "nothing more started")
 }

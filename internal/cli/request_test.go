@@ -32,6 +32,8 @@ type fakeStarts struct {
 	// updates sent to them.
 	pins    map[string][]controls.Pin
 	updates []controls.Request
+	// busy: the Controls workflows' queries run out of time.
+	busy bool
 }
 
 func (f *fakeStarts) Close() {}
@@ -52,6 +54,9 @@ func (f *fakeStarts) GetWorkflow(_ context.Context, id, _ string) client.Workflo
 
 func (f *fakeStarts) QueryWorkflow(_ context.Context, id, _, query string, _ ...interface{}) (converter.EncodedValue, error) {
 	if query == controls.Query {
+		if f.busy {
+			return nil, serviceerror.NewDeadlineExceeded("context deadline exceeded")
+		}
 		return f.controlsState(id), nil
 	}
 	return value{api.Status{Stage: api.StageFailed}}, nil

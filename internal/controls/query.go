@@ -11,9 +11,9 @@ import (
 )
 
 // queryTimeout bounds the query when the caller set no deadline. A worker answers queries
-// between workflow tasks: with a hundred promotions going on it takes longer than the SDK's
-// 10 s default, which made starters started side by side fail while nothing was wrong.
-const queryTimeout = time.Minute
+// between workflow tasks: with a hundred promotions going on it can take longer than the
+// SDK's 10 s default.
+const queryTimeout = 20 * time.Second
 
 // Get asks env's Controls workflow for its freezes and pins: the one read of them the CLI and
 // activities share. An env whose Controls workflow never ran has none.
@@ -36,4 +36,11 @@ func Get(ctx context.Context, c client.Client, env string) (State, error) {
 		return st, fmt.Errorf("reading %s's answer: %w", WorkflowID(env), err)
 	}
 	return st, nil
+}
+
+// Unanswered says err is Get's query running out of time: the Controls workflow did not
+// answer, not that anything is wrong with the request.
+func Unanswered(err error) bool {
+	var dl *serviceerror.DeadlineExceeded
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &dl)
 }
