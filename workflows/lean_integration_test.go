@@ -18,7 +18,8 @@ import (
 // TestAPromotionsHistoryStaysLean runs a staging → prod promotion (stand-in activities, the
 // real Lock) on a dev server, started with the search attributes starter promote sets, and
 // reads its history: the quick reads are markers, not activity tasks; GetVersion is asked once
-// (localReadsVersion), so TemporalChangeVersion is written once; IdpStage and IdpEnvironment
+// (localReadsVersion), so TemporalChangeVersion is written once; one health wait per env, and
+// no notification where nobody is to be told; IdpStage and IdpEnvironment
 // are written only when they change, never to what the start set; the whole history stays
 // under 150 events.
 func TestAPromotionsHistoryStaysLean(t *testing.T) {
@@ -74,7 +75,8 @@ func TestAPromotionsHistoryStaysLean(t *testing.T) {
 		"RefreshApp", "RequesterKeys", "ApprovalKeys", "Passed"} {
 		require.NotContains(t, activities, quick, "%s runs as a local activity", quick)
 	}
-	require.Contains(t, activities, "WaitApp", "health waits stay activities that heartbeat")
+	require.Equal(t, 2, count(activities, "WaitApp"), "health waits stay activities that heartbeat, one per env (app-of-apps, then app): %v", activities)
+	require.Equal(t, 1, count(activities, "Send"), "staging's team is told of the promotion; prod has no notify target: %v", activities)
 
 	stage, env := string(api.StagePreparing), "staging"
 	var versions []string
@@ -91,11 +93,21 @@ func TestAPromotionsHistoryStaysLean(t *testing.T) {
 			env = v
 		}
 	}
-	require.Equal(t, []string{`[local-reads-1]`}, versions, "one GetVersion in a run with local reads")
+	require.Equal(t, []string{`[local-reads-2]`}, versions, "one GetVersion in a run with local reads and lean waits")
 	require.Equal(t, string(api.StageDone), stage)
 	require.Equal(t, "prod", env)
 	require.Less(t, events, 150, "events of a staging → prod promotion with an approval")
 	t.Logf("staging → prod with an approval: %d events, %d activity tasks, %d upserts", events, len(activities), len(upserts))
+}
+
+func count(s []string, v string) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
 }
 
 // toString renders a decoded search attribute value: a keyword list as [a b].

@@ -80,6 +80,9 @@ func observedStubs() map[string]any {
 	}
 	stubs["WaitApp"] = func(ctx context.Context, in argocd.WaitAppInput) (argocd.WaitAppOutput, error) {
 		start := time.Now()
+		if in.Root != "" { // the app-of-apps first, as the real WaitApp waits for it
+			metrics.Wait(ctx, in.Snapshot.Env.Name, in.Root, metrics.Healthy, start)
+		}
 		if strings.Contains(in.Image, ":v1.2.4@") {
 			metrics.Wait(ctx, in.Snapshot.Env.Name, in.App, metrics.Degraded, start)
 			return argocd.WaitAppOutput{}, fail.New(argocd.ErrDegraded, "%s is Degraded: Back-off pulling image", in.App)
@@ -192,7 +195,7 @@ func requireLogsNameTheRun(t *testing.T, logs []byte, goodRun, badRun string) {
 		require.Contains(t, runs, id, sc.Text())
 		require.Equal(t, runs[id], line["RunID"], sc.Text())
 	}
-	require.Equal(t, 8, waits, "one line per WaitApp: four for v1.2.3, two for v1.2.4 and two for its rollback:\n%s", logs)
+	require.Equal(t, 8, waits, "one line per Application waited for: four for v1.2.3, two for v1.2.4 and two for its rollback:\n%s", logs)
 	require.Equal(t, 2, steps, "staging and prod each say what they run:\n%s", logs)
 }
 

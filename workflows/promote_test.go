@@ -105,15 +105,18 @@ func (s *promoteSuite) SetupTest() {
 
 func (s *promoteSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
 
+// teamChannel is a notify target that wants every event.
+var teamChannel = []config.NotifyTarget{{Name: "team", URLFrom: "env:TEAM_WEBHOOK"}}
+
 func staging() policy.Env {
 	return policy.Env{Name: "staging", App: "time-service-staging", Root: "staging-apps", Soak: time.Minute, HealthTimeout: 3 * time.Minute,
-		Snapshot: config.Snapshot{Env: config.Environment{Name: "staging"}},
+		Snapshot: config.Snapshot{Env: config.Environment{Name: "staging", Notify: teamChannel}},
 		Approval: config.Approval{MinApprovals: 1, Expiry: config.Duration(time.Hour)}}
 }
 
 func prod(min int) policy.Env {
 	return policy.Env{Name: "prod", App: "time-service-prod", Root: "prod-apps", HealthTimeout: 3 * time.Minute, Propose: true, RequirePassed: "staging",
-		Snapshot:       config.Snapshot{Env: config.Environment{Name: "prod"}},
+		Snapshot:       config.Snapshot{Env: config.Environment{Name: "prod", Notify: teamChannel}},
 		PassedSnapshot: &config.Snapshot{Env: config.Environment{Name: "staging"}},
 		Approval:       config.Approval{Required: true, FourEyes: true, MinApprovals: min, Approvers: []string{"alice", "bob", "carol"}, Expiry: config.Duration(time.Hour)}}
 }
@@ -139,13 +142,10 @@ func (s *promoteSuite) direct(env, commit string) {
 }
 
 // healthy mocks Argo CD reporting env's app-of-apps, then the app running the image, Healthy
-// at the commit.
+// at the commit (one wait).
 func (s *promoteSuite) healthy(env, commit string) {
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
-		return in.Snapshot.Env.Name == env && in.Commit == commit && in.App == env+"-apps" && in.Image == ""
-	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
-		return in.Snapshot.Env.Name == env && in.Commit == commit && in.App == "time-service-"+env && in.Image != ""
+		return in.Snapshot.Env.Name == env && in.Commit == commit && in.Root == env+"-apps" && in.App == "time-service-"+env && in.Image != ""
 	})).Return(argocd.WaitAppOutput{Status: argocd.AppStatus{Sync: "Synced", Health: "Healthy"}}, nil).Once()
 }
 
@@ -296,8 +296,6 @@ func (s *promoteSuite) TestDegradedIsRolledBack() {
 	s.path(staging())
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == image })).
 		Return(git.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.Commit == "c-bad" && in.App == "staging-apps" })).
-		Return(argocd.WaitAppOutput{}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
 		return in.Commit == "c-bad" && in.App == "time-service-staging" && in.Image == image
 	})).
@@ -330,8 +328,6 @@ func (s *promoteSuite) TestRollbackRestoresWhatRanBefore() {
 	s.path(staging())
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == image })).
 		Return(git.WriteImageOutput{Commit: "c-bad", Changed: false, Previous: image}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "staging-apps" && in.Commit == "c-bad" })).
-		Return(argocd.WaitAppOutput{}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "time-service-staging" && in.Image == image })).
 		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrDegraded, "Degraded")).Once()
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool {
@@ -351,8 +347,6 @@ func (s *promoteSuite) TestRollbackNeverOverwritesANewerChange() {
 	s.path(staging())
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Image == image })).
 		Return(git.WriteImageOutput{Commit: "c-bad", Changed: true, Previous: oldImg}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "staging-apps" })).
-		Return(argocd.WaitAppOutput{}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "time-service-staging" })).
 		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrHealthTimeout, "not Healthy after 3m")).Once()
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.MatchedBy(func(in git.WriteImageInput) bool { return in.Expect == image })).
@@ -374,7 +368,7 @@ func (s *promoteSuite) TestNotAppliedIsNotRolledBack() {
 	s.path(staging())
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.Anything).
 		Return(git.WriteImageOutput{Commit: "c-ours", Changed: true, Previous: oldImg}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "staging-apps" })).
+	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.Root == "staging-apps" })).
 		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrNotApplied, "Argo CD has not brought staging-apps in staging to c-ours after 3m")).Once()
 	s.start("")
 	err := s.env.GetWorkflowError()
@@ -392,9 +386,8 @@ func (s *promoteSuite) TestReplacedBeforeArgoCDRanIt() {
 	s.env.OnActivity(ga.WriteImage, mock.Anything, mock.Anything).
 		Return(git.WriteImageOutput{Commit: "c-ours", Changed: true, Previous: oldImg}, nil).Once()
 	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool {
-		return in.App == "staging-apps" && in.ManifestPath == "argocd/applications/staging/time-service.yaml"
-	})).Return(argocd.WaitAppOutput{}, nil).Once()
-	s.env.OnActivity(ar.WaitApp, mock.Anything, mock.MatchedBy(func(in argocd.WaitAppInput) bool { return in.App == "time-service-staging" })).
+		return in.Root == "staging-apps" && in.App == "time-service-staging" && in.ManifestPath == "argocd/applications/staging/time-service.yaml"
+	})).
 		Return(argocd.WaitAppOutput{}, fail.New(argocd.ErrReplaced, "a later change replaced it")).Once()
 	s.start("")
 	s.Require().NoError(s.env.GetWorkflowError())

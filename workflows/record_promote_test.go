@@ -40,6 +40,14 @@ func recordPromoteLocalReads(t *testing.T, c client.Client) {
 	writeHistory(t, c, id, "promote-staging-prod-local-reads.json")
 }
 
+// recordPromoteLeanWaits: as recordPromoteLocalReads, in a run started since leanWaits: one
+// health wait per env (app-of-apps, then app), and a notification sent only where a target
+// wants it (staging's team; prod has none).
+func recordPromoteLeanWaits(t *testing.T, c client.Client) {
+	id := promoteApprovedByBob(t, c, "v1.2.10")
+	writeHistory(t, c, id, "promote-staging-prod-lean-waits.json")
+}
+
 // promoteApprovedByBob promotes time-service tag to prod: alice's own approval is refused
 // (four-eyes), bob's accepted; it returns the workflow ID once the promotion is done.
 func promoteApprovedByBob(t *testing.T, c client.Client, tag string) string {

@@ -40,6 +40,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("promote-signed-request", func(t *testing.T) { recordSignedPromote(t, c) })
 	t.Run("promote-current-options", func(t *testing.T) { recordPromoteCurrentOptions(t, c) })
 	t.Run("promote-local-reads", func(t *testing.T) { recordPromoteLocalReads(t, c) })
+	t.Run("promote-lean-waits", func(t *testing.T) { recordPromoteLeanWaits(t, c) })
 }
 
 // recordLockContention: a holds the lock; b, then c asking to supersede, queue; a steps

@@ -30,6 +30,9 @@ type run struct {
 	// local says quick reads run as local activities (quick): set by runs started since
 	// localReadsVersion.
 	local bool
+	// lean says the run waits for an env's app-of-apps and app in one activity and sends no
+	// event that no notify target of its env wants: set by runs started since leanWaits.
+	lean bool
 	// upserted and upsertedEnv are the IdpStage and IdpEnvironment values last written (or
 	// set at the start), so that a run with local reads does not write an unchanged one again.
 	upserted    api.Stage
@@ -44,13 +47,20 @@ type run struct {
 // recorded before it replay with regular activities.
 const localReadsVersion = "local-reads"
 
+// leanWaits is the second version of localReadsVersion (one change ID, so that new runs
+// still write one version marker): an env's app-of-apps and then its app are waited for in
+// one WaitApp (Root), and a notification no target of the env wants is not sent (no Send
+// activity that would find nobody to tell).
+const leanWaits workflow.Version = 2
+
 // useLocalReads has r run its quick reads as local activities when the run was started since
 // localReadsVersion, taking the search attributes the run was started with as written.
 func (r *run) useLocalReads(ctx workflow.Context) {
-	if workflow.GetVersion(ctx, localReadsVersion, workflow.DefaultVersion, 1) < 1 {
+	v := workflow.GetVersion(ctx, localReadsVersion, workflow.DefaultVersion, leanWaits)
+	if v < 1 {
 		return
 	}
-	r.local = true
+	r.local, r.lean = true, v >= leanWaits
 	r.out.current = true
 	attrs := workflow.GetTypedSearchAttributes(ctx)
 	if stage, ok := attrs.GetKeyword(api.AttrStage); ok {

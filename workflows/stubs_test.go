@@ -54,9 +54,12 @@ func registerStubs(w worker.Worker, stubs map[string]any, reviews *git.Activitie
 func promoteStubs() map[string]any {
 	stg := staging()
 	stg.Soak = time.Second
+	// Staging's team is told everything; prod has no notify target, so nothing is sent there.
+	prd := prod(1)
+	prd.Snapshot.Env.Notify = nil
 	return map[string]any{
 		"PlanPromotion": func(context.Context, policy.Input) (platform.PromotionOutput, error) {
-			return platform.PromotionOutput{Envs: []policy.Env{stg, prod(1)}}, nil
+			return platform.PromotionOutput{Envs: []policy.Env{stg, prd}}, nil
 		},
 		"ResolveImage": func(context.Context, aws.ResolveInput) (aws.ResolveOutput, error) {
 			return aws.ResolveOutput{Repository: "idp/localtime", Image: image, Digest: digest}, nil

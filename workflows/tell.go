@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/alexpermiakov/idp/activities/notify"
+	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
@@ -36,6 +37,32 @@ type outbox struct {
 	current bool
 	items   []outboxItem
 	busy    bool
+	// targets holds the notify targets of the envs whose idp.yaml snapshot the run knows
+	// (listen): an event no target there wants is not sent. An env missing here is sent to,
+	// and the worker finds its targets.
+	targets map[string][]config.NotifyTarget
+}
+
+// listen records env's notify targets from the run's snapshot of idp.yaml.
+func (o *outbox) listen(env string, targets []config.NotifyTarget) {
+	if o.targets == nil {
+		o.targets = map[string][]config.NotifyTarget{}
+	}
+	o.targets[env] = targets
+}
+
+// wanted says whether an event of type typ in env has someone to tell.
+func (o *outbox) wanted(env, typ string) bool {
+	targets, known := o.targets[env]
+	if !known {
+		return true
+	}
+	for _, t := range targets {
+		if t.Wants(typ) {
+			return true
+		}
+	}
+	return false
 }
 
 type outboxItem struct {
@@ -129,7 +156,7 @@ func (r *run) Notify(ctx workflow.Context, ev notify.Event) {
 // bootstrap or a promotion, such as a freeze, keeps an outbox of its own and fills in what it
 // knows); it returns at once and never fails the workflow.
 func (o *outbox) Notify(ctx workflow.Context, ev notify.Event) {
-	if ev.Env == "" {
+	if ev.Env == "" || !o.wanted(ev.Env, ev.Type) {
 		return // targets are per env
 	}
 	if ev.Time.IsZero() {

@@ -72,6 +72,40 @@ func (s *promoteSuite) TestAnExpiryIsRemindedOnce() {
 	s.Contains(s.status().Steps, promoID+" still waits for approval in prod: reminder sent")
 }
 
+// oncallOnly is a notify target that wants rollbacks only.
+var oncallOnly = config.NotifyTarget{Name: "oncall", URLFrom: "env:ONCALL_WEBHOOK", Events: []string{notify.RolledBack}}
+
+// TestNobodyToTellIsNotSent: an event no target of the env wants is not sent: no Send
+// activity that would find nobody to tell.
+func (s *promoteSuite) TestNobodyToTellIsNotSent() {
+	var na *notify.Activities
+	s.env.RegisterActivity(na)
+	evs := &[]notify.Event{}
+	s.env.OnActivity(na.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, ev notify.Event) (notify.SendOutput, error) {
+		*evs = append(*evs, ev)
+		return notify.SendOutput{}, nil
+	}).Maybe()
+	stg := staging()
+	stg.Snapshot.Env.Notify = []config.NotifyTarget{oncallOnly}
+	s.path(stg)
+	s.direct("staging", "c-stg")
+	s.start("staging")
+	s.NoError(s.env.GetWorkflowError())
+	s.Empty(*evs, "nobody in staging wants promoted")
+}
+
+// TestATargetThatWantsItIsTold: the same env with one more target, which wants promotions.
+func (s *promoteSuite) TestATargetThatWantsItIsTold() {
+	evs := s.told()
+	stg := staging()
+	stg.Snapshot.Env.Notify = []config.NotifyTarget{oncallOnly, {Name: "team", URLFrom: "env:TEAM_WEBHOOK", Events: []string{notify.Promoted}}}
+	s.path(stg)
+	s.direct("staging", "c-stg")
+	s.start("staging")
+	s.NoError(s.env.GetWorkflowError())
+	s.Equal([]string{"promoted staging"}, kinds(*evs))
+}
+
 // TestDeploymentsAndMessagesShareOneOrder: on GitHub, staging's deployment goes in_progress,
 // then success, before "promoted" is sent: one outbox, in the order things happened.
 func (s *promoteSuite) TestDeploymentsAndMessagesShareOneOrder() {

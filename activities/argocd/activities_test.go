@@ -245,6 +245,50 @@ func TestWaitAppRefreshesFirst(t *testing.T) {
 	})
 }
 
+func TestWaitAppWithRoot(t *testing.T) {
+	since := time.Now().Add(-time.Minute)
+	// rooted is an app-of-apps named prod-apps at revision.
+	rooted := func(revision, health string) unstructured.Unstructured {
+		a := appAt(revision, "Synced", health, time.Now())
+		a.SetName("prod-apps")
+		return a
+	}
+	wait := func(tb *testbed, refresh bool) (WaitAppOutput, error) {
+		return tb.a.WaitApp(context.Background(), WaitAppInput{Snapshot: testSnapshot(), App: "time-service-prod", Root: "prod-apps",
+			Commit: "c0ffee", Since: since, Timeout: 300 * time.Millisecond, Image: "registry/idp/localtime:v1.2.3", Refresh: refresh})
+	}
+	t.Run("the app-of-apps, then the app", func(t *testing.T) {
+		t.Parallel()
+		tb := newTestbed()
+		seed(tb.kube, rooted("c0ffee", "Healthy"), appAt("c0ffee", "Synced", "Healthy", time.Now()))
+		out, err := wait(tb, true)
+		require.NoError(t, err)
+		require.Equal(t, "time-service-prod", out.Status.Name, "the output is the app's")
+		require.Equal(t, []string{"registry/idp/localtime:v1.2.3"}, out.Images)
+		for _, name := range []string{"prod-apps", "time-service-prod"} {
+			require.Equal(t, "normal", tb.kube.objs[key(gvkApp, "argocd", name)].GetAnnotations()["argocd.argoproj.io/refresh"], "%s refreshed", name)
+		}
+	})
+	t.Run("an app-of-apps not at the commit fails the wait before the app is asked", func(t *testing.T) {
+		t.Parallel()
+		tb := newTestbed()
+		seed(tb.kube, rooted("beef", "Healthy"), appAt("c0ffee", "Synced", "Healthy", time.Now()))
+		out, err := wait(tb, false)
+		requireFailure(t, err, ErrNotApplied)
+		require.ErrorContains(t, err, "Argo CD has not brought prod-apps in dev to c0ffee")
+		require.Equal(t, "prod-apps", out.Status.Name, "the wait stopped at the app-of-apps")
+	})
+	t.Run("the app's failure is the app's", func(t *testing.T) {
+		t.Parallel()
+		tb := newTestbed()
+		seed(tb.kube, rooted("c0ffee", "Healthy"), appAt("c0ffee", "Synced", "Degraded", time.Now()))
+		_, err := tb.a.WaitApp(context.Background(), WaitAppInput{Snapshot: testSnapshot(), App: "time-service-prod", Root: "prod-apps",
+			Commit: "c0ffee", Since: since, Timeout: 300 * time.Millisecond})
+		requireFailure(t, err, ErrDegraded)
+		require.ErrorContains(t, err, "time-service-prod in dev is Degraded at c0ffee")
+	})
+}
+
 // running is time-service-dev in a sync and health state, running images.
 func running(sync, health string, images ...any) unstructured.Unstructured {
 	return app("time-service-dev", sync, health, map[string]any{"summary": map[string]any{"images": images}})

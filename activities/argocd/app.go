@@ -85,6 +85,10 @@ type WaitAppInput struct {
 	// Refresh asks Argo CD to refresh the Application before the wait starts, as RefreshApp
 	// does: one activity instead of two.
 	Refresh bool `json:"refresh,omitempty"`
+	// Root, when set, is the env's app-of-apps, which applies App's definition: the wait
+	// first sees Root Synced and Healthy at the commit (refreshed first when Refresh is set),
+	// then App. One activity instead of two.
+	Root string `json:"root,omitempty"`
 }
 
 // WaitAppOutput is the Application's state once Synced and Healthy at the commit.
@@ -98,6 +102,14 @@ type WaitAppOutput struct {
 // reconciled after Since. Degraded there fails with Argo CD's message; so does running out of
 // time, with the state; a later commit that replaced our image ends the wait as ErrReplaced.
 func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutput, error) {
+	if in.Root != "" {
+		root := in
+		root.App, root.Root, root.Image = in.Root, "", ""
+		if out, err := a.WaitApp(ctx, root); err != nil {
+			return out, err
+		}
+		in.Root = ""
+	}
 	k, env, err := a.cluster(ctx, &in.Snapshot)
 	if err != nil {
 		return WaitAppOutput{}, err
