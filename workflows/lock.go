@@ -67,6 +67,10 @@ type LockStatus struct {
 	LastReason string `json:"lastReason,omitempty"`
 }
 
+// lockDrainAgain is the version of Lock that drains its channels again when requests arrived
+// while it granted the lock, before it ends or continues as new.
+const lockDrainAgain = "lock-drain-again"
+
 // Lock serializes promotions of one service into one env: it grants the lock to one owner at
 // a time, in request order. A request with Supersede asks the holder to step aside; only a
 // holder still waiting for an approval does. While others wait, it asks every CheckInterval
@@ -104,9 +108,18 @@ func Lock(ctx workflow.Context, in LockInput) error {
 		if !l.idle() && !long {
 			continue
 		}
-		// Drain what arrived meanwhile before closing or continuing, so no request is lost.
+		// Drain what arrived meanwhile before closing or continuing, so no request is lost:
+		// granting waits for its signal to go out, and requests that arrive meanwhile sit in
+		// the channels, where ending the run would drop them.
 		l.drain(ctx)
 		l.grant(ctx)
+		for l.acquire.Len() > 0 || l.release.Len() > 0 {
+			if workflow.GetVersion(ctx, lockDrainAgain, workflow.DefaultVersion, 1) < 1 {
+				break
+			}
+			l.drain(ctx)
+			l.grant(ctx)
+		}
 		if l.idle() {
 			return nil
 		}

@@ -176,3 +176,35 @@ func TestLockSkipsAQueuedOwnerThatIsGoneAfterTheHolderEnded(t *testing.T) {
 	})
 	l.run(t, LockInput{Key: "time-service/prod"})
 }
+
+// TestLockKeepsARequestThatArrivesAsItCloses: the holder releases while the ones queued are
+// gone, each found gone only after a while, and a new request arrives while the last is
+// told: the lock goes to it, not closing with the request unread.
+func TestLockKeepsARequestThatArrivesAsItCloses(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Lock, workflowOptions(api.LockWorkflowName))
+	env.RegisterActivity(sa)
+	var granted []string
+	for _, gone := range []string{"promote-gone-1", "promote-gone-2"} {
+		env.OnSignalExternalWorkflow(mock.Anything, gone, "", api.LockGrantedSignal, mock.Anything).After(10 * time.Second).Return(errGone)
+	}
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", api.LockGrantedSignal, mock.Anything).
+		Run(func(args mock.Arguments) { granted = append(granted, args.String(1)) }).Return(nil)
+	env.OnActivity(sa.WorkflowRunning, mock.Anything, mock.Anything).Return(platform.WorkflowRunningOutput{Running: true, Status: "running"}, nil).Maybe()
+	at := func(d time.Duration, name string, arg any) {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(name, arg) }, d)
+	}
+	at(time.Second, api.LockAcquireSignal, LockRequest{Owner: "promote-a"})
+	at(30*time.Second, api.LockAcquireSignal, LockRequest{Owner: "promote-gone-1"})
+	// a releases at 1m; gone-1 is told from 1m to 1m10s, gone-2 (asking meanwhile) from 1m10s
+	// to 1m20s, and c asks while gone-2 is told.
+	at(time.Minute, api.LockReleaseSignal, LockRelease{Owner: "promote-a"})
+	at(time.Minute+5*time.Second, api.LockAcquireSignal, LockRequest{Owner: "promote-gone-2"})
+	at(time.Minute+15*time.Second, api.LockAcquireSignal, LockRequest{Owner: "promote-c"})
+	at(5*time.Minute, api.LockReleaseSignal, LockRelease{Owner: "promote-c"})
+	env.ExecuteWorkflow(api.LockWorkflowName, LockInput{Key: "time-service/dev"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"promote-a", "promote-c"}, granted, "c, asking while gone-2 was told, got the lock")
+}
