@@ -148,7 +148,8 @@ func (r *results) method(w func(string, ...any), m mode) {
 	w("- **Throughput**: N generated services promoted into dev at once (`--to dev`), the clock from the first start to the")
 	w("  last close; worker peak RSS is VmHWM of /proc/PID/status (reset with clear_refs before the wave; the larger of")
 	w("  two workers), CPU is utime+stime of /proc/PID/stat (both workers summed). A lost update is a run that ended done")
-	w("  whose image main's manifest no longer pins. Overhead per run: run time minus its app's Argo CD sync operation.")
+	w("  whose image main's manifest no longer pins. Overhead per run: run time minus its app's Argo CD sync operation; handover per run:")
+	w("  its start to its health wait starting (history event times), idp's own part of the run, the Git write among the wave's included.")
 	w("- **History**: events of `GetWorkflowHistory` for dev's cold bootstrap and the first full promotion; the health-wait")
 	w("  pair stops dev's application controller for %s and %s after a promotion starts, so Argo CD answers that late.", m.HealthWaits[0], m.HealthWaits[1])
 	w("- **Bootstrap**: `starter bootstrap --env dev --wait` cold, then again with nothing to change.")
@@ -169,11 +170,15 @@ func (r *results) tables(w func(string, ...any)) {
 		w("| %s | %.3f s | %.3f s | %.3f s | %d |", name, median(v), slices.Min(v), slices.Max(v), len(v))
 	}
 	w("")
-	w("| throughput N | workers | wall | promotions/min | worker peak RSS | worker CPU | lost updates | failed | overhead p50 / p99 |")
-	w("|---|---|---|---|---|---|---|---|---|")
+	w("| throughput N | workers | wall | promotions/min | worker peak RSS | worker CPU | lost updates | failed | overhead p50 / p99 | handover p50 / p99 |")
+	w("|---|---|---|---|---|---|---|---|---|---|")
 	for _, tp := range r.Throughput {
-		w("| %d | %d | %.1f s | %.1f | %.0f MB | %.1f s | %d | %d | %.2f / %.2f s |", tp.N, tp.Workers, tp.Wall, tp.PromotionsPerMinute,
-			tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99)
+		handover := "not measured"
+		if tp.HandoverP50 > 0 {
+			handover = fmt.Sprintf("%.2f / %.2f s", tp.HandoverP50, tp.HandoverP99)
+		}
+		w("| %d | %d | %.1f s | %.1f | %.0f MB | %.1f s | %d | %d | %.2f / %.2f s | %s |", tp.N, tp.Workers, tp.Wall, tp.PromotionsPerMinute,
+			tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99, handover)
 	}
 	w("")
 	w("History events: dev bootstrap %d, 3-env promotion %d; by health wait: %v.", r.HistoryEvents.Bootstrap, r.HistoryEvents.Promotion3env, r.HistoryEvents.HealthWait)

@@ -80,6 +80,10 @@ type waveResult struct {
 	// OverheadP50 and OverheadP99: each promotion's run time minus Argo CD's sync time.
 	OverheadP50 float64 `json:"overheadP50"`
 	OverheadP99 float64 `json:"overheadP99"`
+	// HandoverP50 and HandoverP99: each promotion's start to its health wait starting, idp's
+	// own part (plan, reads, lock, door, the Git write among the wave's other writes).
+	HandoverP50 float64 `json:"handoverP50,omitempty"`
+	HandoverP99 float64 `json:"handoverP99,omitempty"`
 }
 
 // add records one sample of a short scenario.

@@ -33,8 +33,8 @@ func throughput(t *testing.T, r *rig, m mode, res *results) {
 		for _, n := range m.ThroughputN {
 			tp := wave(t, r, n)
 			res.Throughput = append(res.Throughput, tp)
-			t.Logf("%d promotions on %d worker(s): %.1f s, %.0f/min, peak RSS %.0f MB, CPU %.1f s, lost %d, failed %d, overhead p50 %.2f s p99 %.2f s",
-				n, workers, tp.Wall, tp.PromotionsPerMinute, tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99)
+			t.Logf("%d promotions on %d worker(s): %.1f s, %.0f/min, peak RSS %.0f MB, CPU %.1f s, lost %d, failed %d, overhead p50 %.2f s p99 %.2f s, handover p50 %.2f s p99 %.2f s",
+				n, workers, tp.Wall, tp.PromotionsPerMinute, tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99, tp.HandoverP50, tp.HandoverP99)
 			if t.Failed() {
 				return
 			}
@@ -80,7 +80,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	tp.WorkerCPUSeconds = round(tp.WorkerCPUSeconds - cpu0)
 	all, err := r.apps("dev").all()
 	require.NoError(t, err)
-	var overheads []float64
+	var overheads, handovers []float64
 	for i, run := range runs {
 		st := run.st
 		if st.Stage != api.StageDone || len(st.Environments) != 1 || st.Environments[0].State != api.EnvDone {
@@ -93,8 +93,10 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		}
 		argo := argoSync(st.Environments[0].Commit, all[policy.AppName(services[i], "dev")])
 		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
+		handovers = append(handovers, r.handover(ids[i]).Seconds())
 	}
 	tp.OverheadP50, tp.OverheadP99 = round(quantile(overheads, 0.5)), round(quantile(overheads, 0.99))
+	tp.HandoverP50, tp.HandoverP99 = round(quantile(handovers, 0.5)), round(quantile(handovers, 0.99))
 	require.Zero(t, tp.Failed, "every promotion of the wave ends done")
 	return tp
 }
