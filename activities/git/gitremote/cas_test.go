@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/alexpermiakov/idp/activities/git"
 	"github.com/alexpermiakov/idp/activities/git/internal/gittest"
+	"github.com/alexpermiakov/idp/activities/git/internal/retry"
 )
 
 const casHead = "idp/time-service-prod-v1.2.3"
@@ -364,4 +366,43 @@ func TestPushSeesOnlyTheTips(t *testing.T) {
 	require.Equal(t, h, provHead(t, bare, "main").Hash)
 	require.Equal(t, "7", provGit(t, bare, "rev-list", "--count", "main"))
 	provFsck(t, bare)
+}
+
+// The worker's own writes to one branch take turns: 20 commits at once, each allowed a single
+// attempt, all land (racing, all but one would lose the push and need another round), and a
+// turn is given up when the caller's context ends.
+func TestCommitsOfOneWorkerTakeTurns(t *testing.T) {
+	t.Parallel()
+	const commits = 20
+	bare := provBareRepo(t)
+	p := provGitProvider(t, bare)
+	p.retry = retry.Policy{Attempts: 1}
+	start := make(chan struct{})
+	errs := make(chan error, commits)
+	var wg sync.WaitGroup
+	for i := range commits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			path := fmt.Sprintf("argocd/applications/dev/svc-%d.yaml", i)
+			_, err := p.Commit(context.Background(), "main", git.Change{Path: path, Edit: gittest.Image("v1"), Message: fmt.Sprintf("provider %d", i)})
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "a single attempt each is enough")
+	}
+	require.Equal(t, fmt.Sprint(1+commits), provGit(t, bare, "rev-list", "--count", "main"))
+
+	done, err := p.turn(context.Background(), "main")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = p.Commit(ctx, "main", git.Change{Path: "argocd/applications/dev/late.yaml", Edit: gittest.Image("v1"), Message: "late"})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "waiting for the turn ends with the context")
+	done()
 }

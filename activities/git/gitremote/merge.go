@@ -24,6 +24,11 @@ func (p *provider) Merge(ctx context.Context, prop git.Proposal) (git.CommitResu
 	if err != nil {
 		return git.CommitResult{}, err
 	}
+	done, err := p.turn(ctx, prop.Base)
+	if err != nil {
+		return git.CommitResult{}, fmt.Errorf("merging %s into %s: %w", prop.Head, prop.Base, err)
+	}
+	defer done()
 	var res git.CommitResult
 	err = p.retry.Do(ctx, func() error {
 		var err error

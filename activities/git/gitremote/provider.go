@@ -85,6 +85,11 @@ func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git
 		return git.CommitResult{}, err
 	}
 	s.shallow = true
+	done, err := p.turn(ctx, branch)
+	if err != nil {
+		return git.CommitResult{}, fmt.Errorf("committing %s to %s: %w", path, branch, err)
+	}
+	defer done()
 	var res git.CommitResult
 	err = p.retry.Do(ctx, func() error {
 		tip, err := s.fetchBranch(ctx, branch)
