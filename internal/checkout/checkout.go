@@ -14,7 +14,6 @@ import (
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -124,61 +123,6 @@ func (r Repo) Checkout(ctx context.Context, commit string) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-// Lineage is how a later commit relates to an earlier one, with one file as the later commit
-// holds it.
-type Lineage struct {
-	// Descends is true when commit is the earlier commit or one of its descendants.
-	Descends bool
-	// File is the file's content at commit; nil when the file does not exist there.
-	File []byte
-}
-
-// Lineage fetches the remote's branches and reports whether commit descends from ancestor,
-// with path's content at commit. Argo CD may already run a commit newer than the one a
-// promotion wrote (another service's promotion, a docs change): what matters then is that the
-// newer commit still carries what the promotion wrote.
-func (r Repo) Lineage(ctx context.Context, ancestor, commit, path string) (Lineage, error) {
-	repo, err := git.Init(memory.NewStorage(), nil)
-	if err != nil {
-		return Lineage{}, err
-	}
-	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{r.URL}}); err != nil {
-		return Lineage{}, err
-	}
-	err = repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: r.Auth,
-		RefSpecs: []gitconfig.RefSpec{"+refs/heads/*:refs/remotes/origin/*"}, Tags: git.NoTags})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return Lineage{}, fmt.Errorf("fetching %s: %w", r.URL, err)
-	}
-	later, err := repo.CommitObject(plumbing.NewHash(commit))
-	if err != nil {
-		return Lineage{}, fmt.Errorf("%w: %s in %s", ErrUnknownCommit, commit, r.URL)
-	}
-	earlier, err := repo.CommitObject(plumbing.NewHash(ancestor))
-	if err != nil {
-		return Lineage{}, fmt.Errorf("%w: %s in %s", ErrUnknownCommit, ancestor, r.URL)
-	}
-	var out Lineage
-	if out.Descends = later.Hash == earlier.Hash; !out.Descends {
-		if out.Descends, err = earlier.IsAncestor(later); err != nil {
-			return Lineage{}, fmt.Errorf("walking %s back to %s: %w", commit, ancestor, err)
-		}
-	}
-	f, err := later.File(path)
-	switch {
-	case errors.Is(err, object.ErrFileNotFound):
-		return out, nil
-	case err != nil:
-		return Lineage{}, fmt.Errorf("reading %s at %s: %w", path, commit, err)
-	}
-	content, err := f.Contents()
-	if err != nil {
-		return Lineage{}, fmt.Errorf("reading %s at %s: %w", path, commit, err)
-	}
-	out.File = []byte(content)
-	return out, nil
 }
 
 // isNoMatchingRef reports go-git's error for a refspec that matches nothing on the remote (a

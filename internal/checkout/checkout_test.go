@@ -2,10 +2,12 @@ package checkout
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -81,4 +83,44 @@ func TestLineage(t *testing.T) {
 
 	_, err = repo.Lineage(context.Background(), ours, strings.Repeat("0", 40), manifest)
 	require.ErrorIs(t, err, ErrUnknownCommit)
+}
+
+// The health waits share one copy of the remote: a commit pushed after it was made is fetched
+// when asked about; commits it holds are answered without the remote (here moved away), by
+// many waits at once.
+func TestLineageSharesOneCopy(t *testing.T) {
+	r := newGitRepo(t)
+	const manifest = "argocd/applications/dev/time-service.yaml"
+	ours := r.commit(manifest, "image: ours\n")
+	repo := Repo{URL: r.dir}
+	_, err := repo.Lineage(context.Background(), ours, ours, manifest)
+	require.NoError(t, err)
+	later := r.commit("argocd/applications/dev/version-service.yaml", "image: theirs\n")
+	got, err := repo.Lineage(context.Background(), ours, later, manifest)
+	require.NoError(t, err, "a commit pushed since is fetched")
+	require.True(t, got.Descends)
+
+	moved := r.dir + "-away"
+	require.NoError(t, os.Rename(r.dir, moved))
+	t.Cleanup(func() { _ = os.Rename(moved, r.dir) })
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := repo.Lineage(context.Background(), ours, later, manifest)
+			if err == nil && (!got.Descends || string(got.File) != "image: ours\n") {
+				err = fmt.Errorf("wrong answer: %+v", got)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "known commits need no fetch")
+	}
+	_, err = repo.Lineage(context.Background(), ours, strings.Repeat("1", 40), manifest)
+	require.Error(t, err, "an unknown commit needs the remote, which is away")
 }
