@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -30,6 +31,8 @@ type provider struct {
 	author git.Author
 	retry  retry.Policy
 	now    func() time.Time
+	// writers is where the provider finds each branch's slot (see turn): the process's.
+	writers *sync.Map
 }
 
 // New returns the provider for the remote at url. opts.Token authenticates https remotes;
@@ -41,6 +44,7 @@ func New(url string, opts git.Options) (git.Provider, error) {
 	return &provider{
 		url: url, auth: checkout.TokenAuth(url, opts.Token), token: opts.Token,
 		author: opts.Author.WithDefaults(), retry: retry.Default, now: time.Now,
+		writers: &writers,
 	}, nil
 }
 

@@ -252,6 +252,7 @@ func TestCommitRetriesAfterLosingTheRace(t *testing.T) {
 	bare := provBareRepo(t)
 	p := provGitProvider(t, bare)
 	other := provGitProvider(t, bare)
+	other.writers = new(sync.Map) // a writer in another process: it does not wait for our turn
 	calls := 0
 	edit := func(old []byte) ([]byte, error) {
 		calls++

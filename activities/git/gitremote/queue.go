@@ -11,11 +11,13 @@ import (
 // off and fetch again, each round a hundred fetches for one commit; in turn, each write is
 // one fetch and one push. Writers elsewhere (another worker, a person) still race, and the
 // push's compare-and-swap with the retry settles that.
+// A provider holds the process's registry; a test gives one its own to play a writer in
+// another process.
 var writers sync.Map // url + "\x00" + branch → chan struct{} (a slot)
 
 // turn waits for the branch's slot, or for ctx to end; done frees it.
 func (p *provider) turn(ctx context.Context, branch string) (done func(), err error) {
-	v, _ := writers.LoadOrStore(p.url+"\x00"+branch, make(chan struct{}, 1))
+	v, _ := p.writers.LoadOrStore(p.url+"\x00"+branch, make(chan struct{}, 1))
 	slot := v.(chan struct{})
 	select {
 	case slot <- struct{}{}:
