@@ -232,8 +232,22 @@ func conditionTrue(o *unstructured.Unstructured, typ string) bool {
 	return false
 }
 
-// settings are idp's Argo CD settings: a reconciliation timeout, the API server without TLS
-// (reached through a port-forward), and the default project argocd-server would create.
+// appOfAppsQuiet is argocd-cm's rule that keeps an env's app-of-apps from reconciling every time
+// one of its Applications changes only its status, its operation or idp's refresh request. The
+// app-of-apps tracks the Applications it created; without the rule each promotion's few status
+// updates each cost a reconciliation of the whole app-of-apps (all the env's Applications), one
+// at a time: with a hundred services promoted at once, that queue was the wave's bottleneck.
+// It still reconciles when an Application's spec changes, and when its health does (Argo CD
+// gives Applications no health unless a check is configured).
+const appOfAppsQuiet = `jsonPointers:
+- /status
+- /operation
+- /metadata/annotations/argocd.argoproj.io~1refresh
+`
+
+// settings are idp's Argo CD settings: a reconciliation timeout, the app-of-apps rule above, the
+// API server without TLS (reached through a port-forward), and the default project argocd-server
+// would create.
 func settings(env *config.Environment) []*unstructured.Unstructured {
 	ns := env.ArgoCD.Namespace
 	cm := func(name string, data map[string]any) *unstructured.Unstructured {
@@ -241,7 +255,10 @@ func settings(env *config.Environment) []*unstructured.Unstructured {
 			"metadata": map[string]any{"name": name, "namespace": ns}, "data": data}}
 	}
 	return []*unstructured.Unstructured{
-		cm("argocd-cm", map[string]any{"timeout.reconciliation": "60s"}),
+		cm("argocd-cm", map[string]any{
+			"timeout.reconciliation": "60s",
+			"resource.customizations.ignoreResourceUpdates.argoproj.io_Application": appOfAppsQuiet,
+		}),
 		cm("argocd-cmd-params-cm", map[string]any{"server.insecure": "true"}),
 		{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
 			"metadata": map[string]any{"name": "default", "namespace": ns},
