@@ -187,19 +187,7 @@ func TestCommitRacesOtherPushers(t *testing.T) {
 		<-start
 		errs <- casPushLoop(clone, pushes)
 	}()
-	for i := range commits {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			path := fmt.Sprintf("argocd/applications/dev/svc-%d.yaml", i)
-			res, err := p.Commit(context.Background(), "main", git.Change{Path: path, Edit: gittest.Image("v1"), Message: fmt.Sprintf("provider %d", i)})
-			if err == nil && !res.Changed {
-				err = fmt.Errorf("provider %d: nothing changed", i)
-			}
-			errs <- err
-		}()
-	}
+	casCommitServices(p, commits, start, &wg, errs)
 	close(start)
 	wg.Wait()
 	close(errs)
@@ -215,6 +203,25 @@ func TestCommitRacesOtherPushers(t *testing.T) {
 		require.Contains(t, subjects, fmt.Sprintf("provider %d\n", i))
 	}
 	provFsck(t, bare)
+}
+
+// casCommitServices starts n commits through p, each of its own service's manifest with the
+// message "provider <i>", once start is closed; each sends its error (or that nothing changed)
+// to errs and is counted in wg.
+func casCommitServices(p *provider, n int, start <-chan struct{}, wg *sync.WaitGroup, errs chan<- error) {
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			path := fmt.Sprintf("argocd/applications/dev/svc-%d.yaml", i)
+			res, err := p.Commit(context.Background(), "main", git.Change{Path: path, Edit: gittest.Image("v1"), Message: fmt.Sprintf("provider %d", i)})
+			if err == nil && !res.Changed {
+				err = fmt.Errorf("provider %d: nothing changed", i)
+			}
+			errs <- err
+		}()
+	}
 }
 
 // casPushLoop makes n commits in clone and pushes each to main, rebasing on a rejection.
@@ -380,16 +387,7 @@ func TestCommitsOfOneWorkerTakeTurns(t *testing.T) {
 	start := make(chan struct{})
 	errs := make(chan error, commits)
 	var wg sync.WaitGroup
-	for i := range commits {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			path := fmt.Sprintf("argocd/applications/dev/svc-%d.yaml", i)
-			_, err := p.Commit(context.Background(), "main", git.Change{Path: path, Edit: gittest.Image("v1"), Message: fmt.Sprintf("provider %d", i)})
-			errs <- err
-		}()
-	}
+	casCommitServices(p, commits, start, &wg, errs)
 	close(start)
 	wg.Wait()
 	close(errs)
