@@ -84,44 +84,7 @@ func (p *provider) Commit(ctx context.Context, branch string, c git.Change) (git
 		return git.CommitResult{}, err
 	}
 	c.Path = path
-	s, err := p.session()
-	if err != nil {
-		return git.CommitResult{}, err
-	}
-	s.shallow = true
-	done, err := p.turn(ctx, branch)
-	if err != nil {
-		return git.CommitResult{}, fmt.Errorf("committing %s to %s: %w", path, branch, err)
-	}
-	defer done()
-	var res git.CommitResult
-	err = p.retry.Do(ctx, func() error {
-		tip, err := s.fetchBranch(ctx, branch)
-		if err != nil {
-			return err
-		}
-		tree, err := s.applyChange(tip, c)
-		if err != nil {
-			return err
-		}
-		if tree.IsZero() {
-			res = git.CommitResult{Commit: tip.Hash.String()}
-			return nil
-		}
-		h, err := s.writeCommit(tip.Hash, tree, c.Message, nil)
-		if err != nil {
-			return err
-		}
-		if err := s.push(ctx, refUpdate{branch: branch, from: tip.Hash, to: h}); err != nil {
-			return err
-		}
-		res = git.CommitResult{Commit: h.String(), Changed: true}
-		return nil
-	})
-	if err != nil {
-		return git.CommitResult{}, fmt.Errorf("committing %s to %s: %w", path, branch, err)
-	}
-	return res, nil
+	return p.commitQueued(ctx, branch, c)
 }
 
 // Propose implements git.Provider: the proposal is branch head, one commit on base's head.

@@ -121,24 +121,27 @@ func (s *session) pusher(updates []refUpdate) (*gogit.Repository, error) {
 	view := &tipView{Storer: s.repo.Storer, commits: map[plumbing.Hash]bool{}}
 	for _, u := range updates {
 		view.commits[u.from], view.commits[u.to] = true, true
-		c, err := s.repo.CommitObject(u.to)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range c.ParentHashes {
-			view.commits[h] = true
+		for _, to := range append([]plumbing.Hash{u.to}, u.chain...) {
+			c, err := s.repo.CommitObject(to)
+			if err != nil {
+				return nil, err
+			}
+			view.commits[to] = true
+			for _, h := range c.ParentHashes {
+				view.commits[h] = true
+			}
 		}
 	}
 	return gogit.Open(view, nil)
 }
 
-// tipView shows a push only the commits it moves branches between, and their parents: any
-// other commit reads as missing, as in a shallow clone. go-git works out what to send by
-// walking everything reachable from every ref the remote advertises, so over the full
-// history of a busy branch each push would cost time that grows with the square of the
+// tipView shows a push only the commits it moves branches between (and a group's chain), and
+// their parents: any other commit reads as missing, as in a shallow clone. go-git works out
+// what to send by walking everything reachable from every ref the remote advertises, so over
+// the full history of a busy branch each push would cost time that grows with the square of the
 // history (every commit's whole tree), long enough for the branch to move again before it
-// lands. Seen through the view, that walk stops at the tips, and what is sent is the same:
-// the new commits and the objects the remote's tips do not have.
+// lands. Seen through the view, that walk stops at the tips, and what is sent is the same: the
+// new commits and the objects the remote's tips do not have.
 type tipView struct {
 	storage.Storer
 	commits map[plumbing.Hash]bool
@@ -154,9 +157,12 @@ func (v *tipView) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbin
 }
 
 // refUpdate moves branch from the commit an attempt read (zero: it saw no such branch) to to.
+// chain lists the commits between them when there are several (a group commit), so the push
+// sees each of them.
 type refUpdate struct {
 	branch   string
 	from, to plumbing.Hash
+	chain    []plumbing.Hash
 }
 
 // push sends local commits to the remote, all updates atomically, each a compare-and-swap
