@@ -133,7 +133,13 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 
 func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge, progress func(AppStatus)) (WaitAppOutput, error) {
 	deadline := time.Now().Add(in.Timeout)
-	b := backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
+	b := appPolls
+	var changed <-chan struct{}
+	if w, ok := k.(watcher); ok {
+		var stop func()
+		changed, stop = w.Changes(gvkApp, ns, in.App)
+		defer stop()
+	}
 	rc := newReach(in.App, time.Now())
 	last := AppStatus{Name: in.App, Sync: "Unknown", Health: "Unknown"}
 	var degradedSince time.Time
@@ -193,11 +199,17 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			return WaitAppOutput{Status: last}, fail.New(ErrHealthTimeout, "%s in %s not Synced and Healthy at %s after %s: %s",
 				in.App, in.Snapshot.Env.Name, short(in.Commit), in.Timeout, describe(last))
 		}
-		if err := b.wait(ctx); err != nil {
+		if err := b.waitOr(ctx, changed); err != nil {
 			return WaitAppOutput{Status: last}, err
 		}
 	}
 }
+
+// appPolls paces a wait's reads of its Application. Where the kube watches (a cluster), the
+// watch of the env's Applications also wakes the wait on every change of its Application, so
+// Argo CD's verdict is seen when it is written rather than at the next poll; the polls go on
+// for the judgements that depend on time passing (an Argo CD that does not answer).
+var appPolls = backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
 
 // getApp reads the Application, bounded in time so a hanging API cannot stall the wait.
 func getApp(ctx context.Context, k kube, ns, name string) (*unstructured.Unstructured, error) {

@@ -84,12 +84,17 @@ type backoff struct {
 	next, max time.Duration
 }
 
-func (b *backoff) wait(ctx context.Context) error {
+func (b *backoff) wait(ctx context.Context) error { return b.waitOr(ctx, nil) }
+
+// waitOr is wait cut short by a signal on changed; the wait after such a signal is not longer.
+func (b *backoff) waitOr(ctx context.Context, changed <-chan struct{}) error {
 	t := time.NewTimer(b.next)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-changed:
+		return nil
 	case <-t.C:
 	}
 	if b.next *= 2; b.next > b.max {

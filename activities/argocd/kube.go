@@ -43,8 +43,9 @@ type kube interface {
 
 // dynamicKube is kube over client-go's dynamic client.
 type dynamicKube struct {
-	dyn    dynamic.Interface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
+	dyn     dynamic.Interface
+	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	watches watches
 }
 
 func newKube(rc *rest.Config) (*dynamicKube, error) {

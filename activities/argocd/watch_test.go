@@ -1,0 +1,67 @@
+package argocd
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/alexpermiakov/idp/internal/config"
+)
+
+// Waits on a real kube-apiserver see Argo CD's verdict when it is written, not at their next
+// poll: with polls an hour apart, only the watch can end these waits. Two waits in one env
+// share one watch, each is woken for its own Application only, and the watch stops with the
+// last of them. Not parallel: it slows every wait's polls.
+func TestWaitAppWakesOnTheWatch(t *testing.T) {
+	c := startTestCluster(t)
+	saved := appPolls
+	appPolls = backoff{next: time.Hour, max: time.Hour}
+	t.Cleanup(func() { appPolls = saved })
+
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	since := time.Now().Add(-time.Minute)
+	apps := []string{"svc-a", "svc-b"}
+	for _, app := range apps {
+		c.setApp(t, app, commit, "Progressing", "rollout in progress")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	type result struct {
+		app string
+		out WaitAppOutput
+		err error
+	}
+	results := make(chan result, len(apps))
+	var reads atomic.Int32
+	for _, app := range apps {
+		in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "dev"}}, App: app, Commit: commit,
+			Since: since, Timeout: time.Hour}
+		go func() {
+			out, err := waitApp(ctx, c.kube, "argocd", in, exactly(commit), func(AppStatus) { reads.Add(1) })
+			results <- result{app, out, err}
+		}()
+	}
+	require.Eventually(t, func() bool { return reads.Load() >= int32(len(apps)) }, 30*time.Second, 10*time.Millisecond,
+		"both waits read their Application once")
+	c.kube.watches.mu.Lock()
+	require.Len(t, c.kube.watches.running, 1, "one watch for the env's Applications")
+	c.kube.watches.mu.Unlock()
+
+	for _, app := range apps {
+		c.setApp(t, app, commit, "Healthy", "", "registry/idp/"+app+":v1")
+		select {
+		case r := <-results:
+			require.Equal(t, app, r.app, "the wait on the Application that changed ends, not the other")
+			require.NoError(t, r.err)
+			require.Equal(t, "Healthy", r.out.Status.Health)
+		case <-ctx.Done():
+			t.Fatalf("the wait on %s did not see it Healthy: %v", app, ctx.Err())
+		}
+	}
+	c.kube.watches.mu.Lock()
+	defer c.kube.watches.mu.Unlock()
+	require.Empty(t, c.kube.watches.running, "the watch stops with its last wait")
+}
