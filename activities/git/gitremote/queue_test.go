@@ -25,6 +25,17 @@ func queueBare(t *testing.T) string {
 	return bare
 }
 
+// queueHeld is a provider for a fresh queueBare repository whose main is held, as by a write in
+// progress: commits started now queue until done is called.
+func queueHeld(t *testing.T) (bare string, p *provider, done func()) {
+	t.Helper()
+	bare = queueBare(t)
+	p = provGitProvider(t, bare)
+	done, err := p.turn(context.Background(), "main")
+	require.NoError(t, err)
+	return bare, p, done
+}
+
 // queuePushes is the number of updates of main the remote logged.
 func queuePushes(t *testing.T, bare string) int {
 	t.Helper()
@@ -62,11 +73,8 @@ func queueCommit(p *provider, c git.Change, out chan<- queueOutcome) {
 func TestQueuedCommitsGoOutInOnePush(t *testing.T) {
 	t.Parallel()
 	const n = 12
-	bare := queueBare(t)
-	p := provGitProvider(t, bare)
+	bare, p, done := queueHeld(t)
 	p.retry = retry.Policy{Attempts: 1}
-	done, err := p.turn(context.Background(), "main") // a write in progress: the rest queue
-	require.NoError(t, err)
 
 	out := make(chan queueOutcome, n+2)
 	for i := range n {
@@ -111,12 +119,9 @@ func TestQueuedCommitsGoOutInOnePush(t *testing.T) {
 func TestGroupStartsOverAfterLosingThePush(t *testing.T) {
 	t.Parallel()
 	const n = 5
-	bare := queueBare(t)
-	p := provGitProvider(t, bare)
+	bare, p, done := queueHeld(t)
 	other := provGitProvider(t, bare)
 	other.writers = new(sync.Map) // a writer in another process
-	done, err := p.turn(context.Background(), "main")
-	require.NoError(t, err)
 
 	var mu sync.Mutex
 	applied := map[string]int{}
@@ -164,10 +169,7 @@ func TestGroupStartsOverAfterLosingThePush(t *testing.T) {
 // A caller that gives up while its commit waits in the queue is left out of the group.
 func TestQueuedCommitLeftOutWhenItsCallerGivesUp(t *testing.T) {
 	t.Parallel()
-	bare := queueBare(t)
-	p := provGitProvider(t, bare)
-	done, err := p.turn(context.Background(), "main")
-	require.NoError(t, err)
+	bare, p, done := queueHeld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan queueOutcome, 2)
 	go func() {
