@@ -134,12 +134,8 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge, progress func(AppStatus)) (WaitAppOutput, error) {
 	deadline := time.Now().Add(in.Timeout)
 	b := appPolls
-	var changed <-chan struct{}
-	if w, ok := k.(watcher); ok {
-		var stop func()
-		changed, stop = w.Changes(gvkApp, ns, in.App)
-		defer stop()
-	}
+	changed, stop := wakeups(k, ns, in.App)
+	defer stop()
 	rc := newReach(in.App, time.Now())
 	last := AppStatus{Name: in.App, Sync: "Unknown", Health: "Unknown"}
 	var degradedSince time.Time
@@ -203,6 +199,15 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			return WaitAppOutput{Status: last}, err
 		}
 	}
+}
+
+// wakeups signals each change of the Application where k watches (a cluster); stop ends it.
+// Elsewhere (a test's fake kube) the channel never signals and the wait polls alone.
+func wakeups(k kube, ns, app string) (changed <-chan struct{}, stop func()) {
+	if w, ok := k.(watcher); ok {
+		return w.Changes(gvkApp, ns, app)
+	}
+	return nil, func() {}
 }
 
 // appPolls paces a wait's reads of its Application. Where the kube watches (a cluster), the
