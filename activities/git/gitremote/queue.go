@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/alexpermiakov/idp/activities/git"
 )
@@ -191,7 +192,7 @@ func (p *provider) commitChain(ctx context.Context, branch string, group []*queu
 			if q.err = q.ctx.Err(); q.err != nil {
 				continue // its caller has gone: it is not committed for nobody
 			}
-			tree, err := s.applyChange(head, q.change)
+			tree, err := s.applyQueued(head, q.change)
 			if err != nil {
 				q.err = err
 				continue
@@ -215,4 +216,15 @@ func (p *provider) commitChain(ctx context.Context, branch string, group []*queu
 		}
 		return s.push(ctx, refUpdate{branch: branch, from: tip.Hash, to: head.Hash, chain: chain})
 	})
+}
+
+// applyQueued is applyChange for one change of a group: an edit that panics fails that change
+// alone, as it would have failed only its own activity before it ran in the group's goroutine.
+func (s *session) applyQueued(head *object.Commit, c git.Change) (tree plumbing.Hash, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tree, err = plumbing.ZeroHash, fmt.Errorf("editing %s: panic: %v", c.Path, r)
+		}
+	}()
+	return s.applyChange(head, c)
 }

@@ -68,33 +68,37 @@ func queueCommit(p *provider, c git.Change, out chan<- queueOutcome) {
 }
 
 // Commits that queue while the branch is busy go out as one push: one commit per caller, each
-// with its own message, hash and file; an edit that fails gets its own error and stays out;
-// a change with nothing to do gets a commit already on the branch.
+// with its own message, hash and file; an edit that fails (or panics) gets its own error and
+// stays out; a change with nothing to do gets a commit already on the branch.
 func TestQueuedCommitsGoOutInOnePush(t *testing.T) {
 	t.Parallel()
 	const n = 12
 	bare, p, done := queueHeld(t)
 	p.retry = retry.Policy{Attempts: 1}
 
-	out := make(chan queueOutcome, n+2)
+	out := make(chan queueOutcome, n+3)
 	for i := range n {
 		queueCommit(p, git.Change{Path: fmt.Sprintf("argocd/applications/dev/svc-%d.yaml", i), Edit: gittest.Image("v1"),
 			Message: fmt.Sprintf("provider %d", i)}, out)
 	}
 	queueCommit(p, git.Change{Path: "argocd/applications/dev/broken.yaml", Message: "broken",
 		Edit: func([]byte) ([]byte, error) { return nil, errors.New("bad manifest") }}, out)
+	queueCommit(p, git.Change{Path: "argocd/applications/dev/panics.yaml", Message: "panics",
+		Edit: func([]byte) ([]byte, error) { panic("edit bug") }}, out)
 	queueCommit(p, git.Change{Path: gittest.DevApp, Message: "nothing to do",
 		Edit: func(old []byte) ([]byte, error) { return old, nil }}, out)
-	queueWait(t, p, "main", n+2)
+	queueWait(t, p, "main", n+3)
 	done()
 
 	hashes := map[string]bool{}
-	for range n + 2 {
+	for range n + 3 {
 		o := <-out
 		switch o.change.Message {
 		case "broken":
 			require.ErrorContains(t, o.err, "bad manifest")
 			require.ErrorContains(t, o.err, "committing argocd/applications/dev/broken.yaml to main")
+		case "panics":
+			require.ErrorContains(t, o.err, "editing argocd/applications/dev/panics.yaml: panic: edit bug")
 		case "nothing to do":
 			require.NoError(t, o.err)
 			require.False(t, o.res.Changed)
