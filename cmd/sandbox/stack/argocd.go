@@ -2,7 +2,9 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,34 +24,37 @@ const argoReconcile = "60s"
 // helm renders the charts Applications point at.
 var argoTools = []string{"argocd", "argocd-application-controller", "argocd-repo-server", "argocd-git-ask-pass", "helm"}
 
-// watchArgoCD starts an env's Argo CD processes once bootstrap has installed Argo CD there.
+// watchArgoCD starts each env's Argo CD processes once bootstrap has installed Argo CD there.
 // In the cluster, kwok runs the installed Deployments' pods as fakes; outside it, the stack
 // runs the real application-controller and repo-server they stand for. Before bootstrap an
-// env has no Argo CD, as on a new account.
+// env has no Argo CD, as on a new account. Envs start side by side: a controller takes a
+// while to sync its caches.
 func (s *Stack) watchArgoCD(ctx context.Context, kubeconfigs map[string]string) {
-	pending := map[string]string{}
-	for env, kc := range kubeconfigs {
-		pending[env] = kc
+	for _, env := range sortedKeys(kubeconfigs) {
+		go s.watchEnvArgoCD(ctx, env, kubeconfigs[env])
 	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for len(pending) > 0 {
+}
+
+// watchEnvArgoCD is watchArgoCD for one env: every second until Argo CD is installed, then
+// until its processes serve, pausing 10 s after a start that failed.
+func (s *Stack) watchEnvArgoCD(ctx context.Context, env, kubeconfig string) {
+	pause := time.Second
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(pause):
 		}
-		for _, env := range sortedKeys(pending) {
-			installed, err := argoInstalled(ctx, pending[env])
-			if err != nil || !installed {
-				continue
-			}
-			if err := s.startArgoCD(env, pending[env]); err != nil {
-				s.logf("starting Argo CD for %s: %v", env, err)
-				continue
-			}
-			delete(pending, env)
+		pause = time.Second
+		if installed, err := argoInstalled(ctx, kubeconfig); err != nil || !installed {
+			continue
 		}
+		err := s.startArgoCD(ctx, env, kubeconfig)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.logf("starting Argo CD for %s: %v", env, err)
+		pause = 10 * time.Second
 	}
 }
 
@@ -76,39 +81,88 @@ func argoInstalled(ctx context.Context, kubeconfig string) (bool, error) {
 	return err == nil, nil
 }
 
-// startArgoCD runs redis, the repo-server and the application-controller for one env.
-func (s *Stack) startArgoCD(env, kubeconfig string) error {
+// argoStartAttempts is how often startArgoCD picks new ports after one was taken.
+const argoStartAttempts = 3
+
+// argoStartTimeout bounds the wait for an env's Argo CD processes to serve: the controller
+// opens its metrics port only once its caches have synced.
+var argoStartTimeout = 3 * time.Minute
+
+// startArgoCD runs redis, the repo-server and the application-controller for one env, and
+// returns once each serves on its port. A port taken before its process bound it starts the
+// three again on other ports; any other failure stops them and says why.
+func (s *Stack) startArgoCD(ctx context.Context, env, kubeconfig string) error {
+	for attempt := 1; ; attempt++ {
+		procs, err := s.runArgoCD(ctx, env, kubeconfig)
+		if err == nil {
+			for _, p := range procs {
+				s.addProc(p)
+			}
+			s.logf("Argo CD installed in %s: application-controller and repo-server started", env)
+			return s.saveState()
+		}
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop(10 * time.Second)
+		}
+		if !errors.Is(err, ErrPortTaken) || attempt == argoStartAttempts {
+			return err
+		}
+		s.logf("Argo CD for %s, attempt %d: %v: starting again on other ports", env, attempt, err)
+	}
+}
+
+// runArgoCD starts an env's Argo CD processes on fresh ports and waits until they serve. It
+// returns what it started, for the caller to keep or stop.
+func (s *Stack) runArgoCD(ctx context.Context, env, kubeconfig string) ([]*proc, error) {
 	base := filepath.Join(s.opts.Dir, "argocd", env)
 	for _, d := range []string{"tmp", "home"} {
 		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	redisPort, err := FreePort()
-	if err != nil {
-		return err
+	// redis, the repo-server and its metrics, the controller's metrics (each has a fixed
+	// default: every env needs its own).
+	ports := make([]int, 4)
+	for i := range ports {
+		var err error
+		if ports[i], err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
-	repoPort, err := FreePort()
-	if err != nil {
-		return err
-	}
-	// Each process also serves metrics, on a fixed default port: give each env its own.
-	repoMetrics, err := FreePort()
-	if err != nil {
-		return err
-	}
-	ctrlMetrics, err := FreePort()
-	if err != nil {
-		return err
-	}
-	redis, err := startProc(env+"-redis", filepath.Join(s.opts.Dir, "logs", env+"-redis.log"), os.Environ(),
-		"redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no",
+	redisAddr, repoAddr := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
+	logs := filepath.Join(s.opts.Dir, "logs")
+	redis, err := startProc(env+"-redis", filepath.Join(logs, env+"-redis.log"), os.Environ(),
+		"redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(ports[0]), "--save", "", "--appendonly", "no",
 		"--dir", base)
 	if err != nil {
-		return fmt.Errorf("redis-server (apt-get install redis-server): %w", err)
+		return nil, fmt.Errorf("redis-server (apt-get install redis-server): %w", err)
 	}
-	s.addProc(redis)
-	procEnv := append(os.Environ(),
+	procs := []*proc{redis}
+	procEnv := s.argoEnv(base, kubeconfig)
+	repo, err := startProc(env+"-argocd-repo-server", filepath.Join(logs, env+"-argocd-repo-server.log"), procEnv,
+		filepath.Join(s.opts.BinDir, "argocd-repo-server"), "--disable-tls", "--address", "127.0.0.1",
+		"--port", strconv.Itoa(ports[1]), "--metrics-port", strconv.Itoa(ports[2]), "--redis", redisAddr, "--loglevel", "warn")
+	if err != nil {
+		return procs, err
+	}
+	procs = append(procs, repo)
+	ctrl, err := startProc(env+"-argocd-application-controller", filepath.Join(logs, env+"-argocd-application-controller.log"), procEnv,
+		filepath.Join(s.opts.BinDir, "argocd-application-controller"), "--kubeconfig", kubeconfig, "--namespace", "argocd",
+		"--repo-server", repoAddr, "--repo-server-plaintext", "--redis", redisAddr,
+		"--metrics-port", strconv.Itoa(ports[3]), "--loglevel", "warn")
+	if err != nil {
+		return procs, err
+	}
+	procs = append(procs, ctrl)
+	return procs, waitAll(ctx, "Argo CD for "+env, procs, argoStartTimeout, func(ctx context.Context) error {
+		return listening(ctx, ports...)
+	})
+}
+
+// argoEnv is the environment of an env's Argo CD processes (SANDBOX-NOTES: running Argo CD
+// outside the cluster).
+func (s *Stack) argoEnv(base, kubeconfig string) []string {
+	return append(os.Environ(),
 		"ARGOCD_FAKE_IN_CLUSTER=true",
 		"KUBECONFIG="+kubeconfig,
 		"ARGOCD_GPG_ENABLED=false",
@@ -118,22 +172,19 @@ func (s *Stack) startArgoCD(env, kubeconfig string) error {
 		"HOME="+filepath.Join(base, "home"),
 		"PATH="+s.opts.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 	)
-	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
-	repo, err := startProc(env+"-argocd-repo-server", filepath.Join(s.opts.Dir, "logs", env+"-argocd-repo-server.log"), procEnv,
-		filepath.Join(s.opts.BinDir, "argocd-repo-server"), "--disable-tls", "--address", "127.0.0.1",
-		"--port", strconv.Itoa(repoPort), "--metrics-port", strconv.Itoa(repoMetrics), "--redis", redisAddr, "--loglevel", "warn")
-	if err != nil {
-		return err
+}
+
+// listening says which of the ports on 127.0.0.1 does not accept a connection yet.
+func listening(ctx context.Context, ports ...int) error {
+	var d net.Dialer
+	for _, port := range ports {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("port %d: %w", port, err)
+		}
+		c.Close()
 	}
-	s.addProc(repo)
-	ctrl, err := startProc(env+"-argocd-application-controller", filepath.Join(s.opts.Dir, "logs", env+"-argocd-application-controller.log"), procEnv,
-		filepath.Join(s.opts.BinDir, "argocd-application-controller"), "--kubeconfig", kubeconfig, "--namespace", "argocd",
-		"--repo-server", "127.0.0.1:"+strconv.Itoa(repoPort), "--repo-server-plaintext", "--redis", redisAddr,
-		"--metrics-port", strconv.Itoa(ctrlMetrics), "--loglevel", "warn")
-	if err != nil {
-		return err
-	}
-	s.addProc(ctrl)
-	s.logf("Argo CD installed in %s: application-controller and repo-server started", env)
-	return s.saveState()
+	return nil
 }

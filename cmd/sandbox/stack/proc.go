@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -151,15 +153,51 @@ func portFree(port int) bool {
 	return true
 }
 
-// FreePort returns a port nothing listens on now. Another process may take it before the
-// component that is given it binds it: a small race the sandbox accepts.
+// FreePort returns a port nothing listens on now, never the same one twice in this process.
+// It picks below the kernel's ephemeral range (net.ipv4.ip_local_port_range), where outgoing
+// connections take their source ports: a port the kernel chose for us (":0") comes from
+// that range, and one of the stack's hundreds of client connections could take it before
+// the component given it binds it (a controller that cannot bind its metrics port exits).
+// Another stack on the host can still take it: callers check their processes came up.
 func FreePort() (int, error) {
+	lo, hi := portRange()
+	given.Lock()
+	defer given.Unlock()
+	for i := 0; i < 500 && hi > lo; i++ {
+		port := lo + rand.IntN(hi-lo)
+		if !given.ports[port] && portFree(port) {
+			given.ports[port] = true
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	given.ports[port] = true
+	return port, nil
+}
+
+// given is the ports FreePort handed out.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// portRange is [lo, hi): up to 12,000 ports right below the ephemeral range, none below
+// 10,000; empty when the ephemeral range starts too low to leave room.
+func portRange() (lo, hi int) {
+	first := 32768 // Linux's default
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				first = n
+			}
+		}
+	}
+	return max(10000, first-12000), first
 }
 
 // waitFor polls check until it succeeds, the process dies or the deadline passes.
