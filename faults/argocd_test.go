@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,6 +84,7 @@ func kubeDownDuringInstall(t *testing.T, r *rig, kube *kubernetes.Clientset) {
 	time.Sleep(8 * time.Second)
 	require.NoError(t, r.S.Restart("dev-kube-apiserver"))
 	restarted := time.Now()
+	awaitAPI(t, r, kube, "dev-kube-apiserver")
 
 	var line string
 	r.AwaitStatus("bootstrap-dev", 3*time.Minute, func(st api.Status) bool {
@@ -201,4 +203,24 @@ func appGets(t *testing.T, kube *kubernetes.Clientset) int {
 		}
 	}
 	return total
+}
+
+// awaitAPI waits until the restarted kube-apiserver answers, so a restart that failed (its
+// port taken meanwhile) fails here with its log, not later as a bootstrap that never ends.
+func awaitAPI(t *testing.T, r *rig, kube *kubernetes.Clientset, name string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, err := kube.RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(r.S.Dir(), "logs", name+".log"))
+			lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+			t.Fatalf("%s does not answer 90 s after its restart (%v; it runs: %v); the end of its log:\n%s",
+				name, err, r.S.ProcNames(), strings.Join(lines[max(0, len(lines)-15):], "\n"))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
