@@ -93,7 +93,7 @@ func (a *Activities) PlanPromotion(_ context.Context, in policy.Input) (Promotio
 	if err != nil {
 		return PromotionOutput{}, fail.Wrap(fail.Config, err, "promote")
 	}
-	return PromotionOutput{Envs: envs, Tooling: a.Config.Tooling}, nil
+	return PromotionOutput{Envs: envs, Tooling: a.Config.Tooling.For(in.Service)}, nil
 }
 
 // FreezeInput names an env.

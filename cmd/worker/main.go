@@ -33,6 +33,7 @@ import (
 type options struct {
 	config      string
 	metricsAddr string
+	pprofAddr   string
 	healthAddr  string
 	eventsAddr  string
 	logFormat   string
@@ -57,6 +58,8 @@ func main() {
 		"serve /healthz and /readyz on this address, e.g. :8081 ($"+health.EnvAddr+"; empty: off)")
 	flag.StringVar(&o.eventsAddr, "events-addr", os.Getenv(events.EnvAddr),
 		"serve ECR push events at http://ADDR"+events.Path+" ($"+events.EnvAddr+"; default imageWatch.events.addr in idp.yaml; empty: off)")
+	flag.StringVar(&o.pprofAddr, "pprof-addr", os.Getenv("IDP_PPROF_ADDR"),
+		"serve Go profiles at http://ADDR/debug/pprof/, e.g. 127.0.0.1:6060 ($IDP_PPROF_ADDR; empty: off)")
 	flag.StringVar(&o.logFormat, "log-format", os.Getenv("IDP_LOG_FORMAT"),
 		"json or text ($IDP_LOG_FORMAT; default: text on a terminal, else json)")
 	flag.StringVar(&o.logLevel, "log-level", os.Getenv("IDP_LOG_LEVEL"), "debug, info, warn or error ($IDP_LOG_LEVEL; default info)")
@@ -86,6 +89,11 @@ func run(o options, stop <-chan interface{}) error {
 		return err
 	}
 	defer closeMetrics()
+	closePprof, err := o.servePprof(logger)
+	if err != nil {
+		return err
+	}
+	defer closePprof()
 	c, err := client.Dial(opts)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", opts.HostPort, opts.Namespace, err)

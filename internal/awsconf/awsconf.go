@@ -5,6 +5,7 @@ package awsconf
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -19,7 +20,27 @@ import (
 // Load returns SDK configuration for one account: its region, its endpoint override, and the
 // role to assume when idp.yaml names one. Against an endpoint override (an emulator) it uses
 // static dummy credentials, so real credentials never leave for it.
+//
+// An account's configuration is loaded once per process and shared: its HTTP client (and so
+// its open connections and the CA bundle it parsed) and its credentials cache (an assumed
+// role's credentials, refreshed before they expire). Loading it for every call cost each
+// activity a parse of $AWS_CA_BUNDLE and a connection of its own.
 func Load(ctx context.Context, acct config.AWS) (aws.Config, error) {
+	if cfg, ok := loaded.Load(acct); ok {
+		return cfg.(aws.Config).Copy(), nil
+	}
+	cfg, err := load(ctx, acct)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	shared, _ := loaded.LoadOrStore(acct, cfg)
+	return shared.(aws.Config).Copy(), nil
+}
+
+// loaded holds each account's configuration (config.AWS → aws.Config).
+var loaded sync.Map
+
+func load(ctx context.Context, acct config.AWS) (aws.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(acct.Region)}
 	if acct.Endpoint != "" {
 		opts = append(opts,

@@ -64,6 +64,18 @@ type Tooling struct {
 	GrantPull *bool `yaml:"grantPull" json:"grantPull,omitempty"`
 }
 
+// For is the tooling with only service's repository: what a run about one service carries in
+// its workflow data. With every repository, each run of a platform with 500 services would
+// carry (and a worker hold, for each run it has cached) 500 entries it never reads.
+func (t Tooling) For(service string) Tooling {
+	repo, ok := t.Repositories[service]
+	t.Repositories = map[string]string{}
+	if ok {
+		t.Repositories[service] = repo
+	}
+	return t
+}
+
 // GrantPullEnabled reports whether bootstrap grants cross-account ECR pull.
 func (t Tooling) GrantPullEnabled() bool { return t.GrantPull == nil || *t.GrantPull }
 

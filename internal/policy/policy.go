@@ -57,13 +57,15 @@ func Path(cfg *config.Config, in Input) ([]Env, error) {
 		return nil, err
 	}
 	var out []Env
+	tooling := cfg.Tooling.For(in.Service)
 	for _, e := range cfg.Environments[entry : last+1] {
 		env := Env{Name: e.Name, App: AppName(in.Service, e.Name), Root: e.ArgoCD.AppOfApps, Approval: e.Promotion.Approval,
 			RequirePassed: e.Promotion.RequirePassed, Soak: e.Promotion.Soak.Std(), HealthTimeout: e.Promotion.HealthTimeout.Std(),
 			Propose:  e.Promotion.Approval.Required,
-			Snapshot: config.Snapshot{Env: e, Repository: cfg.Repository, Tooling: cfg.Tooling}}
+			Snapshot: config.Snapshot{Env: e, Repository: cfg.Repository, Tooling: tooling}}
 		if r := env.RequirePassed; r != "" {
 			if snap, err := cfg.Snapshot(r); err == nil {
+				snap.Tooling = tooling
 				env.PassedSnapshot = &snap
 			}
 		}

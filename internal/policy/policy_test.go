@@ -63,7 +63,12 @@ func TestPathCarriesSnapshots(t *testing.T) {
 	envs, err := Path(cfg, Input{Service: "time-service", Tag: "v1.2.3", To: "prod"})
 	require.NoError(t, err)
 	require.NotEmpty(t, envs)
+	require.Greater(t, len(cfg.Tooling.Repositories), 1, "idp.yaml lists several services")
+	// A run carries its own service's repository only, not the platform's: with 500
+	// services every parked run would hold 500 entries.
+	only := map[string]string{"time-service": cfg.Tooling.Repositories["time-service"]}
 	for _, e := range envs {
+		require.Equal(t, only, e.Snapshot.Tooling.Repositories)
 		require.Equal(t, e.Name, e.Snapshot.Env.Name, "each env carries its own snapshot")
 		require.Equal(t, cfg.Repository, e.Snapshot.Repository)
 		require.Equal(t, cfg.Tooling.AWS, e.Snapshot.Tooling.AWS)
@@ -74,5 +79,6 @@ func TestPathCarriesSnapshots(t *testing.T) {
 		}
 		require.NotNil(t, e.PassedSnapshot, "%s requires %s", e.Name, e.RequirePassed)
 		require.Equal(t, e.RequirePassed, e.PassedSnapshot.Env.Name)
+		require.Equal(t, only, e.PassedSnapshot.Tooling.Repositories)
 	}
 }
