@@ -93,6 +93,11 @@ func (p *provider) Propose(ctx context.Context, base, head string, c git.Change,
 	if err != nil {
 		return git.Proposal{}, err
 	}
+	release, err := proposing(ctx, p.url)
+	if err != nil {
+		return git.Proposal{}, fmt.Errorf("proposing %s on %s: %w", c.Path, head, err)
+	}
+	defer release()
 	s, err := p.session()
 	if err != nil {
 		return git.Proposal{}, err
@@ -157,3 +162,26 @@ func (s *session) propose(ctx context.Context, base, head string, c git.Change) 
 
 // UpdateProposal implements git.Provider; a plain branch has no description to update.
 func (p *provider) UpdateProposal(context.Context, git.Proposal, string) error { return nil }
+
+// maxProposing bounds the proposals this process writes to one remote at once. Each holds an
+// in-memory copy of the base branch's tip (about 11 MB allocated for a repository of 500
+// services) while it fetches and pushes; 500 promotions parking at an approval at once would
+// otherwise hold 500 copies, and the worker keep that peak as RSS long after. The fetches
+// share the same cores and network either way; the rest wait their turn, heartbeating.
+const maxProposing = 8
+
+// proposals holds each remote's proposal slots (url → chan struct{}).
+var proposals sync.Map
+
+// proposing takes one of the remote's proposal slots, waiting while all are held; release
+// gives it back.
+func proposing(ctx context.Context, url string) (release func(), err error) {
+	v, _ := proposals.LoadOrStore(url, make(chan struct{}, maxProposing))
+	slots := v.(chan struct{})
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for one of the %d proposal slots: %w", maxProposing, ctx.Err())
+	}
+}

@@ -193,3 +193,47 @@ func TestQueuedCommitLeftOutWhenItsCallerGivesUp(t *testing.T) {
 	require.Equal(t, "kept", provGit(t, bare, "log", "-1", "--format=%s", "main"))
 	require.Equal(t, "2", provGit(t, bare, "rev-list", "--count", "main"), "the seed and the kept commit only")
 }
+
+// At most maxProposing proposals to one remote hold a copy of its tip at once; the next
+// waits for a slot, gives up with its caller, and another remote has slots of its own.
+func TestProposalsTakeTurnsPerRemote(t *testing.T) {
+	url := "file://" + t.TempDir()
+	var held []func()
+	for range maxProposing {
+		release, err := proposing(context.Background(), url)
+		require.NoError(t, err)
+		held = append(held, release)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := proposing(ctx, url)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "proposal slots")
+
+	other, err := proposing(context.Background(), url+"-other")
+	require.NoError(t, err, "another remote has its own slots")
+	other()
+
+	got := make(chan func())
+	go func() {
+		release, err := proposing(context.Background(), url)
+		if err == nil {
+			got <- release
+		}
+	}()
+	select {
+	case <-got:
+		t.Fatal("a proposal got a slot while all were held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	held[0]()
+	select {
+	case release := <-got:
+		release()
+	case <-time.After(5 * time.Second):
+		t.Fatal("a released slot went to no one waiting")
+	}
+	for _, release := range held[1:] {
+		release()
+	}
+}
