@@ -164,6 +164,9 @@ func (o options) validate() (*slog.Logger, error) {
 	if err := checkAddr(o.eventsAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--events-addr (%s) %q: %w", events.EnvAddr, o.eventsAddr, err))
 	}
+	if err := checkAddr(o.pprofAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--pprof-addr (IDP_PPROF_ADDR) %q: %w", o.pprofAddr, err))
+	}
 	return logger, errors.Join(errs...)
 }
 

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +35,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		{options{metricsAddr: ":9090", logFormat: "text", logLevel: "debug"}, nil},
 		{options{metricsAddr: "127.0.0.1:0"}, nil},
 		{options{metricsAddr: "9090"}, []string{`--metrics-addr (IDP_METRICS_ADDR) "9090": want HOST:PORT or :PORT`}},
+		{options{pprofAddr: "6060"}, []string{`--pprof-addr (IDP_PPROF_ADDR) "6060": want HOST:PORT or :PORT`}},
 		{options{metricsAddr: "localhost:http"}, []string{`port "http" is not a number`}},
 		{options{metricsAddr: ":70000", logFormat: "xml"}, []string{`log format "xml": want json or text`, `port "70000"`}},
 	} {
@@ -166,4 +169,26 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// --pprof-addr serves Go's profiles; a taken address fails the start with the flag's name.
+func TestPprofServesProfiles(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	stop, err := options{pprofAddr: addr}.servePprof(logger)
+	require.NoError(t, err)
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "HeapAlloc")
+
+	_, err = options{pprofAddr: addr}.servePprof(logger)
+	require.ErrorContains(t, err, "--pprof-addr, IDP_PPROF_ADDR")
 }
