@@ -96,7 +96,7 @@ func (s *Stack) startArgoCD(ctx context.Context, env, kubeconfig string) error {
 		procs, err := s.runArgoCD(ctx, env, kubeconfig)
 		if err == nil {
 			for _, p := range procs {
-				s.addProc(p)
+				p.starting.Store(false)
 			}
 			s.logf("Argo CD installed in %s: application-controller and repo-server started", env)
 			return s.saveState()
@@ -104,6 +104,7 @@ func (s *Stack) startArgoCD(ctx context.Context, env, kubeconfig string) error {
 		for i := len(procs) - 1; i >= 0; i-- {
 			procs[i].stop(10 * time.Second)
 		}
+		s.removeProcs(procs)
 		if !errors.Is(err, ErrPortTaken) || attempt == argoStartAttempts {
 			return err
 		}
@@ -112,7 +113,8 @@ func (s *Stack) startArgoCD(ctx context.Context, env, kubeconfig string) error {
 }
 
 // runArgoCD starts an env's Argo CD processes on fresh ports and waits until they serve. It
-// returns what it started, for the caller to keep or stop.
+// returns what it started, for the caller to keep or stop; the stack records each as it
+// starts, so closing the stack meanwhile stops it too.
 func (s *Stack) runArgoCD(ctx context.Context, env, kubeconfig string) ([]*proc, error) {
 	base := filepath.Join(s.opts.Dir, "argocd", env)
 	for _, d := range []string{"tmp", "home"} {
@@ -137,6 +139,8 @@ func (s *Stack) runArgoCD(ctx context.Context, env, kubeconfig string) ([]*proc,
 	if err != nil {
 		return nil, fmt.Errorf("redis-server (apt-get install redis-server): %w", err)
 	}
+	redis.starting.Store(true)
+	s.addProc(redis)
 	procs := []*proc{redis}
 	procEnv := s.argoEnv(base, kubeconfig)
 	repo, err := startProc(env+"-argocd-repo-server", filepath.Join(logs, env+"-argocd-repo-server.log"), procEnv,
@@ -145,6 +149,8 @@ func (s *Stack) runArgoCD(ctx context.Context, env, kubeconfig string) ([]*proc,
 	if err != nil {
 		return procs, err
 	}
+	repo.starting.Store(true)
+	s.addProc(repo)
 	procs = append(procs, repo)
 	ctrl, err := startProc(env+"-argocd-application-controller", filepath.Join(logs, env+"-argocd-application-controller.log"), procEnv,
 		filepath.Join(s.opts.BinDir, "argocd-application-controller"), "--kubeconfig", kubeconfig, "--namespace", "argocd",
@@ -153,6 +159,8 @@ func (s *Stack) runArgoCD(ctx context.Context, env, kubeconfig string) ([]*proc,
 	if err != nil {
 		return procs, err
 	}
+	ctrl.starting.Store(true)
+	s.addProc(ctrl)
 	procs = append(procs, ctrl)
 	return procs, waitAll(ctx, "Argo CD for "+env, procs, argoStartTimeout, func(ctx context.Context) error {
 		return listening(ctx, ports...)

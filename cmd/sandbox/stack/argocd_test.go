@@ -109,6 +109,7 @@ func TestArgoCDStartsAgainWhenAPortWasTaken(t *testing.T) {
 	names := map[string]bool{}
 	for _, p := range s.processes() {
 		require.True(t, p.alive(), "%s", p.Name)
+		require.False(t, p.starting.Load(), "%s serves: its exit would end the stack's Wait", p.Name)
 		names[p.Name] = true
 	}
 	require.Equal(t, map[string]bool{"dev-redis": true, "dev-argocd-repo-server": true, "dev-argocd-application-controller": true}, names,

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -23,6 +24,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  string // the output file
+	// starting marks a process the stack may still stop and start again on other ports
+	// (an env's Argo CD before it serves): its exit does not end Wait.
+	starting atomic.Bool
 }
 
 // ErrPortTaken says a process could not bind a port it was given: another process took it

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -277,6 +278,13 @@ func (s *Stack) addProc(p *proc) {
 	s.procs = append(s.procs, p)
 }
 
+// removeProcs forgets processes the stack stopped before they were of use.
+func (s *Stack) removeProcs(gone []*proc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.procs = slices.DeleteFunc(s.procs, func(p *proc) bool { return slices.Contains(gone, p) })
+}
+
 // Wait blocks until ctx is done or a child process dies.
 func (s *Stack) Wait(ctx context.Context) error {
 	t := time.NewTicker(500 * time.Millisecond)
@@ -287,7 +295,7 @@ func (s *Stack) Wait(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			for _, p := range s.processes() {
-				if !p.alive() {
+				if !p.alive() && !p.starting.Load() {
 					return fmt.Errorf("%s exited: see %s", p.Name, filepath.Join(s.opts.Dir, "logs", p.Name+".log"))
 				}
 			}

@@ -53,8 +53,8 @@ func Down(dir string, log io.Writer) error {
 	}
 	// The stack process stops its children itself; anything left is killed by PID.
 	killPID(st.PID, 30*time.Second)
-	for _, p := range st.Procs {
-		killPID(p.PID, 10*time.Second)
+	for i := range st.Procs {
+		killPID(st.Procs[i].PID, 10*time.Second)
 	}
 	_ = os.Remove(filepath.Join(dir, "state.json"))
 	fmt.Fprintln(log, "sandbox: stopped")
