@@ -86,7 +86,7 @@ const argoStartAttempts = 3
 
 // argoStartTimeout bounds the wait for an env's Argo CD processes to serve: the controller
 // opens its metrics port only once its caches have synced.
-var argoStartTimeout = 3 * time.Minute
+const argoStartTimeout = 3 * time.Minute
 
 // startArgoCD runs redis, the repo-server and the application-controller for one env, and
 // returns once each serves on its port. A port taken before its process bound it starts the
