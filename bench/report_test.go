@@ -203,8 +203,39 @@ func (r *results) tables(w func(string, ...any)) {
 	w("Argo CD's sync operations %.3f s, Healthy seen → run closed %.3f s; full promotion: start → prod's approval asked %.3f s.",
 		median(r.Samples["breakdown.argoSync"]), median(r.Samples["breakdown.healthyToRunEnd"]), median(r.Samples["breakdown.fullToApproval"]))
 	w("")
+	cpuTable(w, r.Throughput)
 	profileTable(w, "The last lead-time run", r.LeadTimeProfile)
 	profileTable(w, "The last no-change bootstrap", r.NoChangeProfile)
+}
+
+// cpuTable lists the CPU each process used in the largest one-worker wave, the largest first,
+// against what the machine's cores could give over its wall time.
+func cpuTable(w func(string, ...any), waves []waveResult) {
+	var big *waveResult
+	for i, tp := range waves {
+		if tp.Workers == 1 && len(tp.CPUByProcess) > 0 && (big == nil || tp.N > big.N) {
+			big = &waves[i]
+		}
+	}
+	if big == nil {
+		return
+	}
+	total := 0.0
+	for _, v := range big.CPUByProcess {
+		total += v
+	}
+	w("The wave of %d promotions on one worker (%.1f s wall; %d cores could give %.0f CPU seconds, the stack used %.0f), CPU",
+		big.N, big.Wall, big.Cores, big.Wall*float64(big.Cores), total)
+	w("seconds by process (children it ran included, every env's summed):")
+	w("")
+	w("| process | CPU seconds | share |")
+	w("|---|---|---|")
+	keys := sortedKeys(big.CPUByProcess)
+	sort.SliceStable(keys, func(i, j int) bool { return big.CPUByProcess[keys[i]] > big.CPUByProcess[keys[j]] })
+	for _, k := range keys {
+		w("| %s | %.1f | %.0f%% |", k, big.CPUByProcess[k], 100*big.CPUByProcess[k]/total)
+	}
+	w("")
 }
 
 // profileTable lists where a run's time went, the largest first.

@@ -84,6 +84,12 @@ type waveResult struct {
 	// own part (plan, reads, lock, door, the Git write among the wave's other writes).
 	HandoverP50 float64 `json:"handoverP50,omitempty"`
 	HandoverP99 float64 `json:"handoverP99,omitempty"`
+	// CPUByProcess is the CPU seconds each of the stack's processes used during the wave
+	// (children included; env-specific processes summed by kind): where a wave's time goes on
+	// a machine whose cores it saturates.
+	CPUByProcess map[string]float64 `json:"cpuByProcess,omitempty"`
+	// Cores is how many the machine had (CPUByProcess against what they could give).
+	Cores int `json:"cores,omitempty"`
 }
 
 // add records one sample of a short scenario.

@@ -243,6 +243,9 @@ func (r *rig) procPID(name string) int {
 type procStat struct {
 	PeakRSSMB, RSSMB float64
 	CPUSeconds       float64
+	// ChildCPUSeconds is the CPU of the process's children it has waited for (a repo-server's
+	// helm and git runs).
+	ChildCPUSeconds float64
 }
 
 // readProc reads VmHWM and VmRSS from /proc/PID/status, utime+stime from /proc/PID/stat.
@@ -268,7 +271,10 @@ func readProc(t *testing.T, pid int) procStat {
 	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
+	cutime, _ := strconv.ParseFloat(f[13], 64)
+	cstime, _ := strconv.ParseFloat(f[14], 64)
 	ps.CPUSeconds = (utime + stime) / clockTicks
+	ps.ChildCPUSeconds = (cutime + cstime) / clockTicks
 	return ps
 }
 

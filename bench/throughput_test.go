@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -54,9 +55,10 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		resetPeak(t, w.pid())
 		cpu0 += readProc(t, w.pid()).CPUSeconds
 	}
+	cpuBefore := r.cpuByProcess()
 	start := time.Now()
 	r.promoteAll(services, tags, "dev")
-	tp := waveResult{N: n, Workers: len(r.workers)}
+	tp := waveResult{N: n, Workers: len(r.workers), Cores: runtime.NumCPU()}
 	ids := make([]string, n)
 	for i := range services {
 		ids[i] = api.PromoteID(services[i], tags[i])
@@ -70,6 +72,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		runs[i].st, runs[i].start, runs[i].close = r.result(id)
 	}
 	wall := time.Since(start)
+	tp.CPUByProcess = cpuSince(cpuBefore, r.cpuByProcess())
 	tp.Wall = round(wall.Seconds())
 	tp.PromotionsPerMinute = round(float64(n) / wall.Minutes())
 	for _, w := range r.workers {

@@ -38,6 +38,9 @@ type options struct {
 	eventsAddr  string
 	logFormat   string
 	logLevel    string
+	// workflowCache is how many workflow runs the worker keeps in memory between their tasks
+	// (empty: defaultWorkflowCache).
+	workflowCache string
 	// stderr receives the logs.
 	stderr io.Writer
 }
@@ -63,6 +66,9 @@ func main() {
 	flag.StringVar(&o.logFormat, "log-format", os.Getenv("IDP_LOG_FORMAT"),
 		"json or text ($IDP_LOG_FORMAT; default: text on a terminal, else json)")
 	flag.StringVar(&o.logLevel, "log-level", os.Getenv("IDP_LOG_LEVEL"), "debug, info, warn or error ($IDP_LOG_LEVEL; default info)")
+	flag.StringVar(&o.workflowCache, "workflow-cache", os.Getenv("IDP_WORKFLOW_CACHE"),
+		"how many workflow runs stay in memory between their tasks ($IDP_WORKFLOW_CACHE; default "+strconv.Itoa(defaultWorkflowCache)+
+			"); the others replay their history when they next have work")
 	flag.Parse()
 	if err := run(o, worker.InterruptCh()); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -109,6 +115,8 @@ func run(o options, stop <-chan interface{}) error {
 		return err
 	}
 	defer es.Close()
+	cache, _ := o.cacheSize()
+	worker.SetStickyWorkflowCacheSize(cache)
 	fatal := make(chan error, 1)
 	w := worker.New(c, api.TaskQueue, worker.Options{OnFatalError: func(err error) {
 		select {
@@ -167,7 +175,30 @@ func (o options) validate() (*slog.Logger, error) {
 	if err := checkAddr(o.pprofAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--pprof-addr (IDP_PPROF_ADDR) %q: %w", o.pprofAddr, err))
 	}
+	if _, err := o.cacheSize(); err != nil {
+		errs = append(errs, err)
+	}
 	return logger, errors.Join(errs...)
+}
+
+// defaultWorkflowCache is how many workflow runs a worker keeps in memory by default. The
+// Temporal SDK keeps 10,000, which holds every parked promotion (one waiting days for an
+// approval) with its goroutines; a run past the cache replays its history (a promotion's is
+// about a hundred events: milliseconds) when an approval, a signal or an activity's result
+// arrives. 256 holds the runs that have work on a busy worker (a wave of 100 promotions, the
+// per-branch turns, the schedules).
+const defaultWorkflowCache = 256
+
+// cacheSize is --workflow-cache as a number.
+func (o options) cacheSize() (int, error) {
+	if o.workflowCache == "" {
+		return defaultWorkflowCache, nil
+	}
+	n, err := strconv.Atoi(o.workflowCache)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("--workflow-cache (IDP_WORKFLOW_CACHE) %q: want a whole number of workflow runs, at least 1, e.g. %d", o.workflowCache, defaultWorkflowCache)
+	}
+	return n, nil
 }
 
 // checkAddr accepts "" (off) and host:port with a numeric port.

@@ -37,6 +37,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		{options{metricsAddr: "9090"}, []string{`--metrics-addr (IDP_METRICS_ADDR) "9090": want HOST:PORT or :PORT`}},
 		{options{pprofAddr: "6060"}, []string{`--pprof-addr (IDP_PPROF_ADDR) "6060": want HOST:PORT or :PORT`}},
 		{options{metricsAddr: "localhost:http"}, []string{`port "http" is not a number`}},
+		{options{workflowCache: "50"}, nil},
+		{options{workflowCache: "0"}, []string{`--workflow-cache (IDP_WORKFLOW_CACHE) "0": want a whole number`}},
+		{options{workflowCache: "lots"}, []string{`--workflow-cache (IDP_WORKFLOW_CACHE) "lots"`}},
 		{options{metricsAddr: ":70000", logFormat: "xml"}, []string{`log format "xml": want json or text`, `port "70000"`}},
 	} {
 		tc.o.stderr = &b

@@ -1,0 +1,71 @@
+//go:build bench
+
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/stretchr/testify/require"
+)
+
+// benchProcess names the bench's own process in cpuByProcess: it runs the AWS emulators, the
+// starter CLI's calls and the Git remote's server side.
+const benchProcess = "bench (AWS emulators, starter CLI, git)"
+
+// cpuByProcess is the CPU seconds (children waited for included) each process of the stack
+// has used so far, by name; env-specific processes are summed by kind ("argocd-repo-server"
+// for every env's), the workers into "worker".
+func (r *rig) cpuByProcess() map[string]float64 {
+	r.t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.S.Dir(), "state.json"))
+	require.NoError(r.t, err)
+	var st struct {
+		Procs []struct {
+			Name string `json:"name"`
+			PID  int    `json:"pid"`
+		} `json:"procs"`
+	}
+	require.NoError(r.t, json.Unmarshal(b, &st))
+	cpu := map[string]float64{}
+	add := func(name string, pid int) {
+		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err != nil {
+			return // gone (a restarted process): its replacement is listed too
+		}
+		ps := readProc(r.t, pid)
+		cpu[name] += ps.CPUSeconds + ps.ChildCPUSeconds
+	}
+	for _, p := range st.Procs {
+		add(processKind(p.Name), p.PID)
+	}
+	for _, w := range r.workers {
+		add("worker", w.pid())
+	}
+	add(benchProcess, os.Getpid())
+	return cpu
+}
+
+// processKind drops the env prefix of an env's process ("dev-argocd-repo-server").
+func processKind(name string) string {
+	for _, env := range []string{"dev-", "staging-", "prod-"} {
+		if rest, ok := strings.CutPrefix(name, env); ok {
+			return rest
+		}
+	}
+	return name
+}
+
+// cpuSince is what each process used since before (rounded to 0.1 s; those that used none
+// are left out).
+func cpuSince(before, after map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for name, v := range after {
+		if used := v - before[name]; used >= 0.05 {
+			d[name] = float64(int(used*10+0.5)) / 10
+		}
+	}
+	return d
+}
