@@ -191,8 +191,10 @@ func (r *results) tables(w func(string, ...any)) {
 		w("The promotion with a %s health wait, by type: %s.", k, byCount(r.HistoryEvents.HealthWaitByType[k]))
 		w("")
 	}
-	w("Parked: %d promotions waiting for approval; worker RSS %.0f MB (%.0f MB before they started); Temporal dev server %.1f%% of one core while they wait.",
-		r.Parked.N, r.Parked.WorkerRSSMB, r.Parked.WorkerRSSIdleMB, r.Parked.TemporalCPUPercent)
+	w("Parked: %d promotions waiting for approval; worker RSS at rest %.0f MB (%.0f MB before they started; %.0f MB 10 s after the last parked,",
+		r.Parked.N, r.Parked.WorkerRSSMB, r.Parked.WorkerRSSIdleMB, r.Parked.WorkerRSSBurstMB)
+	w("before Go collected what their start left; peak %.0f MB); Temporal dev server %.1f%% of one core while they wait.",
+		r.Parked.WorkerPeakRSSMB, r.Parked.TemporalCPUPercent)
 	w("")
 	w("Manifest edit and commit on 5,000 commits / 500 manifests: %.3f s per commit.", r.ManifestEditSeconds)
 	w("")

@@ -49,8 +49,15 @@ type results struct {
 		NoChange float64 `json:"noChange"`
 	} `json:"bootstrap"`
 	Parked struct {
-		N           int     `json:"n"`
+		N int `json:"n"`
+		// WorkerRSSMB is the worker's RSS with the promotions parked, at rest: restParked
+		// after the last one parked, when Go's periodic collection (every 2 minutes at most)
+		// has run and its scavenger has returned the freed heap.
 		WorkerRSSMB float64 `json:"workerRssMB"`
+		// WorkerRSSBurstMB is the same 10 s after the last one parked (the heap the burst of
+		// 500 starts left, not yet collected) and WorkerPeakRSSMB the highest it was.
+		WorkerRSSBurstMB float64 `json:"workerRssBurstMB,omitempty"`
+		WorkerPeakRSSMB  float64 `json:"workerPeakRssMB,omitempty"`
 		// WorkerRSSIdleMB is the worker's RSS before the promotions started.
 		WorkerRSSIdleMB float64 `json:"workerRssIdleMB"`
 		// TemporalCPUPercent is the dev server's CPU use (% of one core) over a minute parked.

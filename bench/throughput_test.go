@@ -146,6 +146,10 @@ func parkedConfig(t *testing.T) func(string) string {
 	}
 }
 
+// restParked is how long after the last promotion parked the worker's RSS is read: Go
+// collects at least every 2 minutes, and its scavenger then returns what the collection freed.
+const restParked = 150 * time.Second
+
 // parked: Parked promotions of as many services wait for approval in dev at once; recorded:
 // the worker's RSS and the Temporal dev server's CPU while they wait.
 func parked(t *testing.T, r *rig, m mode, res *results) {
@@ -168,16 +172,20 @@ func parked(t *testing.T, r *rig, m mode, res *results) {
 		res.Parked.N++
 	}
 	t.Logf("%d promotions waiting for approval after %s", res.Parked.N, time.Since(start).Round(time.Second))
+	parkedAt := time.Now()
 	time.Sleep(10 * time.Second)
-	window := time.Minute
+	res.Parked.WorkerRSSBurstMB = round(readProc(t, w.pid()).RSSMB)
+	window, rest := time.Minute, restParked
 	if m.Small {
-		window = 10 * time.Second
+		window, rest = 10*time.Second, 20*time.Second
 	}
 	temporal := r.procPID("temporal")
 	cpu0 := readProc(t, temporal).CPUSeconds
 	time.Sleep(window)
 	res.Parked.TemporalCPUPercent = round(100 * (readProc(t, temporal).CPUSeconds - cpu0) / window.Seconds())
-	res.Parked.WorkerRSSMB = round(readProc(t, w.pid()).RSSMB)
-	t.Logf("parked %d: worker RSS %.0f MB (idle %.0f MB), Temporal dev server %.1f%% of a core",
-		res.Parked.N, res.Parked.WorkerRSSMB, res.Parked.WorkerRSSIdleMB, res.Parked.TemporalCPUPercent)
+	time.Sleep(time.Until(parkedAt.Add(rest)))
+	ps := readProc(t, w.pid())
+	res.Parked.WorkerRSSMB, res.Parked.WorkerPeakRSSMB = round(ps.RSSMB), round(ps.PeakRSSMB)
+	t.Logf("parked %d: worker RSS at rest %.0f MB (idle %.0f MB, 10 s after the last parked %.0f MB, peak %.0f MB), Temporal dev server %.1f%% of a core",
+		res.Parked.N, res.Parked.WorkerRSSMB, res.Parked.WorkerRSSIdleMB, res.Parked.WorkerRSSBurstMB, res.Parked.WorkerPeakRSSMB, res.Parked.TemporalCPUPercent)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -60,7 +59,7 @@ func refresh(ctx context.Context, k kube, ns, name string) error {
 	}
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
 		"metadata": map[string]any{"name": name, "namespace": ns,
-			"annotations": map[string]any{v1alpha1.AnnotationKeyRefresh: string(v1alpha1.RefreshTypeNormal)}}}}
+			"annotations": map[string]any{annotationRefresh: refreshNormal}}}}
 	_, err = k.Apply(ctx, obj, refreshManager)
 	return err
 }
@@ -151,11 +150,11 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 			return WaitAppOutput{}, err
 		case obj != nil:
 			rc.apiUp(time.Now())
-			var app v1alpha1.Application
+			var app application
 			if err := decodeApp(obj.Object, &app); err != nil {
 				return WaitAppOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
 			}
-			last = Status(&app)
+			last = summarize(&app)
 			at, err := synced(ctx, &app, ours)
 			if err != nil {
 				return WaitAppOutput{Status: last}, err
@@ -236,7 +235,7 @@ func probe(ctx context.Context, k kube, ns, name string, rc *reach) {
 }
 
 // synced says whether one of the revisions the Application is synced to counts as ours.
-func synced(ctx context.Context, app *v1alpha1.Application, ours judge) (bool, error) {
+func synced(ctx context.Context, app *application, ours judge) (bool, error) {
 	for _, rev := range append([]string{app.Status.Sync.Revision}, app.Status.Sync.Revisions...) {
 		if rev == "" {
 			continue
@@ -250,9 +249,9 @@ func synced(ctx context.Context, app *v1alpha1.Application, ours judge) (bool, e
 
 // comparisonFailed says whether Argo CD could not compare the Application with Git (its
 // manifests do not render, or its spec is invalid).
-func comparisonFailed(app *v1alpha1.Application) bool {
+func comparisonFailed(app *application) bool {
 	for _, c := range app.Status.Conditions {
-		if c.Type == v1alpha1.ApplicationConditionComparisonError || c.Type == v1alpha1.ApplicationConditionInvalidSpecError {
+		if c.Type == conditionComparisonErr || c.Type == conditionInvalidSpecErr {
 			return true
 		}
 	}
@@ -261,7 +260,7 @@ func comparisonFailed(app *v1alpha1.Application) bool {
 
 // atCommit says whether the Application, synced at a revision that counts as ours (at), is
 // Synced and Healthy there; Degraded there is an error.
-func atCommit(app *v1alpha1.Application, at bool, in WaitAppInput) (bool, error) {
+func atCommit(app *application, at bool, in WaitAppInput) (bool, error) {
 	st := app.Status
 	if !at {
 		return false, nil
@@ -278,9 +277,9 @@ func atCommit(app *v1alpha1.Application, at bool, in WaitAppInput) (bool, error)
 		return false, nil
 	}
 	if st.Health.Status == "Degraded" {
-		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Snapshot.Env.Name, short(in.Commit), Status(app).Message)
+		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Snapshot.Env.Name, short(in.Commit), summarize(app).Message)
 	}
-	return st.Sync.Status == v1alpha1.SyncStatusCodeSynced && st.Health.Status == "Healthy", nil
+	return st.Sync.Status == syncedCode && st.Health.Status == "Healthy", nil
 }
 
 // judge says whether a revision an Application is synced to counts as the promotion's commit.

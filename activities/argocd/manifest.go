@@ -11,7 +11,7 @@ import (
 	"github.com/alexpermiakov/idp/internal/config"
 )
 
-// argoModule is the Go module whose Application types idp uses; its source tree carries the
+// argoModule is the Go module of Argo CD (its settings code checks idp's in tests); its source tree carries the
 // official install manifest of the same version.
 const argoModule = "github.com/argoproj/argo-cd/v2"
 

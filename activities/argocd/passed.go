@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-
 	"github.com/alexpermiakov/idp/internal/config"
 	"github.com/alexpermiakov/idp/internal/fail"
 )
@@ -48,7 +46,7 @@ func (a *Activities) Passed(ctx context.Context, in PassedInput) (PassedOutput, 
 	if obj == nil {
 		return PassedOutput{Reason: in.App + " does not exist in " + env.Name}, nil
 	}
-	var app v1alpha1.Application
+	var app application
 	if err := decodeApp(obj.Object, &app); err != nil {
 		return PassedOutput{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
 	}
@@ -58,9 +56,9 @@ func (a *Activities) Passed(ctx context.Context, in PassedInput) (PassedOutput, 
 // runs answers Passed for an Application that exists: it must be Synced and Healthy and run
 // an image of the repository whose tag resolves to the digest. Tags the registry no longer
 // has say nothing either way.
-func (a *Activities) runs(ctx context.Context, app *v1alpha1.Application, repo, digest string) (PassedOutput, error) {
-	st := Status(app)
-	if st.Sync != string(v1alpha1.SyncStatusCodeSynced) || st.Health != "Healthy" {
+func (a *Activities) runs(ctx context.Context, app *application, repo, digest string) (PassedOutput, error) {
+	st := summarize(app)
+	if st.Sync != syncedCode || st.Health != "Healthy" {
 		return PassedOutput{Reason: "it is " + describe(st)}, nil
 	}
 	for _, img := range app.Status.Summary.Images {

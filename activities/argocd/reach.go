@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -57,14 +56,14 @@ func newReach(app string, now time.Time) *reach {
 // seen takes one read of the Application and says whether to request a refresh now. busy
 // says whether the controller reconciled any Application after a time: a controller working
 // through a long queue answers a refresh late, and is not away.
-func (r *reach) seen(app *v1alpha1.Application, now time.Time, busy func(after time.Time) bool) (probe bool) {
+func (r *reach) seen(app *application, now time.Time, busy func(after time.Time) bool) (probe bool) {
 	if at := app.Status.ReconciledAt; at != nil && !at.Time.Equal(r.reconciled) {
 		if !r.reconciled.IsZero() {
 			r.alive(now)
 		}
 		r.reconciled = at.Time
 	}
-	_, pending := app.Annotations[v1alpha1.AnnotationKeyRefresh]
+	_, pending := app.Annotations[annotationRefresh]
 	switch {
 	case pending && r.asked.IsZero():
 		r.asked = now

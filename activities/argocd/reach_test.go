@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -44,7 +43,7 @@ func (c *countingKube) Get(ctx context.Context, gvk schema.GroupVersionKind, ns,
 	}
 	o, err := c.fakeKube.Get(ctx, gvk, ns, name)
 	if o != nil && c.answer {
-		if _, ok := o.GetAnnotations()[v1alpha1.AnnotationKeyRefresh]; ok {
+		if _, ok := o.GetAnnotations()[annotationRefresh]; ok {
 			o.SetAnnotations(nil)
 			_ = unstructured.SetNestedField(o.Object, time.Now().Add(time.Duration(c.gets)*time.Second).UTC().Format(time.RFC3339), "status", "reconciledAt")
 		}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/alexpermiakov/idp/internal/config"
@@ -152,11 +151,11 @@ func lookDuringSoak(ctx context.Context, k kube, ns string, in SoakInput, ours j
 		st := AppStatus{Name: in.App, Sync: "Unknown", Health: "Missing", Message: "Application not found"}
 		return soakState{status: st, problem: "is missing", detail: "Application not found"}, nil
 	}
-	var app v1alpha1.Application
+	var app application
 	if err := decodeApp(obj.Object, &app); err != nil {
 		return soakState{}, fmt.Errorf("decoding Application %s: %w", in.App, err)
 	}
-	st := Status(&app)
+	st := summarize(&app)
 	at, err := synced(ctx, &app, ours)
 	switch {
 	case err != nil:

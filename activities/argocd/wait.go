@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"go.temporal.io/sdk/activity"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -141,14 +140,14 @@ func check(ctx context.Context, k kube, ns, root string) ([]AppStatus, []string,
 	var apps []AppStatus
 	seen := map[string]bool{}
 	for i := range items {
-		var app v1alpha1.Application
+		var app application
 		if err := decodeApp(items[i].Object, &app); err != nil {
 			return nil, nil, fmt.Errorf("decoding Application %s: %w", items[i].GetName(), err)
 		}
-		st := Status(&app)
+		st := summarize(&app)
 		apps = append(apps, st)
 		seen[app.Name] = true
-		if st.Sync != string(v1alpha1.SyncStatusCodeSynced) || st.Health != "Healthy" {
+		if st.Sync != syncedCode || st.Health != "Healthy" {
 			pending = append(pending, describe(st))
 		}
 		// Children the app-of-apps defines must exist too.
@@ -176,9 +175,9 @@ func hasItem(items []unstructured.Unstructured, name string) bool {
 	return false
 }
 
-// Status summarizes an Application, with Argo CD's own words for what is wrong: error
+// summarize reads an Application's state, with Argo CD's own words for what is wrong: error
 // conditions first, then the operation's message, then the health message.
-func Status(app *v1alpha1.Application) AppStatus {
+func summarize(app *application) AppStatus {
 	st := AppStatus{Name: app.Name, Sync: string(app.Status.Sync.Status), Health: string(app.Status.Health.Status),
 		Revision: app.Status.Sync.Revision}
 	if st.Revision == "" && len(app.Status.Sync.Revisions) > 0 {
@@ -193,7 +192,7 @@ func Status(app *v1alpha1.Application) AppStatus {
 	}
 	var msgs []string
 	for _, c := range app.Status.Conditions {
-		if c.IsError() {
+		if c.isError() {
 			msgs = append(msgs, c.Type+": "+c.Message)
 		}
 	}
@@ -241,7 +240,7 @@ func statefulSetReady(o *unstructured.Unstructured) bool {
 
 // decodeApp converts an unstructured Application to Argo CD's type through JSON, as the API
 // server would; the reflection-based converter refuses some of its fields.
-func decodeApp(obj map[string]any, app *v1alpha1.Application) error {
+func decodeApp(obj map[string]any, app *application) error {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return err
