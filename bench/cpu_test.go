@@ -3,13 +3,10 @@
 package bench
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/stretchr/testify/require"
 )
 
 // benchProcess names the bench's own process in cpuByProcess: it runs the AWS emulators, the
@@ -21,15 +18,6 @@ const benchProcess = "bench (AWS emulators, starter CLI, git)"
 // for every env's), the workers into "worker".
 func (r *rig) cpuByProcess() map[string]float64 {
 	r.t.Helper()
-	b, err := os.ReadFile(filepath.Join(r.S.Dir(), "state.json"))
-	require.NoError(r.t, err)
-	var st struct {
-		Procs []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"procs"`
-	}
-	require.NoError(r.t, json.Unmarshal(b, &st))
 	cpu := map[string]float64{}
 	add := func(name string, pid int) {
 		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err != nil {
@@ -38,7 +26,7 @@ func (r *rig) cpuByProcess() map[string]float64 {
 		ps := readProc(r.t, pid)
 		cpu[name] += ps.CPUSeconds + ps.ChildCPUSeconds
 	}
-	for _, p := range st.Procs {
+	for _, p := range r.procs() {
 		add(processKind(p.Name), p.PID)
 	}
 	for _, w := range r.workers {

@@ -217,26 +217,35 @@ func (r *rig) push(service, tag string) string {
 	return d
 }
 
-// procPID is the PID of the stack's process name (from the state file the stack keeps).
+// procPID is the PID of the stack's process name.
 func (r *rig) procPID(name string) int {
 	r.t.Helper()
-	b, err := os.ReadFile(filepath.Join(r.S.Dir(), "state.json"))
-	require.NoError(r.t, err)
-	var st struct {
-		Procs []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"procs"`
-	}
-	require.NoError(r.t, json.Unmarshal(b, &st))
 	pid := 0
-	for _, p := range st.Procs {
+	for _, p := range r.procs() {
 		if p.Name == name {
 			pid = p.PID
 		}
 	}
 	require.NotZero(r.t, pid, "no process %s in %s/state.json", name, r.S.Dir())
 	return pid
+}
+
+// stackProc is one process of the stack, as its state file lists it.
+type stackProc struct {
+	Name string `json:"name"`
+	PID  int    `json:"pid"`
+}
+
+// procs are the stack's processes, from the state file the stack keeps.
+func (r *rig) procs() []stackProc {
+	r.t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.S.Dir(), "state.json"))
+	require.NoError(r.t, err)
+	var st struct {
+		Procs []stackProc `json:"procs"`
+	}
+	require.NoError(r.t, json.Unmarshal(b, &st))
+	return st.Procs
 }
 
 // procStat is a process's memory and CPU as /proc has them.
