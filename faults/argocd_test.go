@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,15 +71,7 @@ func TestKubeAndArgoCDAway(t *testing.T) {
 func kubeDownDuringInstall(t *testing.T, r *rig, kube *kubernetes.Clientset) {
 	code, out := r.Starter("bootstrap", "--env", "dev")
 	require.Equal(t, 0, code, out)
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		_, err := kube.RESTClient().Get().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/applications.argoproj.io").DoRaw(context.Background())
-		if err == nil {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "InstallArgoCD did not start within 4 min: %s", r.Status("bootstrap-dev").Steps)
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitCreated(t, r, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "applications.argoproj.io", 4*time.Minute)
 	require.NoError(t, r.S.Kill("dev-kube-apiserver"))
 	t.Logf("dev-kube-apiserver killed once Argo CD's CRDs were applied")
 	time.Sleep(8 * time.Second)
@@ -203,6 +196,34 @@ func appGets(t *testing.T, kube *kubernetes.Clientset) int {
 		}
 	}
 	return total
+}
+
+// awaitCreated returns as soon as the object name of the collection at path exists. It
+// watches, not polls: an install applies Argo CD's ~60 objects in well under a second, so a
+// poll (paced besides by client-go's 5 requests/s) may see the CRD only once the install is
+// over, and the fault would miss it.
+func awaitCreated(t *testing.T, r *rig, path, name string, within time.Duration) {
+	t.Helper()
+	kc, err := clientcmd.BuildConfigFromFlags("", r.S.Kubeconfigs["dev"])
+	require.NoError(t, err)
+	kube, err := kubernetes.NewForConfig(kc) // no client timeout: it would end the watch
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		stream, err := kube.RESTClient().Get().AbsPath(path).Param("watch", "true").
+			Param("fieldSelector", "metadata.name="+name).Stream(ctx)
+		if err == nil {
+			var ev struct{ Type string }
+			err = json.NewDecoder(stream).Decode(&ev) // the first event: ADDED, even for one already there
+			stream.Close()
+			if err == nil && ev.Type == "ADDED" {
+				return
+			}
+		}
+		require.NoError(t, ctx.Err(), "%s/%s not created within %s: %s", path, name, within, r.Status("bootstrap-dev").Steps)
+		time.Sleep(100 * time.Millisecond) // the watch ended without it (the server closes watches now and then)
+	}
 }
 
 // awaitAPI waits until the restarted kube-apiserver answers, so a restart that failed (its
