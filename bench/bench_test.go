@@ -31,6 +31,8 @@ type mode struct {
 	GitopsReconcile time.Duration
 	// ThroughputN are the sizes of the concurrent promotion waves, on one worker then two.
 	ThroughputN []int
+	// Workers is how many workers the waves run on in the end (one, then two, ...).
+	Workers int
 	// Parked is how many promotions wait for approval at once.
 	Parked int
 	// HealthWaits are the two health wait lengths whose histories must be the same size.
@@ -39,13 +41,27 @@ type mode struct {
 
 func modeFromEnv() mode {
 	if os.Getenv("IDP_BENCH_SMALL") == "1" {
-		return mode{Small: true, Runs: 1, GitopsRuns: 1, GitopsReconcile: 10 * time.Second, ThroughputN: []int{2},
+		return mode{Small: true, Runs: 1, Workers: 2, GitopsRuns: 1, GitopsReconcile: 10 * time.Second, ThroughputN: []int{2},
 			Parked: 5, HealthWaits: [2]time.Duration{2 * time.Second, 12 * time.Second}}
 	}
-	m := mode{Runs: 5, GitopsRuns: 2, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},
+	m := mode{Runs: 5, Workers: 2, GitopsRuns: 2, GitopsReconcile: 180 * time.Second, ThroughputN: []int{10, 50, 100},
 		Parked: 500, HealthWaits: [2]time.Duration{10 * time.Second, 120 * time.Second}}
 	if n, err := strconv.Atoi(os.Getenv("IDP_BENCH_GITOPS_RUNS")); err == nil && n > 0 {
 		m.GitopsRuns = n // each takes up to two reconciliation periods
+	}
+	if sizes := os.Getenv("IDP_BENCH_N"); sizes != "" {
+		var ns []int // a look at one wave size, e.g. 100, without the others' 10 minutes
+		for _, f := range strings.Split(sizes, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+				ns = append(ns, n)
+			}
+		}
+		if len(ns) > 0 {
+			m.ThroughputN = ns
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("IDP_BENCH_WORKERS")); err == nil && n > 0 {
+		m.Workers = n
 	}
 	return m
 }
@@ -75,7 +91,7 @@ func TestBench(t *testing.T) {
 	res.ManifestEditSeconds = manifestEditBench(t)
 	if m.Small {
 		t.Run("stack", func(t *testing.T) {
-			r := up(t, max(m.ThroughputN[len(m.ThroughputN)-1], m.Parked))
+			r := up(t, max(slices.Max(m.ThroughputN), m.Parked))
 			quietStack(t, r, m, res)
 			if !t.Failed() {
 				throughput(t, r, m, res)
@@ -91,7 +107,7 @@ func TestBench(t *testing.T) {
 	}
 	if m.runs("throughput") {
 		t.Run("throughput", func(t *testing.T) {
-			r := up(t, m.ThroughputN[len(m.ThroughputN)-1])
+			r := up(t, slices.Max(m.ThroughputN))
 			throughput(t, r, m, res)
 		})
 	}

@@ -96,6 +96,7 @@ func (r *results) markdown(m mode) string {
 	w("IDP_BENCH_SMALL=1 go test -tags bench -count=1 -run TestBench -v ./bench   # make test's smoke run")
 	w("IDP_BENCH_ONLY=quiet|throughput|parked ...   # one stack's scenarios, merged into the existing results")
 	w("IDP_BENCH_GITOPS_RUNS=N ...                  # how often the GitOps default is timed (default 2)")
+	w("IDP_BENCH_N=100 IDP_BENCH_WORKERS=1 ...      # throughput: only these wave sizes, on up to this many workers")
 	w("```")
 	w("")
 	r.method(w, m)
@@ -238,6 +239,16 @@ func cpuTable(w func(string, ...any), waves []waveResult) {
 		w("| %s | %.1f | %.0f%% |", k, big.CPUByProcess[k], 100*big.CPUByProcess[k]/total)
 	}
 	w("")
+	if len(big.KubeRequests) > 0 {
+		w("Dev's kube-apiserver during that wave, the requests that took the most time (latencies summed):")
+		w("")
+		w("| request | count | seconds |")
+		w("|---|---|---|")
+		for _, k := range big.KubeRequests {
+			w("| %s %s | %d | %.1f |", k.Verb, k.Resource, k.Count, k.Seconds)
+		}
+		w("")
+	}
 }
 
 // profileTable lists where a run's time went, the largest first.

@@ -95,6 +95,9 @@ type waveResult struct {
 	// (children included; env-specific processes summed by kind): where a wave's time goes on
 	// a machine whose cores it saturates.
 	CPUByProcess map[string]float64 `json:"cpuByProcess,omitempty"`
+	// KubeRequests is what dev's kube-apiserver spent the wave on, by verb and resource (the
+	// ten that took the most time; seconds are summed request latencies, not CPU).
+	KubeRequests []kubeRequest `json:"kubeRequests,omitempty"`
 	// Cores is how many the machine had (CPUByProcess against what they could give).
 	Cores int `json:"cores,omitempty"`
 }

@@ -27,7 +27,7 @@ func throughput(t *testing.T, r *rig, m mode, res *results) {
 		r.must("bootstrap", "--env", "dev", "--wait", "--as", "alice")
 		t.Logf("dev bootstrapped with %d services in %s", len(r.Cfg.Tooling.Repositories), time.Since(start).Round(time.Second))
 	}
-	for workers := 1; workers <= 2; workers++ {
+	for workers := 1; workers <= m.Workers; workers++ {
 		for len(r.workers) < workers {
 			r.startWorker()
 		}
@@ -55,7 +55,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		resetPeak(t, w.pid())
 		cpu0 += readProc(t, w.pid()).CPUSeconds
 	}
-	cpuBefore := r.cpuByProcess()
+	cpuBefore, kubeBefore := r.cpuByProcess(), r.kubeRequests()
 	start := time.Now()
 	r.promoteAll(services, tags, "dev")
 	tp := waveResult{N: n, Workers: len(r.workers), Cores: runtime.NumCPU()}
@@ -73,6 +73,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	}
 	wall := time.Since(start)
 	tp.CPUByProcess = cpuSince(cpuBefore, r.cpuByProcess())
+	tp.KubeRequests = kubeSince(kubeBefore, r.kubeRequests())
 	tp.Wall = round(wall.Seconds())
 	tp.PromotionsPerMinute = round(float64(n) / wall.Minutes())
 	for _, w := range r.workers {
