@@ -8,10 +8,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +32,7 @@ import (
 // and the activities read it through the same client they use against a cluster.
 type testCluster struct {
 	kube *dynamicKube
+	rc   *rest.Config
 }
 
 // startTestCluster starts etcd and kube-apiserver (bin/kube-apiserver, from make tools) for
@@ -94,7 +99,7 @@ func startTestCluster(t *testing.T) *testCluster {
 	}
 	require.NoError(t, waitEstablished(ctx, k, []string{"applications.argoproj.io"}))
 	k.Refresh()
-	return &testCluster{kube: k}
+	return &testCluster{kube: k, rc: rc}
 }
 
 // setApp writes the Application as Argo CD would report it: synced to revision, with health
@@ -117,6 +122,30 @@ func (c *testCluster) setApp(t *testing.T, name, revision, health, message strin
 	if _, err := c.kube.Apply(context.Background(), o, "argocd-application-controller"); err != nil {
 		t.Errorf("writing Application %s: %v", name, err)
 	}
+}
+
+// appGETs is the kube-apiserver's count of GET requests for Applications so far (its metrics).
+func (c *testCluster) appGETs(t *testing.T) int {
+	t.Helper()
+	hc, err := rest.HTTPClientFor(c.rc)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodGet, c.rc.Host+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.rc.BearerToken)
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "apiserver_request_total{") && strings.Contains(l, `resource="applications"`) && strings.Contains(l, `verb="GET"`) {
+			v, err := strconv.ParseFloat(l[strings.LastIndex(l, " ")+1:], 64)
+			require.NoError(t, err, l)
+			n += int(v)
+		}
+	}
+	return n
 }
 
 // deleteApp deletes the Application, reporting a failure with t.Errorf.

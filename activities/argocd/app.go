@@ -215,8 +215,15 @@ func wakeups(k kube, ns, app string) (changed <-chan struct{}, stop func()) {
 // for the judgements that depend on time passing (an Argo CD that does not answer).
 var appPolls = backoff{next: 250 * time.Millisecond, max: 3 * time.Second}
 
-// getApp reads the Application, bounded in time so a hanging API cannot stall the wait.
+// getApp reads the Application: as the env's shared watch last delivered it where one runs
+// (the wait listens to it, so it does, unless the API is away), else from the API, bounded in
+// time so a hanging API cannot stall the wait. Nil: it does not exist.
 func getApp(ctx context.Context, k kube, ns, name string) (*unstructured.Unstructured, error) {
+	if w, ok := k.(watcher); ok {
+		if obj, ok := w.Latest(gvkApp, ns, name); ok {
+			return obj, nil
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	return k.Get(cctx, gvkApp, ns, name)

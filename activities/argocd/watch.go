@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -16,6 +17,10 @@ type watcher interface {
 	// Changes returns a channel that receives (at most one pending) signal each time the
 	// named object in namespace changes, and the function that stops the signals.
 	Changes(gvk schema.GroupVersionKind, namespace, name string) (changed <-chan struct{}, stop func())
+	// Latest is the object as a running watch of its kind and namespace last delivered it
+	// (nil: deleted), shared and not to be modified; ok is false when no watch is open there
+	// or it has not delivered the object yet, and the object must be read from the API.
+	Latest(gvk schema.GroupVersionKind, namespace, name string) (obj *unstructured.Unstructured, ok bool)
 }
 
 // watchKey names one shared watch: a kind in a namespace.
@@ -32,6 +37,10 @@ type sharedWatch struct {
 	listeners map[string]map[chan struct{}]struct{} // object name → its listeners
 	n         int
 	stop      context.CancelFunc
+	// latest holds each object's last version while the watch is open (nil: deleted): a
+	// hundred waits woken by a change of their env's app-of-apps read it here, not each with
+	// a GET of the same large object from the API server.
+	latest map[string]*unstructured.Unstructured
 }
 
 // watches holds a kube's running shared watches.
@@ -83,6 +92,20 @@ func (k *dynamicKube) Changes(gvk schema.GroupVersionKind, namespace, name strin
 	}
 }
 
+// Latest implements watcher.
+func (k *dynamicKube) Latest(gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, bool) {
+	k.watches.mu.Lock()
+	w := k.watches.running[watchKey{gvk, namespace}]
+	k.watches.mu.Unlock()
+	if w == nil {
+		return nil, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o, ok := w.latest[name]
+	return o, ok
+}
+
 // watch runs w until ctx ends, waking the listeners of each object that changes. A watch the
 // server ends or refuses is opened again after a pause that grows while it keeps failing;
 // every (re)opening wakes everyone, since a change may have been missed in between.
@@ -110,6 +133,7 @@ func (k *dynamicKube) watchOnce(ctx context.Context, key watchKey, w *sharedWatc
 		return false
 	}
 	defer wi.Stop()
+	defer w.forget() // what it held is not kept up to date once it ends
 	w.wakeAll()
 	got := false
 	for ev := range wi.ResultChan() {
@@ -117,19 +141,35 @@ func (k *dynamicKube) watchOnce(ctx context.Context, key watchKey, w *sharedWatc
 			return got
 		}
 		got = true
-		if o, ok := ev.Object.(metav1.Object); ok {
-			w.wake(o.GetName())
+		if o, ok := ev.Object.(*unstructured.Unstructured); ok {
+			w.saw(o, ev.Type == watch.Deleted)
 		}
 	}
 	return got
 }
 
-func (w *sharedWatch) wake(name string) {
+// saw records the object's new version and wakes its listeners. A watch opened without a
+// resource version delivers every existing object first, so latest fills as it opens.
+func (w *sharedWatch) saw(o *unstructured.Unstructured, deleted bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ch := range w.listeners[name] {
+	if w.latest == nil {
+		w.latest = map[string]*unstructured.Unstructured{}
+	}
+	if deleted {
+		w.latest[o.GetName()] = nil
+	} else {
+		w.latest[o.GetName()] = o
+	}
+	for ch := range w.listeners[o.GetName()] {
 		signal(ch)
 	}
+}
+
+func (w *sharedWatch) forget() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.latest = nil
 }
 
 func (w *sharedWatch) wakeAll() {

@@ -2,11 +2,13 @@ package argocd
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/alexpermiakov/idp/internal/config"
 )
@@ -50,6 +52,19 @@ func TestWaitAppWakesOnTheWatch(t *testing.T) {
 	require.Len(t, c.kube.watches.running, 1, "one watch for the env's Applications")
 	c.kube.watches.mu.Unlock()
 
+	// Woken by changes, the waits read their Application as the watch delivered it: no GETs.
+	gets := c.appGETs(t)
+	for i := range 5 {
+		before := reads.Load()
+		c.setApp(t, apps[0], commit, "Progressing", fmt.Sprintf("rollout step %d", i))
+		require.Eventually(t, func() bool { return reads.Load() > before }, 30*time.Second, 10*time.Millisecond, "the wait was woken")
+	}
+	obj, ok := c.kube.Latest(gvkApp, "argocd", apps[0])
+	require.True(t, ok, "the watch holds the Application")
+	msg, _, _ := unstructured.NestedString(obj.Object, "status", "health", "message")
+	require.Equal(t, "rollout step 4", msg, "its last version")
+	require.Equal(t, 5, c.appGETs(t)-gets, "GETs of Applications while the waits were woken 5 times: the test's 5 writes' own (Apply reads first), none of the waits'")
+
 	for _, app := range apps {
 		c.setApp(t, app, commit, "Healthy", "", "registry/idp/"+app+":v1")
 		select {
@@ -62,6 +77,28 @@ func TestWaitAppWakesOnTheWatch(t *testing.T) {
 		}
 	}
 	c.kube.watches.mu.Lock()
-	defer c.kube.watches.mu.Unlock()
 	require.Empty(t, c.kube.watches.running, "the watch stops with its last wait")
+	c.kube.watches.mu.Unlock()
+	_, ok = c.kube.Latest(gvkApp, "argocd", apps[0])
+	require.False(t, ok, "with no watch, nothing is held: reads go to the API")
+}
+
+// A deleted Application reads as missing from the watch, as from the API.
+func TestLatestForgetsADeletedApplication(t *testing.T) {
+	c := startTestCluster(t)
+	c.setApp(t, "svc-a", "abc", "Healthy", "")
+	changed, stop := c.kube.Changes(gvkApp, "argocd", "svc-a")
+	defer stop()
+	require.Eventually(t, func() bool { _, ok := c.kube.Latest(gvkApp, "argocd", "svc-a"); return ok }, 30*time.Second, 10*time.Millisecond,
+		"the watch delivers the Application there")
+	c.deleteApp(t, "svc-a")
+	select {
+	case <-changed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deletion did not wake the listener")
+	}
+	require.Eventually(t, func() bool { o, ok := c.kube.Latest(gvkApp, "argocd", "svc-a"); return ok && o == nil }, 30*time.Second, 10*time.Millisecond)
+	obj, err := getApp(context.Background(), c.kube, "argocd", "svc-a")
+	require.NoError(t, err)
+	require.Nil(t, obj, "missing, as the API would say")
 }
