@@ -145,7 +145,8 @@ func argoAwayDuringWait(t *testing.T, r *rig, kube *kubernetes.Clientset) {
 	require.NotEmpty(t, note, "status never said Argo CD is unreachable")
 	rate := float64(gets) / away.Seconds()
 	t.Logf("GET applications on dev's kube-apiserver while Argo CD was away: %d in %.0fs (%.2f/s)", gets, away.Seconds(), rate)
-	require.Positive(t, gets, "the wait kept looking")
+	// The wait reads its Application from the env's watch, so looking costs no GETs; that it
+	// kept looking is the note above, which only its reads over time produce.
 	require.Less(t, rate, 1.0, "the wait does not spin")
 
 	require.NoError(t, r.S.Restart("dev-argocd-application-controller"))
