@@ -9,6 +9,7 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,8 @@ type mode struct {
 	ThroughputN []int
 	// Workers is how many workers the waves run on in the end (one, then two, ...).
 	Workers int
+	// Problems are the environment variables that could not be read, each with its fix.
+	Problems []string
 	// Parked is how many promotions wait for approval at once.
 	Parked int
 	// HealthWaits are the two health wait lengths whose histories must be the same size.
@@ -50,18 +53,23 @@ func modeFromEnv() mode {
 		m.GitopsRuns = n // each takes up to two reconciliation periods
 	}
 	if sizes := os.Getenv("IDP_BENCH_N"); sizes != "" {
-		var ns []int // a look at one wave size, e.g. 100, without the others' 10 minutes
+		m.ThroughputN = nil // a look at one wave size, e.g. 100, without the others' 10 minutes
 		for _, f := range strings.Split(sizes, ",") {
-			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
-				ns = append(ns, n)
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				m.Problems = append(m.Problems, fmt.Sprintf("IDP_BENCH_N=%q: %q is not a wave size (whole numbers above 0, comma-separated, e.g. 10,100)", sizes, f))
+				continue
 			}
-		}
-		if len(ns) > 0 {
-			m.ThroughputN = ns
+			m.ThroughputN = append(m.ThroughputN, n)
 		}
 	}
-	if n, err := strconv.Atoi(os.Getenv("IDP_BENCH_WORKERS")); err == nil && n > 0 {
-		m.Workers = n
+	if w := os.Getenv("IDP_BENCH_WORKERS"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil || n <= 0 {
+			m.Problems = append(m.Problems, fmt.Sprintf("IDP_BENCH_WORKERS=%q: not a number of workers (1 or more, e.g. 1)", w))
+		} else {
+			m.Workers = n
+		}
 	}
 	return m
 }
@@ -70,6 +78,7 @@ func modeFromEnv() mode {
 // measured so far).
 func TestBench(t *testing.T) {
 	m := modeFromEnv()
+	require.Empty(t, m.Problems, "the bench's environment variables")
 	res := &results{Mode: "full", Samples: map[string][]float64{}}
 	if m.Small {
 		res.Mode = "small (IDP_BENCH_SMALL=1: numbers prove the harness, not the product)"

@@ -3,18 +3,13 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/stretchr/testify/require"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack/stacktest"
 )
 
 // benchProcess names the bench's own process in cpuByProcess: it runs the AWS emulators, the
@@ -67,63 +62,12 @@ func cpuSince(before, after map[string]float64) map[string]float64 {
 }
 
 // kubeRequest is what dev's kube-apiserver spent on one verb of one resource during a wave.
-type kubeRequest struct {
-	Verb     string  `json:"verb"`
-	Resource string  `json:"resource"`
-	Count    int     `json:"count"`
-	Seconds  float64 `json:"seconds"`
-}
+type kubeRequest = stacktest.Requests
 
-// kubeRequests reads dev's kube-apiserver's request counters (apiserver_request_total and
-// apiserver_request_duration_seconds, from /metrics), by "VERB resource[/subresource]".
+// kubeRequests reads dev's kube-apiserver's request counters.
 func (r *rig) kubeRequests() map[string]kubeRequest {
 	r.t.Helper()
-	kc, err := clientcmd.BuildConfigFromFlags("", r.S.Kubeconfigs["dev"])
-	require.NoError(r.t, err)
-	kube, err := kubernetes.NewForConfig(kc)
-	require.NoError(r.t, err)
-	b, err := kube.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	require.NoError(r.t, err)
-	out := map[string]kubeRequest{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		total := strings.HasPrefix(l, "apiserver_request_total{")
-		if !total && !strings.HasPrefix(l, "apiserver_request_duration_seconds_sum{") {
-			continue
-		}
-		v, err := strconv.ParseFloat(l[strings.LastIndex(l, " ")+1:], 64)
-		if err != nil || v == 0 {
-			continue
-		}
-		verb, res, sub := label(l, "verb"), label(l, "resource"), label(l, "subresource")
-		if res == "" {
-			continue
-		}
-		if sub != "" {
-			res += "/" + sub
-		}
-		k := out[verb+" "+res]
-		k.Verb, k.Resource = verb, res
-		if total {
-			k.Count += int(v)
-		} else {
-			k.Seconds += v
-		}
-		out[verb+" "+res] = k
-	}
-	return out
-}
-
-// label is a metric line's label value ("" when it has none).
-func label(line, name string) string {
-	_, rest, ok := strings.Cut(line, name+`="`)
-	if !ok {
-		return ""
-	}
-	v, _, _ := strings.Cut(rest, `"`)
-	return v
+	return stacktest.KubeRequests(r.t, r.S.Kubeconfigs["dev"])
 }
 
 // kubeSince is what the kube-apiserver did since before, the most time first (the top 10).

@@ -3,11 +3,8 @@
 package faults
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
+	"github.com/alexpermiakov/idp/cmd/sandbox/stack/stacktest"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -126,7 +124,7 @@ func promoteAndKill(t *testing.T, r *rig, tag string) (string, time.Time) {
 
 func argoAwayDuringWait(t *testing.T, r *rig, kube *kubernetes.Clientset) {
 	id, killed := promoteAndKill(t, r, "sha-a1a1a1a")
-	before := appGets(t, kube)
+	before := appGets(t, r)
 	var note string
 	for time.Since(killed) < 60*time.Second || (note == "" && time.Since(killed) < 90*time.Second) {
 		st := r.Status(id)
@@ -140,7 +138,7 @@ func argoAwayDuringWait(t *testing.T, r *rig, kube *kubernetes.Clientset) {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	gets := appGets(t, kube) - before
+	gets := appGets(t, r) - before
 	away := time.Since(killed)
 	require.NotEmpty(t, note, "status never said Argo CD is unreachable")
 	rate := float64(gets) / away.Seconds()
@@ -178,25 +176,10 @@ func argoAwayPastTimeout(t *testing.T, r *rig) {
 	}
 }
 
-// appGets is kube-apiserver's count of GET requests for Applications, from its metrics.
-func appGets(t *testing.T, kube *kubernetes.Clientset) int {
+// appGets is dev's kube-apiserver's count of GET requests for Applications, from its metrics.
+func appGets(t *testing.T, r *rig) int {
 	t.Helper()
-	b, err := kube.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	require.NoError(t, err)
-	total := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if !strings.HasPrefix(l, "apiserver_request_total{") || !strings.Contains(l, `resource="applications"`) || !strings.Contains(l, `verb="GET"`) {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(l[strings.LastIndex(l, " ")+1:], &v); err == nil {
-			total += int(v)
-		}
-	}
-	return total
+	return stacktest.KubeRequests(t, r.S.Kubeconfigs["dev"])["GET applications"].Count
 }
 
 // awaitCreated returns as soon as the object name of the collection at path exists. It
