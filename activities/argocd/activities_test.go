@@ -167,6 +167,8 @@ func TestRefreshApp(t *testing.T) {
 			func(t *testing.T, tb *testbed, err error) {
 				require.NoError(t, err)
 				require.Empty(t, tb.kube.applied, "no Application without a spec is created")
+				require.Empty(t, tb.kube.annotated)
+				require.Empty(t, tb.kube.objs)
 			}},
 		{"forbidden is the user's to fix", nil, apierrors.NewForbidden(schema.GroupResource{Group: "argoproj.io", Resource: "applications"}, "time-service-dev", errors.New("RBAC")),
 			func(t *testing.T, _ *testbed, err error) { requireFailure(t, err, fail.AccessDenied) }},

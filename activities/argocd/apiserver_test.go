@@ -127,6 +127,13 @@ func (c *testCluster) setApp(t *testing.T, name, revision, health, message strin
 // appGETs is the kube-apiserver's count of GET requests for Applications so far (its metrics).
 func (c *testCluster) appGETs(t *testing.T) int {
 	t.Helper()
+	return c.appRequests(t)["GET"]
+}
+
+// appRequests is the kube-apiserver's count of requests for Applications so far, by verb
+// (its metrics: GET, PATCH, APPLY, WATCH, ...).
+func (c *testCluster) appRequests(t *testing.T) map[string]int {
+	t.Helper()
 	hc, err := rest.HTTPClientFor(c.rc)
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodGet, c.rc.Host+"/metrics", nil)
@@ -137,13 +144,17 @@ func (c *testCluster) appGETs(t *testing.T) int {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	n := 0
+	n := map[string]int{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "apiserver_request_total{") && strings.Contains(l, `resource="applications"`) && strings.Contains(l, `verb="GET"`) {
-			v, err := strconv.ParseFloat(l[strings.LastIndex(l, " ")+1:], 64)
-			require.NoError(t, err, l)
-			n += int(v)
+		if !strings.HasPrefix(l, "apiserver_request_total{") || !strings.Contains(l, `resource="applications"`) {
+			continue
 		}
+		_, verb, ok := strings.Cut(l, `verb="`)
+		require.True(t, ok, l)
+		verb, _, _ = strings.Cut(verb, `"`)
+		v, err := strconv.ParseFloat(l[strings.LastIndex(l, " ")+1:], 64)
+		require.NoError(t, err, l)
+		n[verb] += int(v)
 	}
 	return n
 }

@@ -52,15 +52,9 @@ func (a *Activities) RefreshApp(ctx context.Context, in AppInput) error {
 }
 
 func refresh(ctx context.Context, k kube, ns, name string) error {
-	cur, err := k.Get(ctx, gvkApp, ns, name)
-	if err != nil || cur == nil {
-		// Applying only the annotation to a missing Application would create one without a spec.
-		return err
-	}
-	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-		"metadata": map[string]any{"name": name, "namespace": ns,
-			"annotations": map[string]any{annotationRefresh: refreshNormal}}}}
-	_, err = k.Apply(ctx, obj, refreshManager)
+	// One merge patch of the annotation: a missing Application (404) is left missing, since
+	// applying the annotation alone would create one without a spec.
+	_, err := k.Annotate(ctx, gvkApp, ns, name, map[string]string{annotationRefresh: refreshNormal}, refreshManager)
 	return err
 }
 

@@ -26,12 +26,13 @@ import (
 type fakeKube struct {
 	objs           map[string]*unstructured.Unstructured
 	applied        []string
+	annotated      []string // Annotate's writes, in order
 	crdReads       map[string]int
 	establishAfter int
 	refreshed      int
 	servesCRDs     map[string]bool // kinds served once their CRD is established and discovery refreshed
-	err            error           // when set, every Get and List fails with it
-	applyErr       error           // when set, every Apply fails with it
+	err            error           // when set, every Get, List and Annotate fails with it
+	applyErr       error           // when set, every Apply and Annotate fails with it
 }
 
 func newFakeKube() *fakeKube {
@@ -115,6 +116,30 @@ func (f *fakeKube) Delete(_ context.Context, gvk schema.GroupVersionKind, ns, na
 	_, ok := f.objs[k]
 	delete(f.objs, k)
 	return ok, f.err
+}
+
+func (f *fakeKube) Annotate(_ context.Context, gvk schema.GroupVersionKind, ns, name string, annotations map[string]string, _ string) (bool, error) {
+	for _, err := range []error{f.err, f.applyErr} {
+		if err != nil {
+			return false, err
+		}
+	}
+	o, ok := f.objs[key(gvk, ns, name)]
+	if !ok {
+		return false, nil
+	}
+	o = o.DeepCopy()
+	a := o.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	for k, v := range annotations {
+		a[k] = v
+	}
+	o.SetAnnotations(a)
+	f.objs[key(gvk, ns, name)] = o
+	f.annotated = append(f.annotated, o.GetKind()+"/"+name)
+	return true, nil
 }
 
 func (f *fakeKube) Refresh() {

@@ -2,6 +2,7 @@ package argocd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -39,6 +41,9 @@ type kube interface {
 	// Delete deletes the object and reports whether it was there; a kind the cluster does
 	// not serve counts as not there.
 	Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (found bool, err error)
+	// Annotate sets annotations on an existing object, as manager, in one request, and
+	// reports whether the object was there: a missing one is left missing.
+	Annotate(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string, annotations map[string]string, manager string) (found bool, err error)
 }
 
 // dynamicKube is kube over client-go's dynamic client.
@@ -129,6 +134,23 @@ func (k *dynamicKube) Delete(ctx context.Context, gvk schema.GroupVersionKind, n
 		return false, err
 	}
 	err = ri.Delete(ctx, name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (k *dynamicKube) Annotate(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string, annotations map[string]string, manager string) (bool, error) {
+	ri, err := k.resource(gvk, namespace)
+	if err != nil {
+		return false, err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	if err != nil {
+		return false, err
+	}
+	// A merge patch, unlike an apply, never creates the object: a missing one is a 404.
+	_, err = ri.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: manager})
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}

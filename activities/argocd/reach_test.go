@@ -51,6 +51,13 @@ func (c *countingKube) Get(ctx context.Context, gvk schema.GroupVersionKind, ns,
 	return o, err
 }
 
+func (c *countingKube) Annotate(ctx context.Context, gvk schema.GroupVersionKind, ns, name string, annotations map[string]string, manager string) (bool, error) {
+	if c.down {
+		return false, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	}
+	return c.fakeKube.Annotate(ctx, gvk, ns, name, annotations, manager)
+}
+
 func shortReach(t *testing.T) {
 	pa, aw := probeAfter, answerWithin
 	probeAfter, answerWithin = 200*time.Millisecond, 300*time.Millisecond

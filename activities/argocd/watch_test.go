@@ -102,3 +102,34 @@ func TestLatestForgetsADeletedApplication(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, obj, "missing, as the API would say")
 }
+
+// A refresh is one merge patch of the annotation, by idp's refresh manager, that leaves the
+// rest of the Application as Argo CD wrote it; a missing Application stays missing.
+func TestRefreshIsOnePatch(t *testing.T) {
+	c := startTestCluster(t)
+	c.setApp(t, "svc-a", "abc", "Healthy", "", "registry/idp/svc-a:v1")
+	ctx := context.Background()
+
+	before := c.appRequests(t)
+	require.NoError(t, refresh(ctx, c.kube, "argocd", "svc-a"))
+	after := c.appRequests(t)
+	require.Equal(t, before["PATCH"]+1, after["PATCH"], "one PATCH")
+	require.Equal(t, before["GET"], after["GET"], "no GET")
+	require.Equal(t, before["APPLY"], after["APPLY"], "no APPLY")
+
+	obj, err := c.kube.Get(ctx, gvkApp, "argocd", "svc-a")
+	require.NoError(t, err)
+	require.Equal(t, refreshNormal, obj.GetAnnotations()[annotationRefresh])
+	health, _, _ := unstructured.NestedString(obj.Object, "status", "health", "status")
+	require.Equal(t, "Healthy", health, "the status stays")
+	var managers []string
+	for _, m := range obj.GetManagedFields() {
+		managers = append(managers, m.Manager)
+	}
+	require.Contains(t, managers, refreshManager, "the annotation is idp's refresh manager's")
+
+	require.NoError(t, refresh(ctx, c.kube, "argocd", "missing"), "nothing to refresh is not an error")
+	obj, err = c.kube.Get(ctx, gvkApp, "argocd", "missing")
+	require.NoError(t, err)
+	require.Nil(t, obj, "no Application without a spec is created")
+}
