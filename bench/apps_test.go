@@ -28,6 +28,10 @@ type app struct {
 	OpRevision            string
 	// ReconciledAt is when the controller last compared the app with Git.
 	ReconciledAt time.Time
+	// OpPhase is the phase of the last operation (Running, Succeeded, ...); RefreshAsked says
+	// the refresh annotation is there, not yet taken by the controller.
+	OpPhase      string
+	RefreshAsked bool
 }
 
 // runs says the app is Synced at commit and Healthy, running image.
@@ -97,6 +101,8 @@ func appOf(u *unstructured.Unstructured) app {
 	a.ReconciledAt, _ = time.Parse(time.RFC3339, reconciled)
 	a.OpStarted, _ = time.Parse(time.RFC3339, started)
 	a.OpFinished, _ = time.Parse(time.RFC3339, finished)
+	a.OpPhase, _, _ = unstructured.NestedString(u.Object, "status", "operationState", "phase")
+	_, a.RefreshAsked = u.GetAnnotations()["argocd.argoproj.io/refresh"]
 	a.OpRevision, _, _ = unstructured.NestedString(u.Object, "status", "operationState", "syncResult", "revision")
 	if a.OpRevision == "" {
 		if revs, _, _ := unstructured.NestedStringSlice(u.Object, "status", "operationState", "syncResult", "revisions"); len(revs) > 0 {

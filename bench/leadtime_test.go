@@ -73,9 +73,12 @@ func (r *rig) history(id string) (int, map[string]int) {
 
 // leadTime: an image pushed with its ECR push event (bin/sandbox image push) until dev's
 // Application runs it Synced and Healthy at idp's commit; Runs times. Recorded: push to
-// Healthy, run start to Healthy (idp), and that minus Argo CD's own sync operations.
+// Healthy, run start to Healthy (idp), and that minus Argo CD's own sync operations, timed
+// by a watch of dev's Applications to the millisecond (Argo CD records them to the second),
+// and the path's steps (pathSteps).
 func leadTime(t *testing.T, r *rig, m mode, res *results) {
 	dev := r.apps("dev")
+	seen := dev.watch(t)
 	for range m.Runs {
 		tag := newTag()
 		id := api.PromoteID("time-service", tag)
@@ -83,27 +86,51 @@ func leadTime(t *testing.T, r *rig, m mode, res *results) {
 		out := r.sandbox("image", "push", "time-service", tag)
 		require.Contains(t, out, "event: 202 started: started "+id)
 		digest := strings.Fields(strings.SplitN(out, "\n", 2)[0])[1]
-		suffix := ":" + tag + "@" + digest
-		healthy, seen := dev.awaitRuns(t, "time-service-dev", 3*time.Minute, func(a app) bool {
-			return a.Sync == "Synced" && a.Health == "Healthy" && imageRunning(a, "/localtime"+suffix)
+		image := "/localtime:" + tag + "@" + digest
+		polled, last := dev.awaitRuns(t, "time-service-dev", 3*time.Minute, func(a app) bool {
+			return a.Sync == "Synced" && a.Health == "Healthy" && imageRunning(a, image)
 		})
 		st, started, closed := r.result(id)
 		require.Equal(t, api.StageDone, st.Stage, st.Error)
 		commit := st.Environments[0].Commit
-		require.Equal(t, commit, seen.Revision, "dev ran the image at idp's commit")
+		require.Equal(t, commit, last.Revision, "dev ran the image at idp's commit")
 		root, err := dev.get("dev-apps")
 		require.NoError(t, err)
-		argo := argoSync(commit, seen, root)
+		recorded := argoSync(commit, last, root) // to the second
+
+		// The watch's arrival times give the same steps to the millisecond.
+		rootM := seen.milestones("dev-apps", commit, "", started)
+		appM := seen.milestones("time-service-dev", commit, image, started)
+		healthy := appM.Healthy
+		if healthy.IsZero() {
+			healthy = polled
+		}
+		argo, okRoot := rootM.syncTime()
+		appSync, okApp := appM.syncTime()
+		argo += appSync
+		if !okRoot || !okApp {
+			t.Logf("%s: the watch missed a sync operation's start or end (app-of-apps %+v, app %+v): Argo CD's own record, to the second, stands in", tag, rootM, appM)
+			argo = recorded
+		}
+		handover := r.handover(id)
 		res.add("leadTime.pushToHealthy", healthy.Sub(pushed))
 		res.add("leadTime.idp", healthy.Sub(started))
 		res.add("leadTime.idpOverhead", healthy.Sub(started)-argo)
 		res.add("breakdown.pushToRunStart", started.Sub(pushed))
 		res.add("breakdown.argoSync", argo)
-		res.add("leadTime.idpHandover", r.handover(id))
+		res.add("breakdown.argoSyncRecorded", recorded)
+		res.add("leadTime.idpHandover", handover)
 		res.add("breakdown.healthyToRunEnd", closed.Sub(healthy))
+		if steps, marks, ok := path(started, started.Add(handover), rootM, appM, closed); ok {
+			for i, d := range steps {
+				res.add(fmt.Sprintf("path.%d", i), d)
+			}
+		} else {
+			t.Logf("%s: the path's marks are incomplete or out of order, left out of the table: %v", tag, marks)
+		}
 		res.LeadTimeProfile = r.profile(id) // the last run's
-		t.Logf("%s: push→Healthy %s, run start→Healthy %s, Argo CD syncing %s", tag, healthy.Sub(pushed).Round(time.Millisecond),
-			healthy.Sub(started).Round(time.Millisecond), argo)
+		t.Logf("%s: push→Healthy %s, run start→Healthy %s, Argo CD syncing %s (%s recorded by Argo CD)", tag, healthy.Sub(pushed).Round(time.Millisecond),
+			healthy.Sub(started).Round(time.Millisecond), argo.Round(time.Millisecond), recorded)
 	}
 }
 

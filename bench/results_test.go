@@ -98,8 +98,19 @@ type waveResult struct {
 	// KubeRequests is what dev's kube-apiserver spent the wave on, by verb and resource (the
 	// ten that took the most time; seconds are summed request latencies, not CPU).
 	KubeRequests []kubeRequest `json:"kubeRequests,omitempty"`
+	// Steps are where each promotion's time went, step by step (waveSteps), p50 and p99
+	// over the promotions a watch of dev's Applications saw through every step.
+	Steps []stepStat `json:"steps,omitempty"`
 	// Cores is how many the machine had (CPUByProcess against what they could give).
 	Cores int `json:"cores,omitempty"`
+}
+
+// stepStat is one step of a wave's promotions, in seconds.
+type stepStat struct {
+	Step string  `json:"step"`
+	Runs int     `json:"runs"`
+	P50  float64 `json:"p50"`
+	P99  float64 `json:"p99"`
 }
 
 // add records one sample of a short scenario.

@@ -56,6 +56,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		cpu0 += readProc(t, w.pid()).CPUSeconds
 	}
 	cpuBefore, kubeBefore := r.cpuByProcess(), r.kubeRequests()
+	seen := r.apps("dev").watch(t)
 	start := time.Now()
 	r.promoteAll(services, tags, "dev")
 	tp := waveResult{N: n, Workers: len(r.workers), Cores: runtime.NumCPU()}
@@ -72,6 +73,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		runs[i].st, runs[i].start, runs[i].close = r.result(id)
 	}
 	wall := time.Since(start)
+	seen.stop()
 	tp.CPUByProcess = cpuSince(cpuBefore, r.cpuByProcess())
 	tp.KubeRequests = kubeSince(kubeBefore, r.kubeRequests())
 	tp.Wall = round(wall.Seconds())
@@ -85,6 +87,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	all, err := r.apps("dev").all()
 	require.NoError(t, err)
 	var overheads, handovers []float64
+	steps := make([][]float64, len(waveSteps))
 	for i, run := range runs {
 		st := run.st
 		if st.Stage != api.StageDone || len(st.Environments) != 1 || st.Environments[0].State != api.EnvDone {
@@ -95,9 +98,25 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		if r.pinned("dev", services[i]) != st.Environments[0].Image {
 			tp.LostUpdates++
 		}
-		argo := argoSync(st.Environments[0].Commit, all[policy.AppName(services[i], "dev")])
+		name := policy.AppName(services[i], "dev")
+		argo := argoSync(st.Environments[0].Commit, all[name])
+		handover := r.handover(ids[i])
+		m := seen.reached(name, st.Environments[0].Image, run.start.Add(handover))
+		if d, ok := m.syncTime(); ok {
+			argo = d // to the millisecond
+		}
 		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
-		handovers = append(handovers, r.handover(ids[i]).Seconds())
+		handovers = append(handovers, handover.Seconds())
+		if ds, ok := waveMarks(run.start, run.start.Add(handover), m, run.close); ok {
+			for j, d := range ds {
+				steps[j] = append(steps[j], d.Seconds())
+			}
+		}
+	}
+	for j, v := range steps {
+		if len(v) > 0 {
+			tp.Steps = append(tp.Steps, stepStat{Step: waveSteps[j], Runs: len(v), P50: round(quantile(v, 0.5)), P99: round(quantile(v, 0.99))})
+		}
 	}
 	tp.OverheadP50, tp.OverheadP99 = round(quantile(overheads, 0.5)), round(quantile(overheads, 0.99))
 	tp.HandoverP50, tp.HandoverP99 = round(quantile(handovers, 0.5)), round(quantile(handovers, 0.99))
