@@ -291,6 +291,16 @@ func stepTable(w func(string, ...any), waves []waveResult) {
 		w("%s", row)
 	}
 	w("")
+	w("What Argo CD in dev was asked to do and did during each wave (from the same watch): refreshes requested (the")
+	w("annotation appearing) and sync operations started, of the app-of-apps and of the apps:")
+	w("")
+	w("| wave | app-of-apps refreshes | app-of-apps syncs | app refreshes | app syncs |")
+	w("|---|---|---|---|---|")
+	for _, tp := range with {
+		a := tp.ArgoWork
+		w("| N = %d, %d worker(s) | %d | %d | %d | %d |", tp.N, tp.Workers, a.RootRefreshes, a.RootSyncs, a.AppRefreshes, a.AppSyncs)
+	}
+	w("")
 }
 
 // profileTable lists where a run's time went, the largest first.

@@ -36,6 +36,7 @@ func throughput(t *testing.T, r *rig, m mode, res *results) {
 			res.Throughput = append(res.Throughput, tp)
 			t.Logf("%d promotions on %d worker(s): %.1f s, %.0f/min, peak RSS %.0f MB, CPU %.1f s, lost %d, failed %d, overhead p50 %.2f s p99 %.2f s, handover p50 %.2f s p99 %.2f s",
 				n, workers, tp.Wall, tp.PromotionsPerMinute, tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99, tp.HandoverP50, tp.HandoverP99)
+			t.Logf("  Argo CD in dev: %+v; steps: %+v", tp.ArgoWork, tp.Steps)
 			if t.Failed() {
 				return
 			}
@@ -74,6 +75,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	}
 	wall := time.Since(start)
 	seen.stop()
+	tp.ArgoWork = seen.work("dev-apps")
 	tp.CPUByProcess = cpuSince(cpuBefore, r.cpuByProcess())
 	tp.KubeRequests = kubeSince(kubeBefore, r.kubeRequests())
 	tp.Wall = round(wall.Seconds())

@@ -137,6 +137,48 @@ func (w *appWatch) reached(name, image string, since time.Time) milestones {
 	return m
 }
 
+// argoWork is what Argo CD was asked to do and did during a wave, from the watch: refreshes
+// requested (the annotation appearing on an Application that had none) and sync operations
+// started, of the env's app-of-apps and of its apps together.
+type argoWork struct {
+	RootRefreshes int `json:"rootRefreshes"`
+	RootSyncs     int `json:"rootSyncs"`
+	AppRefreshes  int `json:"appRefreshes"`
+	AppSyncs      int `json:"appSyncs"`
+}
+
+// work counts argoWork in the recording; root names the app-of-apps.
+func (w *appWatch) work(root string) argoWork {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out argoWork
+	last := map[string]app{}
+	for _, s := range w.seen {
+		prev, known := last[s.name]
+		last[s.name] = s.app
+		if !known {
+			continue // the watch's first version of it: nothing to compare with
+		}
+		asked := s.app.RefreshAsked && !prev.RefreshAsked
+		synced := s.app.OpPhase == "Running" && prev.OpPhase != "Running"
+		if s.name == root {
+			out.RootRefreshes += b2i(asked)
+			out.RootSyncs += b2i(synced)
+		} else {
+			out.AppRefreshes += b2i(asked)
+			out.AppSyncs += b2i(synced)
+		}
+	}
+	return out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // waveSteps are the steps of one promotion of a wave, in their order.
 var waveSteps = []string{
 	"idp: run start → its health wait starts (plan, lock, the Git write among the wave's)",

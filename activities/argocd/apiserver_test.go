@@ -98,7 +98,12 @@ func startTestCluster(t *testing.T) *testCluster {
 		require.NoError(t, err)
 	}
 	require.NoError(t, waitEstablished(ctx, k, []string{"applications.argoproj.io"}))
-	k.Refresh()
+	// Established comes a moment before the API server's discovery serves the kind.
+	require.NoError(t, waitTest(ctx, "Applications served", func() error {
+		k.Refresh()
+		_, err := k.List(ctx, gvkApp, "argocd")
+		return err
+	}))
 	return &testCluster{kube: k, rc: rc}
 }
 

@@ -58,6 +58,34 @@ func refresh(ctx context.Context, k kube, ns, name string) error {
 	return err
 }
 
+// refreshFor asks Argo CD to refresh name for a commit written at since, unless a refresh
+// this process requested after since has already set the annotation anew: Argo CD compares
+// with Git as it is when it takes that request, after since, so its comparison covers the
+// commit. The waits of a group commit (up to 64 promotions, one push) then ask their
+// app-of-apps for one comparison of all its Applications, not one each: each request that
+// lands after Argo CD has taken the previous one makes it compare them all again.
+func refreshFor(ctx context.Context, k kube, ns, name string, since time.Time) error {
+	rl, _ := k.(refreshLog)
+	if rl != nil && rl.refreshedAt(ns, name).After(since) {
+		return nil
+	}
+	// Only a request that sets the annotation starts a comparison: one that finds it there
+	// joins a request Argo CD may already be working on, with Git as it was before.
+	anew := false
+	if w, ok := k.(watcher); ok {
+		if obj, ok := w.Latest(gvkApp, ns, name); ok && obj != nil {
+			_, pending := obj.GetAnnotations()[annotationRefresh]
+			anew = !pending
+		}
+	}
+	at := time.Now()
+	err := refresh(ctx, k, ns, name)
+	if err == nil && anew && rl != nil {
+		rl.refreshed(ns, name, at)
+	}
+	return err
+}
+
 // WaitAppInput asks to wait until an Application runs a commit.
 type WaitAppInput struct {
 	Snapshot config.Snapshot `json:"snapshot"`
@@ -110,7 +138,7 @@ func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutpu
 	// A refresh that fails (the Kubernetes API away) is left to the wait, which asks again
 	// when Argo CD is slow and reports an API that stays away.
 	if in.Refresh {
-		if err := refresh(ctx, k, env.ArgoCD.Namespace, in.App); err != nil && ctx.Err() != nil {
+		if err := refreshFor(ctx, k, env.ArgoCD.Namespace, in.App, in.Since); err != nil && ctx.Err() != nil {
 			return WaitAppOutput{}, ctx.Err()
 		}
 	}
@@ -168,7 +196,11 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 				return WaitAppOutput{Status: last, Images: app.Status.Summary.Images}, nil
 			}
 			if rc.seen(&app, time.Now(), func(after time.Time) bool { return anyReconciled(ctx, k, ns, after) }) {
-				probe(ctx, k, ns, in.App, rc)
+				if othersReconciled(k, ns, rc.lastLife) {
+					rc.alive(time.Now()) // the controller works on others: a refresh would only add to its queue
+				} else {
+					probe(ctx, k, ns, in.App, rc)
+				}
 			}
 		default:
 			rc.apiUp(time.Now())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,9 +50,47 @@ type kube interface {
 
 // dynamicKube is kube over client-go's dynamic client.
 type dynamicKube struct {
-	dyn     dynamic.Interface
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
-	watches watches
+	dyn       dynamic.Interface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	watches   watches
+	refreshes refreshes
+}
+
+// refreshLog remembers when this process last set an object's refresh annotation anew.
+type refreshLog interface {
+	refreshedAt(namespace, name string) time.Time
+	refreshed(namespace, name string, at time.Time)
+}
+
+// refreshes is a refreshLog.
+type refreshes struct {
+	mu sync.Mutex
+	at map[string]time.Time // namespace/name → when
+}
+
+func (r *refreshes) refreshedAt(namespace, name string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.at[namespace+"/"+name]
+}
+
+func (r *refreshes) refreshed(namespace, name string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at == nil {
+		r.at = map[string]time.Time{}
+	}
+	if at.After(r.at[namespace+"/"+name]) {
+		r.at[namespace+"/"+name] = at
+	}
+}
+
+func (k *dynamicKube) refreshedAt(namespace, name string) time.Time {
+	return k.refreshes.refreshedAt(namespace, name)
+}
+
+func (k *dynamicKube) refreshed(namespace, name string, at time.Time) {
+	k.refreshes.refreshed(namespace, name, at)
 }
 
 func newKube(rc *rest.Config) (*dynamicKube, error) {

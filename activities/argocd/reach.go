@@ -20,7 +20,8 @@ const ErrUnreachable = "ArgoCDUnreachable"
 // How a wait tells that Argo CD answers. Argo CD has no API of its own here: idp reads the
 // Application, which stays in the cluster whether or not the application controller runs. So
 // the wait asks the controller a question only it answers: after probeAfter without a sign of
-// it (a new reconciledAt, or a refresh answered), it requests a refresh (the refresh
+// it (a new reconciledAt of the Application, or of any other in the env where the env's shared
+// watch runs, or a refresh answered), it requests a refresh (the refresh
 // annotation, which the controller removes once it has compared the Application); a refresh
 // still pending after answerWithin means the controller is away. A Kubernetes API that does
 // not answer at all (refused, reset, timing out, 5xx) counts the same way: idp cannot reach
@@ -124,9 +125,29 @@ func (r *reach) note() string {
 	return fmt.Sprintf("Argo CD unreachable since %s: %s", r.since.UTC().Format(time.RFC3339), r.why)
 }
 
-// anyReconciled says whether Argo CD reconciled any Application in ns after a time. An
-// unreadable list counts as no: the API's own failures are judged by the wait's reads.
+// othersReconciled says whether the env's shared watch delivered an Application reconciled
+// after a time: the controller is there, so a wait asks it for no refresh to learn that. A
+// hundred promotions waiting their turn in its queue would otherwise each ask every
+// probeAfter, and each refresh is one more comparison for a controller already behind. No
+// watch open: no (the wait probes).
+func othersReconciled(k kube, ns string, after time.Time) bool {
+	w, ok := k.(watcher)
+	if !ok {
+		return false
+	}
+	at, ok := w.LastReconciled(gvkApp, ns)
+	return ok && at.After(after)
+}
+
+// anyReconciled says whether Argo CD reconciled any Application in ns after a time, from the
+// env's shared watch where one is open, else from the API. An unreadable list counts as no:
+// the API's own failures are judged by the wait's reads.
 func anyReconciled(ctx context.Context, k kube, ns string, after time.Time) bool {
+	if w, ok := k.(watcher); ok {
+		if at, ok := w.LastReconciled(gvkApp, ns); ok {
+			return at.After(after)
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	items, err := k.List(cctx, gvkApp, ns)

@@ -21,6 +21,9 @@ type watcher interface {
 	// (nil: deleted), shared and not to be modified; ok is false when no watch is open there
 	// or it has not delivered the object yet, and the object must be read from the API.
 	Latest(gvk schema.GroupVersionKind, namespace, name string) (obj *unstructured.Unstructured, ok bool)
+	// LastReconciled is the latest status.reconciledAt a running watch of the kind and
+	// namespace has delivered, of any object there; ok is false when no watch is open there.
+	LastReconciled(gvk schema.GroupVersionKind, namespace string) (at time.Time, ok bool)
 }
 
 // watchKey names one shared watch: a kind in a namespace.
@@ -41,6 +44,8 @@ type sharedWatch struct {
 	// hundred waits woken by a change of their env's app-of-apps read it here, not each with
 	// a GET of the same large object from the API server.
 	latest map[string]*unstructured.Unstructured
+	// reconciled is the latest status.reconciledAt among the versions delivered while open.
+	reconciled time.Time
 }
 
 // watches holds a kube's running shared watches.
@@ -106,6 +111,19 @@ func (k *dynamicKube) Latest(gvk schema.GroupVersionKind, namespace, name string
 	return o, ok
 }
 
+// LastReconciled implements watcher.
+func (k *dynamicKube) LastReconciled(gvk schema.GroupVersionKind, namespace string) (time.Time, bool) {
+	k.watches.mu.Lock()
+	w := k.watches.running[watchKey{gvk, namespace}]
+	k.watches.mu.Unlock()
+	if w == nil {
+		return time.Time{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reconciled, w.latest != nil
+}
+
 // watch runs w until ctx ends, waking the listeners of each object that changes. A watch the
 // server ends or refuses is opened again after a pause that grows while it keeps failing;
 // every (re)opening wakes everyone, since a change may have been missed in between.
@@ -160,6 +178,10 @@ func (w *sharedWatch) saw(o *unstructured.Unstructured, deleted bool) {
 		w.latest[o.GetName()] = nil
 	} else {
 		w.latest[o.GetName()] = o
+		s, _, _ := unstructured.NestedString(o.Object, "status", "reconciledAt")
+		if at, err := time.Parse(time.RFC3339, s); err == nil && at.After(w.reconciled) {
+			w.reconciled = at
+		}
 	}
 	for ch := range w.listeners[o.GetName()] {
 		signal(ch)
@@ -169,7 +191,7 @@ func (w *sharedWatch) saw(o *unstructured.Unstructured, deleted bool) {
 func (w *sharedWatch) forget() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.latest = nil
+	w.latest, w.reconciled = nil, time.Time{}
 }
 
 func (w *sharedWatch) wakeAll() {

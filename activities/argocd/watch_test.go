@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/alexpermiakov/idp/internal/config"
 )
@@ -132,4 +135,104 @@ func TestRefreshIsOnePatch(t *testing.T) {
 	obj, err = c.kube.Get(ctx, gvkApp, "argocd", "missing")
 	require.NoError(t, err)
 	require.Nil(t, obj, "no Application without a spec is created")
+}
+
+// The waits of a group commit ask for one refresh of their app-of-apps: a refresh this process
+// set anew after a commit was written covers the waits of that commit; one written later, or
+// a refresh that only joined a request already pending, does not.
+func TestRefreshForCoalesces(t *testing.T) {
+	c := startTestCluster(t)
+	c.setApp(t, "dev-apps", "abc", "Healthy", "")
+	_, stop := c.kube.Changes(gvkApp, "argocd", "dev-apps")
+	defer stop()
+	ctx := context.Background()
+	annotated := func(want bool) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			obj, ok := c.kube.Latest(gvkApp, "argocd", "dev-apps")
+			if !ok || obj == nil {
+				return false
+			}
+			_, pending := obj.GetAnnotations()[annotationRefresh]
+			return pending == want
+		}, 10*time.Second, 5*time.Millisecond, "the watch shows the annotation there: %v", want)
+	}
+	patches := func(do func()) int {
+		t.Helper()
+		before := c.appRequests(t)["PATCH"]
+		do()
+		return c.appRequests(t)["PATCH"] - before
+	}
+	// takeIt plays the application controller taking the request: it removes the annotation.
+	takeIt := func() {
+		t.Helper()
+		_, err := c.kube.dyn.Resource(schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}).
+			Namespace("argocd").Patch(ctx, "dev-apps", types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"`+annotationRefresh+`":null}}}`), metav1.PatchOptions{FieldManager: "argocd-application-controller"})
+		require.NoError(t, err)
+		annotated(false)
+	}
+	annotated(false)
+
+	written := time.Now()
+	require.Equal(t, 1, patches(func() { require.NoError(t, refreshFor(ctx, c.kube, "argocd", "dev-apps", written)) }), "the first wait asks")
+	annotated(true)
+	for range 3 {
+		require.Zero(t, patches(func() { require.NoError(t, refreshFor(ctx, c.kube, "argocd", "dev-apps", written)) }),
+			"the other waits of the same commit do not")
+	}
+	takeIt()
+	require.Zero(t, patches(func() { require.NoError(t, refreshFor(ctx, c.kube, "argocd", "dev-apps", written)) }),
+		"nor once Argo CD has taken it: it compared after the commit")
+
+	later := time.Now()
+	require.Equal(t, 1, patches(func() { require.NoError(t, refreshFor(ctx, c.kube, "argocd", "dev-apps", later)) }),
+		"a commit written after the last request is asked for")
+	annotated(true)
+
+	// A request that finds the annotation pending joins one Argo CD may be working on with Git
+	// as it was before: it covers nobody, so the next wait asks again.
+	latest := time.Now()
+	require.Equal(t, 1, patches(func() { require.NoError(t, refreshFor(ctx, c.kube, "argocd", "dev-apps", latest)) }))
+	require.Equal(t, 1, patches(func() { require.NoError(t, refreshFor(ctx, c.kube, "argocd", "dev-apps", latest)) }))
+}
+
+// A wait asks the application controller for a refresh, to learn whether it is there, only
+// while it shows no life: another Application reconciled meanwhile is enough. A hundred waits
+// queued behind each other's syncs then add no comparisons to the controller's queue.
+func TestWaitProbesOnlyAnIdleController(t *testing.T) {
+	pa, aw := probeAfter, answerWithin
+	probeAfter, answerWithin = 1500*time.Millisecond, time.Minute
+	t.Cleanup(func() { probeAfter, answerWithin = pa, aw })
+	c := startTestCluster(t)
+	c.setApp(t, "svc-a", "old", "Healthy", "")
+	c.setApp(t, "svc-b", "old", "Healthy", "")
+	in := WaitAppInput{Snapshot: config.Snapshot{Env: config.Environment{Name: "dev"}}, App: "svc-a", Commit: "c0ffee",
+		Since: time.Now(), Timeout: 5 * time.Second}
+	wait := func() (probes int) {
+		t.Helper()
+		before := c.appRequests(t)["PATCH"]
+		_, err := waitApp(context.Background(), c.kube, "argocd", in, exactly(in.Commit), func(AppStatus) {})
+		require.Error(t, err, "svc-a never reaches the commit")
+		return c.appRequests(t)["PATCH"] - before
+	}
+
+	// The controller reconciles svc-b all along.
+	busy, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for busy.Err() == nil {
+			c.setApp(t, "svc-b", "old", "Healthy", "")
+			time.Sleep(300 * time.Millisecond)
+		}
+	}()
+	require.Zero(t, wait(), "no refresh asked of a controller that reconciles others")
+	stop()
+	<-done
+
+	require.Positive(t, wait(), "a controller that shows no life is asked")
+	obj, err := c.kube.Get(context.Background(), gvkApp, "argocd", "svc-a")
+	require.NoError(t, err)
+	require.Contains(t, obj.GetAnnotations(), annotationRefresh, "the probe is a refresh request")
 }
