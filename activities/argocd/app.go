@@ -196,11 +196,7 @@ func waitApp(ctx context.Context, k kube, ns string, in WaitAppInput, ours judge
 				return WaitAppOutput{Status: last, Images: app.Status.Summary.Images}, nil
 			}
 			if rc.seen(&app, time.Now(), func(after time.Time) bool { return anyReconciled(ctx, k, ns, after) }) {
-				if othersReconciled(k, ns, rc.lastLife) {
-					rc.alive(time.Now()) // the controller works on others: a refresh would only add to its queue
-				} else {
-					probe(ctx, k, ns, in.App, rc)
-				}
+				probeIdle(ctx, k, ns, in.App, rc)
 			}
 		default:
 			rc.apiUp(time.Now())
@@ -253,6 +249,16 @@ func getApp(ctx context.Context, k kube, ns, name string) (*unstructured.Unstruc
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	return k.Get(cctx, gvkApp, ns, name)
+}
+
+// probeIdle probes the controller unless it reconciled another Application meanwhile: then
+// it is at work, and a refresh would only add to its queue.
+func probeIdle(ctx context.Context, k kube, ns, name string, rc *reach) {
+	if othersReconciled(k, ns, rc.lastLife) {
+		rc.alive(time.Now())
+		return
+	}
+	probe(ctx, k, ns, name, rc)
 }
 
 // probe requests a refresh to learn whether the application controller answers.
