@@ -61,10 +61,16 @@ func (r *rig) profile(id string) map[string]float64 {
 // Argo CD's and the cluster's, but for the app's wait, which follows the app-of-apps' one.
 // Read from the history's event times, to the millisecond.
 func (r *rig) handover(id string) time.Duration {
+	start, waited, _ := r.waits(id)
+	return waited.Sub(start)
+}
+
+// waits reads a run's start, when its first health wait (WaitApp) started and when its last
+// one completed, from its history.
+func (r *rig) waits(id string) (start, first, last time.Time) {
 	r.t.Helper()
 	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	waits := map[int64]bool{}
-	var start time.Time
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(r.t, err)
@@ -74,11 +80,17 @@ func (r *rig) handover(id string) time.Duration {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			waits[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "WaitApp"
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			if waits[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] {
-				return ev.GetEventTime().AsTime().Sub(start)
+			if waits[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] && first.IsZero() {
+				first = ev.GetEventTime().AsTime()
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			if waits[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] {
+				last = ev.GetEventTime().AsTime()
 			}
 		}
 	}
-	r.t.Fatalf("%s never started a health wait", id)
-	return 0
+	if first.IsZero() {
+		r.t.Fatalf("%s never started a health wait", id)
+	}
+	return start, first, last
 }

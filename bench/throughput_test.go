@@ -102,14 +102,15 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		}
 		name := policy.AppName(services[i], "dev")
 		argo := argoSync(st.Environments[0].Commit, all[name])
-		handover := r.handover(ids[i])
-		m := seen.reached(name, st.Environments[0].Image, run.start.Add(handover))
+		_, waitStart, waited := r.waits(ids[i])
+		handover := waitStart.Sub(run.start)
+		m := seen.reached(name, st.Environments[0].Image, waitStart)
 		if d, ok := m.syncTime(); ok {
 			argo = d // to the millisecond
 		}
 		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
 		handovers = append(handovers, handover.Seconds())
-		if ds, ok := waveMarks(run.start, run.start.Add(handover), m, run.close); ok {
+		if ds, ok := waveMarks(run.start, waitStart, m, waited, run.close); ok {
 			for j, d := range ds {
 				steps[j] = append(steps[j], d.Seconds())
 			}

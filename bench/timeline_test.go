@@ -185,12 +185,13 @@ var waveSteps = []string{
 	"Argo CD: → the app's sync operation starts (app-of-apps refresh and sync, the app's turn in the controller's queue, its refresh)",
 	"Argo CD: the app's sync operation",
 	"cluster + Argo CD: → Synced and Healthy",
-	"idp: → run closed (the wait sees it, the workflow ends)",
+	"idp: → its health wait completed (the wait sees it, judges the commit, reports)",
+	"idp: → run closed (the workflow's last tasks)",
 }
 
 // waveMarks are one promotion's steps (waveSteps), or false when the watch missed one.
-func waveMarks(start, handover time.Time, m milestones, closed time.Time) ([]time.Duration, bool) {
-	marks := []time.Time{start, handover, m.OpStarted, m.OpFinished, m.Healthy, closed}
+func waveMarks(start, handover time.Time, m milestones, waited, closed time.Time) ([]time.Duration, bool) {
+	marks := []time.Time{start, handover, m.OpStarted, m.OpFinished, m.Healthy, waited, closed}
 	out := make([]time.Duration, len(waveSteps))
 	for i := range waveSteps {
 		if marks[i].IsZero() || marks[i+1].Before(marks[i]) {

@@ -249,12 +249,18 @@ func TestWaitAppRefreshesFirst(t *testing.T) {
 
 func TestWaitAppWithRoot(t *testing.T) {
 	since := time.Now().Add(-time.Minute)
-	// rooted is an app-of-apps named prod-apps at revision.
-	rooted := func(revision, health string) unstructured.Unstructured {
-		a := appAt(revision, "Synced", health, time.Now())
+	// rootedAs is an app-of-apps named prod-apps at revision, in a sync state as a whole and
+	// another for its Application time-service-prod.
+	rootedAs := func(revision, sync, health, appSync string) unstructured.Unstructured {
+		a := appAt(revision, sync, health, time.Now())
 		a.SetName("prod-apps")
+		_ = unstructured.SetNestedSlice(a.Object, []any{
+			map[string]any{"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "other-service-prod", "status": sync},
+			map[string]any{"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "time-service-prod", "status": appSync},
+		}, "status", "resources")
 		return a
 	}
+	rooted := func(revision, health string) unstructured.Unstructured { return rootedAs(revision, "Synced", health, "Synced") }
 	wait := func(tb *testbed, refresh bool) (WaitAppOutput, error) {
 		return tb.a.WaitApp(context.Background(), WaitAppInput{Snapshot: testSnapshot(), App: "time-service-prod", Root: "prod-apps",
 			Commit: "c0ffee", Since: since, Timeout: 300 * time.Millisecond, Image: "registry/idp/localtime:v1.2.3", Refresh: refresh})
@@ -278,6 +284,22 @@ func TestWaitAppWithRoot(t *testing.T) {
 		out, err := wait(tb, false)
 		requireFailure(t, err, ErrNotApplied)
 		require.ErrorContains(t, err, "Argo CD has not brought prod-apps in dev to c0ffee")
+		require.Equal(t, "prod-apps", out.Status.Name, "the wait stopped at the app-of-apps")
+	})
+	t.Run("an app-of-apps still applying others' changes has applied the app's", func(t *testing.T) {
+		t.Parallel()
+		tb := newTestbed()
+		seed(tb.kube, rootedAs("c0ffee", "OutOfSync", "Healthy", "Synced"), appAt("c0ffee", "Synced", "Healthy", time.Now()))
+		out, err := wait(tb, false)
+		require.NoError(t, err, "a wave keeps the app-of-apps OutOfSync; the app's own definition is what the wait needs applied")
+		require.Equal(t, "time-service-prod", out.Status.Name)
+	})
+	t.Run("an app-of-apps that has not applied the app's definition holds the wait", func(t *testing.T) {
+		t.Parallel()
+		tb := newTestbed()
+		seed(tb.kube, rootedAs("c0ffee", "OutOfSync", "Healthy", "OutOfSync"), appAt("c0ffee", "Synced", "Healthy", time.Now()))
+		out, err := wait(tb, false)
+		requireFailure(t, err, ErrHealthTimeout)
 		require.Equal(t, "prod-apps", out.Status.Name, "the wait stopped at the app-of-apps")
 	})
 	t.Run("the app's failure is the app's", func(t *testing.T) {

@@ -110,6 +110,9 @@ type WaitAppInput struct {
 	// first sees Root Synced and Healthy at the commit (refreshed first when Refresh is set),
 	// then App. One activity instead of two.
 	Root string `json:"root,omitempty"`
+	// child, in the wait on Root, is App: the app-of-apps counts as synced once it has
+	// applied App's definition at a revision of ours, whatever its other Applications show.
+	child string
 }
 
 // WaitAppOutput is the Application's state once Synced and Healthy at the commit.
@@ -125,7 +128,7 @@ type WaitAppOutput struct {
 func (a *Activities) WaitApp(ctx context.Context, in WaitAppInput) (WaitAppOutput, error) {
 	if in.Root != "" {
 		root := in
-		root.App, root.Root, root.Image = in.Root, "", ""
+		root.App, root.Root, root.Image, root.child = in.Root, "", "", in.App
 		if out, err := a.WaitApp(ctx, root); err != nil {
 			return out, err
 		}
@@ -318,7 +321,21 @@ func atCommit(app *application, at bool, in WaitAppInput) (bool, error) {
 	if st.Health.Status == "Degraded" {
 		return false, fail.New(ErrDegraded, "%s in %s is Degraded at %s: %s", app.Name, in.Snapshot.Env.Name, short(in.Commit), summarize(app).Message)
 	}
-	return st.Sync.Status == syncedCode && st.Health.Status == "Healthy", nil
+	return syncedOrChild(app, in.child) && st.Health.Status == "Healthy", nil
+}
+
+// syncedOrChild says whether the Application is Synced at its revision, or, for child, whether the
+// Application child it defines is. An app-of-apps that a wave of promotions keeps changing is
+// OutOfSync while it applies the newest commit's Applications, most of the time: a wait on it
+// as a whole would hold a promotion whose app runs already until the wave is over.
+// One that does not list child (an app defined elsewhere) is judged as a whole.
+func syncedOrChild(app *application, child string) bool {
+	for _, r := range app.Status.Resources {
+		if child != "" && r.Kind == "Application" && r.Group == "argoproj.io" && r.Name == child {
+			return r.Status == syncedCode
+		}
+	}
+	return app.Status.Sync.Status == syncedCode
 }
 
 // judge says whether a revision an Application is synced to counts as the promotion's commit.

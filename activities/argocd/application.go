@@ -55,9 +55,12 @@ type operationState struct {
 }
 
 type resourceState struct {
-	Group  string        `json:"group,omitempty"`
-	Kind   string        `json:"kind,omitempty"`
-	Name   string        `json:"name,omitempty"`
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Status is the resource's sync status at the Application's revision (Synced, OutOfSync).
+	Status string        `json:"status,omitempty"`
 	Health *healthStatus `json:"health,omitempty"`
 }
 
