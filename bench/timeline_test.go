@@ -83,7 +83,8 @@ type milestones struct {
 	Healthy time.Time
 }
 
-// milestones reads name's steps towards commit from the recording, from since on.
+// milestones reads name's steps towards commit (any commit: "") from the recording, from
+// since on.
 func (w *appWatch) milestones(name, commit, image string, since time.Time) milestones {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -102,10 +103,10 @@ func (w *appWatch) milestones(name, commit, image string, since time.Time) miles
 		if m.OpStarted.IsZero() && a.OpPhase == "Running" {
 			m.OpStarted = s.at
 		}
-		if !m.OpStarted.IsZero() && m.OpFinished.IsZero() && a.OpPhase == "Succeeded" && a.OpRevision == commit {
+		if !m.OpStarted.IsZero() && m.OpFinished.IsZero() && a.OpPhase == "Succeeded" && (commit == "" || a.OpRevision == commit) {
 			m.OpFinished = s.at
 		}
-		if m.Healthy.IsZero() && a.Revision == commit && a.Sync == "Synced" && a.Health == "Healthy" && (image == "" || imageRunning(a, image)) {
+		if m.Healthy.IsZero() && (commit == "" || a.Revision == commit) && a.Sync == "Synced" && a.Health == "Healthy" && (image == "" || imageRunning(a, image)) {
 			m.Healthy = s.at
 		}
 	}
@@ -116,25 +117,7 @@ func (w *appWatch) milestones(name, commit, image string, since time.Time) miles
 // whatever commit: in a wave, the app may sync to a later commit of the same group, or of a
 // later group, that still pins image.
 func (w *appWatch) reached(name, image string, since time.Time) milestones {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var m milestones
-	for _, s := range w.seen {
-		if s.name != name || s.at.Before(since) {
-			continue
-		}
-		a := s.app
-		if m.OpStarted.IsZero() && a.OpPhase == "Running" {
-			m.OpStarted = s.at
-		}
-		if !m.OpStarted.IsZero() && m.OpFinished.IsZero() && a.OpPhase == "Succeeded" {
-			m.OpFinished = s.at
-		}
-		if m.Healthy.IsZero() && a.Sync == "Synced" && a.Health == "Healthy" && imageRunning(a, image) {
-			m.Healthy = s.at
-		}
-	}
-	return m
+	return w.milestones(name, "", image, since)
 }
 
 // argoWork is what Argo CD was asked to do and did during a wave, from the watch: refreshes
