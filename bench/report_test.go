@@ -291,6 +291,23 @@ func stepTable(w func(string, ...any), waves []waveResult) {
 		w("%s", row)
 	}
 	w("")
+	big := with[0]
+	for _, tp := range with {
+		if tp.Workers == 1 && tp.N > big.N {
+			big = tp
+		}
+	}
+	if len(big.Profile) > 0 {
+		w("The wave of %d promotions on %d worker(s), by activity type: seconds from scheduled to completed (queueing on", big.N, big.Workers)
+		w("the task queue included), summed per run, p50 / p99 over the runs (\"run\" is each run's first to last event):")
+		w("")
+		w("| activity | runs | p50 | p99 |")
+		w("|---|---|---|---|")
+		for _, st := range big.Profile {
+			w("| %s | %d | %.3f | %.3f |", st.Step, st.Runs, st.P50, st.P99)
+		}
+		w("")
+	}
 	w("What Argo CD in dev was asked to do and did during each wave (from the same watch): refreshes requested (the")
 	w("annotation appearing) and sync operations started, of the app-of-apps and of the apps:")
 	w("")

@@ -101,6 +101,10 @@ type waveResult struct {
 	// Steps are where each promotion's time went, step by step (waveSteps), p50 and p99
 	// over the promotions a watch of dev's Applications saw through every step.
 	Steps []stepStat `json:"steps,omitempty"`
+	// Profile is where the wave's runs spent their time by activity type, from their
+	// histories (scheduled → completed, queueing included, summed per run): p50 and p99 over
+	// the runs that ran that type.
+	Profile []stepStat `json:"profile,omitempty"`
 	// ArgoWork is what Argo CD was asked to do and did in dev during the wave.
 	ArgoWork argoWork `json:"argoWork"`
 	// Cores is how many the machine had (CPUByProcess against what they could give).

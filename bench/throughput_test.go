@@ -90,6 +90,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	require.NoError(t, err)
 	var overheads, handovers []float64
 	steps := make([][]float64, len(waveSteps))
+	byKind := map[string][]float64{} // activity type → its seconds in each run
 	for i, run := range runs {
 		st := run.st
 		if st.Stage != api.StageDone || len(st.Environments) != 1 || st.Environments[0].State != api.EnvDone {
@@ -110,6 +111,9 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		}
 		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
 		handovers = append(handovers, handover.Seconds())
+		for kind, secs := range r.profile(ids[i]) {
+			byKind[kind] = append(byKind[kind], secs)
+		}
 		if ds, ok := waveMarks(run.start, waitStart, m, waited, run.close); ok {
 			for j, d := range ds {
 				steps[j] = append(steps[j], d.Seconds())
@@ -123,6 +127,10 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	}
 	tp.OverheadP50, tp.OverheadP99 = round(quantile(overheads, 0.5)), round(quantile(overheads, 0.99))
 	tp.HandoverP50, tp.HandoverP99 = round(quantile(handovers, 0.5)), round(quantile(handovers, 0.99))
+	for _, kind := range sortedKeys(byKind) {
+		v := byKind[kind]
+		tp.Profile = append(tp.Profile, stepStat{Step: kind, Runs: len(v), P50: round(quantile(v, 0.5)), P99: round(quantile(v, 0.99))})
+	}
 	require.Zero(t, tp.Failed, "every promotion of the wave ends done")
 	return tp
 }
