@@ -260,7 +260,9 @@ func TestWaitAppWithRoot(t *testing.T) {
 		}, "status", "resources")
 		return a
 	}
-	rooted := func(revision, health string) unstructured.Unstructured { return rootedAs(revision, "Synced", health, "Synced") }
+	rooted := func(revision, health string) unstructured.Unstructured {
+		return rootedAs(revision, "Synced", health, "Synced")
+	}
 	wait := func(tb *testbed, refresh bool) (WaitAppOutput, error) {
 		return tb.a.WaitApp(context.Background(), WaitAppInput{Snapshot: testSnapshot(), App: "time-service-prod", Root: "prod-apps",
 			Commit: "c0ffee", Since: since, Timeout: 300 * time.Millisecond, Image: "registry/idp/localtime:v1.2.3", Refresh: refresh})
