@@ -50,10 +50,10 @@ type kube interface {
 
 // dynamicKube is kube over client-go's dynamic client.
 type dynamicKube struct {
-	dyn       dynamic.Interface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
-	watches   watches
-	refreshes refreshes
+	dyn     dynamic.Interface
+	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	watches watches
+	refreshes
 }
 
 // refreshLog remembers when this process last set an object's refresh annotation anew.
@@ -83,14 +83,6 @@ func (r *refreshes) refreshed(namespace, name string, at time.Time) {
 	if at.After(r.at[namespace+"/"+name]) {
 		r.at[namespace+"/"+name] = at
 	}
-}
-
-func (k *dynamicKube) refreshedAt(namespace, name string) time.Time {
-	return k.refreshes.refreshedAt(namespace, name)
-}
-
-func (k *dynamicKube) refreshed(namespace, name string, at time.Time) {
-	k.refreshes.refreshed(namespace, name, at)
 }
 
 func newKube(rc *rest.Config) (*dynamicKube, error) {

@@ -131,22 +131,25 @@ func (r *reach) note() string {
 // probeAfter, and each refresh is one more comparison for a controller already behind. No
 // watch open: no (the wait probes).
 func othersReconciled(k kube, ns string, after time.Time) bool {
-	w, ok := k.(watcher)
-	if !ok {
-		return false
-	}
-	at, ok := w.LastReconciled(gvkApp, ns)
+	at, ok := watchedReconciled(k, ns)
 	return ok && at.After(after)
+}
+
+// watchedReconciled is the latest reconciledAt the env's shared watch delivered; false when
+// none is open.
+func watchedReconciled(k kube, ns string) (time.Time, bool) {
+	if w, ok := k.(watcher); ok {
+		return w.LastReconciled(gvkApp, ns)
+	}
+	return time.Time{}, false
 }
 
 // anyReconciled says whether Argo CD reconciled any Application in ns after a time, from the
 // env's shared watch where one is open, else from the API. An unreadable list counts as no:
 // the API's own failures are judged by the wait's reads.
 func anyReconciled(ctx context.Context, k kube, ns string, after time.Time) bool {
-	if w, ok := k.(watcher); ok {
-		if at, ok := w.LastReconciled(gvkApp, ns); ok {
-			return at.After(after)
-		}
+	if at, ok := watchedReconciled(k, ns); ok {
+		return at.After(after)
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
