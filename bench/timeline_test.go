@@ -74,9 +74,8 @@ func (a apps) watch(t *testing.T) *appWatch {
 
 // milestones are when the watch first showed an Application's steps towards a commit.
 type milestones struct {
-	// Asked: the refresh annotation there; Compared: taken by the controller (it removes the
-	// annotation with the status of its comparison).
-	Asked, Compared time.Time
+	// Asked: the refresh annotation there.
+	Asked time.Time
 	// OpStarted: an operation Running; OpFinished: the operation of commit Succeeded.
 	OpStarted, OpFinished time.Time
 	// Healthy: Synced at commit and Healthy, running image (when image is set).
@@ -94,11 +93,8 @@ func (w *appWatch) milestones(name, commit, image string, since time.Time) miles
 			continue
 		}
 		a := s.app
-		switch {
-		case m.Asked.IsZero() && a.RefreshAsked:
+		if m.Asked.IsZero() && a.RefreshAsked {
 			m.Asked = s.at
-		case !m.Asked.IsZero() && m.Compared.IsZero() && !a.RefreshAsked:
-			m.Compared = s.at
 		}
 		if m.OpStarted.IsZero() && a.OpPhase == "Running" {
 			m.OpStarted = s.at
