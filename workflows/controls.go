@@ -243,6 +243,11 @@ func (c *ctl) expire(ctx workflow.Context) {
 	}
 }
 
+// answerTogether is the version of Controls that sends every answer of one turn at once and
+// then waits for them, rather than each after the one before has gone out: one answer was one
+// workflow-task round trip, so the hundredth run entering an env at once waited for ninety-nine.
+const answerTogether = "controls-answer-together"
+
 // answer tells each new asker, and, when freezes changed, each run waiting at the door, whether
 // it may enter. A run that is gone is forgotten.
 func (c *ctl) answer(ctx workflow.Context) {
@@ -254,12 +259,23 @@ func (c *ctl) answer(ctx workflow.Context) {
 	}
 	tell = append(tell, c.pending...)
 	c.pending = nil
-	for _, req := range tell {
+	if len(tell) == 0 {
+		return
+	}
+	together := workflow.GetVersion(ctx, answerTogether, workflow.DefaultVersion, 1) >= 1
+	sent := make([]workflow.Future, len(tell))
+	for i, req := range tell {
 		a := controls.DoorAnswer{Env: c.state.Env, Open: !frozen, Pin: controls.PinOf(c.state.Pins, req.Service)}
 		if frozen {
 			a.Freezes = c.state.Freezes
 		}
-		if err := workflow.SignalExternalWorkflow(ctx, req.Owner, "", controls.AnswerSignal, a).Get(ctx, nil); err != nil {
+		sent[i] = workflow.SignalExternalWorkflow(ctx, req.Owner, "", controls.AnswerSignal, a)
+		if !together {
+			_ = sent[i].Get(ctx, nil) // one after another, as runs recorded before answerTogether did
+		}
+	}
+	for i, req := range tell {
+		if err := sent[i].Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("a run at the door is gone", "owner", req.Owner, "error", err)
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -89,4 +90,49 @@ func TestControlsAnswersEveryRunAtTheDoor(t *testing.T) {
 	desc, err := c.DescribeWorkflow(ctx, controls.WorkflowID("load"), "")
 	require.NoError(t, err)
 	require.NotEqual(t, first.GetRunID(), desc.WorkflowExecution.RunID, "it continued as new while answering")
+}
+
+// TestControlsAnswersATurnTogether: runs already waiting at the door when the Controls
+// workflow takes its turn are all answered in that turn's one workflow task, not one task per
+// answer (the hundredth of a hundred runs entering an env at once waited for ninety-nine round
+// trips).
+func TestControlsAnswersATurnTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Temporal dev server; not part of -short")
+	}
+	c := devServer(t)
+	ctx := context.Background()
+	const n = 20
+	env := "together"
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: controls.WorkflowID(env), TaskQueue: api.TaskQueue},
+		api.ControlsWorkflowName, controls.State{Env: env})
+	require.NoError(t, err)
+	runs := make([]client.WorkflowRun, n)
+	for i := range runs {
+		runs[i], err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("together-%02d", i), TaskQueue: api.TaskQueue}, "doorAsker")
+		require.NoError(t, err)
+		req := controls.DoorRequest{Owner: runs[i].GetID(), Service: fmt.Sprintf("svc-%02d", i)}
+		require.NoError(t, c.SignalWorkflow(ctx, controls.WorkflowID(env), "", controls.DoorSignal, req))
+	}
+	// The worker starts after every request is in, so the first workflow task sees them all.
+	w := worker.New(c, api.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName))
+	w.RegisterWorkflowWithOptions(doorAsker, workflowOptions("doorAsker"))
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	for _, r := range runs {
+		var a controls.DoorAnswer
+		require.NoError(t, r.Get(ctx, &a), r.GetID())
+		require.True(t, a.Open, r.GetID())
+	}
+	tasks := map[int64]int{} // the workflow task that sent each answer
+	it := c.GetWorkflowHistory(ctx, controls.WorkflowID(env), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		if a := e.GetSignalExternalWorkflowExecutionInitiatedEventAttributes(); a != nil {
+			tasks[a.GetWorkflowTaskCompletedEventId()]++
+		}
+	}
+	require.Len(t, tasks, 1, "all %d answers go out in one workflow task: %v", n, tasks)
 }

@@ -4,6 +4,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -41,6 +43,33 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("promote-current-options", func(t *testing.T) { recordPromoteCurrentOptions(t, c) })
 	t.Run("promote-local-reads", func(t *testing.T) { recordPromoteLocalReads(t, c) })
 	t.Run("promote-lean-waits", func(t *testing.T) { recordPromoteLeanWaits(t, c) })
+	t.Run("controls-door", func(t *testing.T) { recordControlsDoor(t, c, "controls-door-together.json") })
+}
+
+// recordControlsDoor: five runs wait at dev's door when its Controls workflow takes its first
+// turn; each is answered. The Controls workflow goes on running; the history ends there.
+func recordControlsDoor(t *testing.T, c client.Client, name string) {
+	ctx := context.Background()
+	const queue = "record-door"
+	id := controls.WorkflowID("dev")
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, api.ControlsWorkflowName, controls.State{Env: "dev"})
+	require.NoError(t, err)
+	runs := make([]client.WorkflowRun, 5)
+	for i := range runs {
+		runs[i], err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("promote-svc-%d-sha-abc1234", i), TaskQueue: queue}, "doorAsker")
+		require.NoError(t, err)
+		require.NoError(t, c.SignalWorkflow(ctx, id, "", controls.DoorSignal, controls.DoorRequest{Owner: runs[i].GetID(), Service: fmt.Sprintf("svc-%d", i)}))
+	}
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(Controls, workflowOptions(api.ControlsWorkflowName))
+	w.RegisterWorkflowWithOptions(doorAsker, workflowOptions("doorAsker"))
+	require.NoError(t, w.Start())
+	defer w.Stop()
+	for _, r := range runs {
+		require.NoError(t, r.Get(ctx, nil))
+	}
+	require.NoError(t, c.TerminateWorkflow(ctx, id, "", "recorded"))
+	writeHistory(t, c, id, name)
 }
 
 // recordLockContention: a holds the lock; b, then c asking to supersede, queue; a steps

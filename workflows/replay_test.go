@@ -27,8 +27,9 @@ var recordedIDs = map[string]string{
 // and re-resolved before its merge, the first again under today's activity options (Git writes
 // and health waits that heartbeat), the first again in a run with local reads
 // (localReadsVersion: quick reads as local activities, no GetVersion after it, unchanged
-// search attributes not written again), and locks under contention from
-// before and after the liveness check. Every workflow type is registered for every file.
+// search attributes not written again), locks under contention from before and after the
+// liveness check, and a Controls workflow answering five runs at its door one by one and, since
+// answerTogether, in one turn. Every workflow type is registered for every file.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	require.NoError(t, err)
