@@ -308,6 +308,18 @@ func stepTable(w func(string, ...any), waves []waveResult) {
 		}
 		w("")
 	}
+	if len(big.Handover) > 0 {
+		w("The same wave's handover (run start → its health wait starts), split by what each run was doing, from its history:")
+		w("a workflow task waiting for a worker or running, an activity outstanding, or nothing outstanding while it waited")
+		w("for a signal (named by the signal that ended the wait). Seconds per run, over the %d runs; the means add up:", big.N)
+		w("")
+		w("| the run was | mean | p50 | p99 |")
+		w("|---|---|---|---|")
+		for _, st := range big.Handover {
+			w("| %s | %.3f | %.3f | %.3f |", st.Step, st.Mean, st.P50, st.P99)
+		}
+		w("")
+	}
 	w("What Argo CD in dev was asked to do and did during each wave (from the same watch): refreshes requested (the")
 	w("annotation appearing) and sync operations started, of the app-of-apps and of the apps:")
 	w("")

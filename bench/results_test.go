@@ -105,6 +105,10 @@ type waveResult struct {
 	// histories (scheduled → completed, queueing included, summed per run): p50 and p99 over
 	// the runs that ran that type.
 	Profile []stepStat `json:"profile,omitempty"`
+	// Handover is each run's handover split by what it was doing (handoverParts): mean, p50
+	// and p99 over the wave's runs (a run without a part counts 0 there); the means add up to
+	// the mean handover.
+	Handover []stepStat `json:"handover,omitempty"`
 	// ArgoWork is what Argo CD was asked to do and did in dev during the wave.
 	ArgoWork argoWork `json:"argoWork"`
 	// Cores is how many the machine had (CPUByProcess against what they could give).
@@ -117,6 +121,7 @@ type stepStat struct {
 	Runs int     `json:"runs"`
 	P50  float64 `json:"p50"`
 	P99  float64 `json:"p99"`
+	Mean float64 `json:"mean,omitempty"`
 }
 
 // add records one sample of a short scenario.

@@ -91,6 +91,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	var overheads, handovers []float64
 	steps := make([][]float64, len(waveSteps))
 	byKind := map[string][]float64{} // activity type → its seconds in each run
+	var parts []map[string]float64   // each run's handover by what it was doing
 	for i, run := range runs {
 		st := run.st
 		if st.Stage != api.StageDone || len(st.Environments) != 1 || st.Environments[0].State != api.EnvDone {
@@ -111,6 +112,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		}
 		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
 		handovers = append(handovers, handover.Seconds())
+		parts = append(parts, r.handoverParts(ids[i]))
 		for kind, secs := range r.profile(ids[i]) {
 			byKind[kind] = append(byKind[kind], secs)
 		}
@@ -131,6 +133,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		v := byKind[kind]
 		tp.Profile = append(tp.Profile, stepStat{Step: kind, Runs: len(v), P50: round(quantile(v, 0.5)), P99: round(quantile(v, 0.99))})
 	}
+	tp.Handover = partStats(parts)
 	require.Zero(t, tp.Failed, "every promotion of the wave ends done")
 	return tp
 }
@@ -219,4 +222,25 @@ func parked(t *testing.T, r *rig, m mode, res *results) {
 	res.Parked.WorkerRSSMB, res.Parked.WorkerPeakRSSMB = round(ps.RSSMB), round(ps.PeakRSSMB)
 	t.Logf("parked %d: worker RSS at rest %.0f MB (idle %.0f MB, 10 s after the last parked %.0f MB, peak %.0f MB), Temporal dev server %.1f%% of a core",
 		res.Parked.N, res.Parked.WorkerRSSMB, res.Parked.WorkerRSSIdleMB, res.Parked.WorkerRSSBurstMB, res.Parked.WorkerPeakRSSMB, res.Parked.TemporalCPUPercent)
+}
+
+// partStats sums up the runs' handover parts: mean, p50 and p99 of each over all the runs.
+func partStats(runs []map[string]float64) []stepStat {
+	names := map[string]bool{}
+	for _, p := range runs {
+		for name := range p {
+			names[name] = true
+		}
+	}
+	var out []stepStat
+	for _, name := range sortedKeys(names) {
+		v := make([]float64, len(runs))
+		sum := 0.0
+		for i, p := range runs {
+			v[i] = p[name]
+			sum += v[i]
+		}
+		out = append(out, stepStat{Step: name, Runs: len(runs), P50: round(quantile(v, 0.5)), P99: round(quantile(v, 0.99)), Mean: round(sum / float64(len(runs)))})
+	}
+	return out
 }

@@ -1,0 +1,115 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/alexpermiakov/idp/internal/controls"
+	"github.com/alexpermiakov/idp/workflows/api"
+)
+
+// The parts of a run's handover: what the run was doing, moment by moment, from its start until
+// its first health wait started.
+const (
+	partTaskQueued  = "workflow task waiting for the worker"
+	partTaskRunning = "workflow task running (local activities in it)"
+	partActivity    = "activity (queued and running): "
+	partWaiting     = "waiting for a signal: "
+	partOther       = "waiting (timer or other)"
+)
+
+// signalNames says what a run waits for, by signal.
+var signalNames = map[string]string{
+	api.LockGrantedSignal: "the lock's grant",
+	controls.AnswerSignal: "the door's answer (Controls workflow)",
+}
+
+// handoverParts splits a run's handover (its start → its first health wait starting) into
+// what the run was doing, from its history: a workflow task waiting for a worker, one running,
+// an activity outstanding, or nothing outstanding while it waited for a signal (named by the
+// signal that ended the wait). The parts add up to the handover.
+func (r *rig) handoverParts(id string) map[string]float64 {
+	r.t.Helper()
+	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(r.t, err)
+		events = append(events, ev)
+	}
+	return splitHandover(events)
+}
+
+// splitHandover is handoverParts on a history already read.
+func splitHandover(events []*historypb.HistoryEvent) map[string]float64 {
+	out := map[string]float64{}
+	var (
+		task       string // partTaskQueued, partTaskRunning or ""
+		activities = map[int64]string{}
+		waitApps   = map[int64]bool{}
+		prev       time.Time
+	)
+	for _, ev := range events {
+		at := ev.GetEventTime().AsTime()
+		if !prev.IsZero() && at.After(prev) {
+			out[doing(task, activities, ev)] += at.Sub(prev).Seconds()
+		}
+		prev = at
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+			task = partTaskQueued
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			task = partTaskRunning
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+			task = ""
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			name := ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+			activities[ev.GetEventId()] = name
+			waitApps[ev.GetEventId()] = name == "WaitApp"
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if waitApps[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] {
+				return roundAll(out)
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			delete(activities, ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId())
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+			delete(activities, ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId())
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+			delete(activities, ev.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId())
+		}
+	}
+	return roundAll(out)
+}
+
+// doing names what the run was doing until ev: a workflow task before all, then an activity,
+// else the wait ev ended.
+func doing(task string, activities map[int64]string, ev *historypb.HistoryEvent) string {
+	if task != "" {
+		return task
+	}
+	if len(activities) > 0 {
+		return partActivity + activities[slices.Min(slices.Collect(maps.Keys(activities)))] // one at a time before the wait
+	}
+	if s := ev.GetWorkflowExecutionSignaledEventAttributes(); s != nil {
+		if name, ok := signalNames[s.GetSignalName()]; ok {
+			return partWaiting + name
+		}
+		return partWaiting + s.GetSignalName()
+	}
+	return partOther
+}
+
+func roundAll(m map[string]float64) map[string]float64 {
+	for k, v := range m {
+		m[k] = round(v)
+	}
+	return m
+}
