@@ -48,6 +48,29 @@ func (r *rig) handoverParts(id string) map[string]float64 {
 	return splitHandover(events)
 }
 
+// tasksByWorker counts the workflow and activity tasks of the runs each worker took (by the
+// identity it polls with), the most first: how Temporal spread a wave over the workers.
+func (r *rig) tasksByWorker(ids []string) []int {
+	r.t.Helper()
+	by := map[string]int{}
+	for _, id := range ids {
+		it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			require.NoError(r.t, err)
+			if a := ev.GetWorkflowTaskStartedEventAttributes(); a != nil {
+				by[a.GetIdentity()]++
+			} else if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
+				by[a.GetIdentity()]++
+			}
+		}
+	}
+	counts := slices.Collect(maps.Values(by))
+	slices.Sort(counts)
+	slices.Reverse(counts)
+	return counts
+}
+
 // splitHandover is handoverParts on a history already read.
 func splitHandover(events []*historypb.HistoryEvent) map[string]float64 {
 	out := map[string]float64{}

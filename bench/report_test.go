@@ -173,15 +173,18 @@ func (r *results) tables(w func(string, ...any)) {
 		w("| %s | %.3f s | %.3f s | %.3f s | %d |", name, median(v), slices.Min(v), slices.Max(v), len(v))
 	}
 	w("")
-	w("| throughput N | workers | wall | promotions/min | worker peak RSS | worker CPU | lost updates | failed | overhead p50 / p99 | handover p50 / p99 |")
-	w("|---|---|---|---|---|---|---|---|---|---|")
+	w("| throughput N | workers | wall | promotions/min | worker peak RSS | worker CPU | lost updates | failed | overhead p50 / p99 | handover p50 / p99 | tasks per worker |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, tp := range r.Throughput {
-		handover := "not measured"
+		handover, split := "not measured", "not measured"
 		if tp.HandoverP50 > 0 {
 			handover = fmt.Sprintf("%.2f / %.2f s", tp.HandoverP50, tp.HandoverP99)
 		}
-		w("| %d | %d | %.1f s | %.1f | %.0f MB | %.1f s | %d | %d | %.2f / %.2f s | %s |", tp.N, tp.Workers, tp.Wall, tp.PromotionsPerMinute,
-			tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99, handover)
+		if len(tp.TasksByWorker) > 0 {
+			split = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(tp.TasksByWorker)), " / "), "[]")
+		}
+		w("| %d | %d | %.1f s | %.1f | %.0f MB | %.1f s | %d | %d | %.2f / %.2f s | %s | %s |", tp.N, tp.Workers, tp.Wall, tp.PromotionsPerMinute,
+			tp.WorkerPeakRSSMB, tp.WorkerCPUSeconds, tp.LostUpdates, tp.Failed, tp.OverheadP50, tp.OverheadP99, handover, split)
 	}
 	w("")
 	w("History events: dev bootstrap %d, 3-env promotion %d; by health wait: %v.", r.HistoryEvents.Bootstrap, r.HistoryEvents.Promotion3env, r.HistoryEvents.HealthWait)

@@ -109,6 +109,9 @@ type waveResult struct {
 	// and p99 over the wave's runs (a run without a part counts 0 there); the means add up to
 	// the mean handover.
 	Handover []stepStat `json:"handover,omitempty"`
+	// TasksByWorker is how many of the runs' workflow and activity tasks each worker took,
+	// the most first.
+	TasksByWorker []int `json:"tasksByWorker,omitempty"`
 	// ArgoWork is what Argo CD was asked to do and did in dev during the wave.
 	ArgoWork argoWork `json:"argoWork"`
 	// Cores is how many the machine had (CPUByProcess against what they could give).

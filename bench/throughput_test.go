@@ -134,6 +134,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		tp.Profile = append(tp.Profile, stepStat{Step: kind, Runs: len(v), P50: round(quantile(v, 0.5)), P99: round(quantile(v, 0.99))})
 	}
 	tp.Handover = partStats(parts)
+	tp.TasksByWorker = r.tasksByWorker(ids)
 	require.Zero(t, tp.Failed, "every promotion of the wave ends done")
 	return tp
 }

@@ -126,7 +126,12 @@ func run(o options, stop <-chan interface{}) error {
 	},
 		// A heartbeat reaches the server within 2 s: terraform apply records its state lock's
 		// ID and what it created in one, which the retry after a killed worker needs.
-		MaxHeartbeatThrottleInterval: 2 * time.Second})
+		MaxHeartbeatThrottleInterval: 2 * time.Second,
+		// Pollers follow the backlog rather than a fixed two per queue: when a hundred
+		// promotions enter an env at once, their workflow tasks and their locks' queued
+		// behind two polls at a time (docs/BENCHMARKS.md, the wave's handover).
+		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})})
 	setup.Register(w, cfg, c)
 	ensureSchedules(logger, cfg, c)
 	ensureDriftSchedules(logger, cfg, c)
