@@ -28,6 +28,11 @@ func (r *run) door(ctx workflow.Context, env, service string) (*controls.Pin, er
 		return nil, nil
 	}
 	var sa *platform.Signaller
+	if r.askFirst {
+		if pin, open := r.readControls(ctx, env, service); open {
+			return pin, nil
+		}
+	}
 	if err := r.quick(ctx, "is "+env+" frozen?", time.Minute,
 		sa.SignalWithStart, platform.SignalWithStartInput{WorkflowID: controls.WorkflowID(env), WorkflowType: controls.WorkflowName,
 			TaskQueue: api.TaskQueue, Signal: controls.DoorSignal, StartArg: controls.State{Env: env},
@@ -64,6 +69,25 @@ func (r *run) door(ctx workflow.Context, env, service string) (*controls.Pin, er
 			r.step(ctx, "%s is %s; waiting until it lifts", env, note)
 		}
 	}
+}
+
+// readControls reads env's freezes and pins (the controls query, one attempt): open says the
+// run may go on with pin without asking at the door, the env not being frozen, or the service
+// being pinned there (refused either way). A frozen env, or a read that failed, leaves it to the
+// door, which waits while the freeze lasts.
+func (r *run) readControls(ctx workflow.Context, env, service string) (*controls.Pin, bool) {
+	var sa *platform.Signaller
+	var out platform.PinnedOutput
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{Summary: "is " + env + " frozen?",
+		StartToCloseTimeout: 10 * time.Second, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}})
+	if err := workflow.ExecuteLocalActivity(lctx, sa.Pinned, platform.PinnedInput{Env: env, Service: service}).Get(ctx, &out); err != nil {
+		workflow.GetLogger(ctx).Warn("reading the env's freezes and pins; asking at the door", "env", env, "error", err)
+		return nil, false
+	}
+	if service != "" && out.Pin != nil {
+		return out.Pin, true
+	}
+	return nil, len(out.Freezes) == 0
 }
 
 // refusePinned fails a promotion into an env where the service is pinned.

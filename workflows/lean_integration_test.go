@@ -7,11 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/alexpermiakov/idp/internal/controls"
 	"github.com/alexpermiakov/idp/workflows/api"
 )
 
@@ -19,7 +21,8 @@ import (
 // real Lock) on a dev server, started with the search attributes starter promote sets, and
 // reads its history: the quick reads are markers, not activity tasks; GetVersion is asked once
 // (localReadsVersion), so TemporalChangeVersion is written once; one health wait per env, and
-// no notification where nobody is to be told; IdpStage and IdpEnvironment
+// no notification where nobody is to be told; the door is a read of each env's freezes and
+// pins, not a signal to its Controls workflow; IdpStage and IdpEnvironment
 // are written only when they change, never to what the start set; the whole history stays
 // under 150 events.
 func TestAPromotionsHistoryStaysLean(t *testing.T) {
@@ -93,7 +96,12 @@ func TestAPromotionsHistoryStaysLean(t *testing.T) {
 			env = v
 		}
 	}
-	require.Equal(t, []string{`[local-reads-2]`}, versions, "one GetVersion in a run with local reads and lean waits")
+	require.Equal(t, []string{`[local-reads-3]`}, versions, "one GetVersion in a run with local reads, lean waits and the door's query")
+	for _, env := range []string{"staging", "prod"} {
+		_, err := c.DescribeWorkflowExecution(ctx, controls.WorkflowID(env), "")
+		var nf *serviceerror.NotFound
+		require.ErrorAs(t, err, &nf, "no freeze or pin in %s: the run read that and did not ask at the door (which starts the Controls workflow)", env)
+	}
 	require.Equal(t, string(api.StageDone), stage)
 	require.Equal(t, "prod", env)
 	require.Less(t, events, 150, "events of a staging → prod promotion with an approval")

@@ -33,6 +33,10 @@ type run struct {
 	// lean says the run waits for an env's app-of-apps and app in one activity and sends no
 	// event that no notify target of its env wants: set by runs started since leanWaits.
 	lean bool
+	// askFirst says the run reads an env's freezes and pins (the controls query) before it
+	// asks at the door, and asks only when the env is frozen: set by runs started since
+	// doorQuery.
+	askFirst bool
 	// upserted and upsertedEnv are the IdpStage and IdpEnvironment values last written (or
 	// set at the start), so that a run with local reads does not write an unchanged one again.
 	upserted    api.Stage
@@ -53,14 +57,20 @@ const localReadsVersion = "local-reads"
 // activity that would find nobody to tell).
 const leanWaits workflow.Version = 2
 
+// doorQuery is the third version of localReadsVersion: a run reads the env's freezes and pins
+// with the controls query (a local activity, no event in the Controls workflow) and goes
+// through the door's signals only when the env is frozen or the read fails. At the door, a
+// hundred runs entering dev at once each waited for the one Controls workflow's turn.
+const doorQuery workflow.Version = 3
+
 // useLocalReads has r run its quick reads as local activities when the run was started since
 // localReadsVersion, taking the search attributes the run was started with as written.
 func (r *run) useLocalReads(ctx workflow.Context) {
-	v := workflow.GetVersion(ctx, localReadsVersion, workflow.DefaultVersion, leanWaits)
+	v := workflow.GetVersion(ctx, localReadsVersion, workflow.DefaultVersion, doorQuery)
 	if v < 1 {
 		return
 	}
-	r.local, r.lean = true, v >= leanWaits
+	r.local, r.lean, r.askFirst = true, v >= leanWaits, v >= doorQuery
 	r.out.current = true
 	attrs := workflow.GetTypedSearchAttributes(ctx)
 	if stage, ok := attrs.GetKeyword(api.AttrStage); ok {

@@ -118,20 +118,7 @@ func run(o options, stop <-chan interface{}) error {
 	cache, _ := o.cacheSize()
 	worker.SetStickyWorkflowCacheSize(cache)
 	fatal := make(chan error, 1)
-	w := worker.New(c, api.TaskQueue, worker.Options{OnFatalError: func(err error) {
-		select {
-		case fatal <- err:
-		default:
-		}
-	},
-		// A heartbeat reaches the server within 2 s: terraform apply records its state lock's
-		// ID and what it created in one, which the retry after a killed worker needs.
-		MaxHeartbeatThrottleInterval: 2 * time.Second,
-		// Pollers follow the backlog rather than a fixed two per queue: when a hundred
-		// promotions enter an env at once, their workflow tasks and their locks' queued
-		// behind two polls at a time (docs/BENCHMARKS.md, the wave's handover).
-		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
-		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})})
+	w := worker.New(c, api.TaskQueue, workerOptions(fatal))
 	setup.Register(w, cfg, c)
 	ensureSchedules(logger, cfg, c)
 	ensureDriftSchedules(logger, cfg, c)
@@ -147,6 +134,24 @@ func run(o options, stop <-chan interface{}) error {
 	hs.SetRunning(false)
 	w.Stop()
 	return err
+}
+
+// workerOptions are the worker's: a fatal error goes to fatal.
+func workerOptions(fatal chan<- error) worker.Options {
+	return worker.Options{OnFatalError: func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
+	},
+		// A heartbeat reaches the server within 2 s: terraform apply records its state lock's
+		// ID and what it created in one, which the retry after a killed worker needs.
+		MaxHeartbeatThrottleInterval: 2 * time.Second,
+		// Pollers follow the backlog rather than a fixed two per queue: when a hundred
+		// promotions enter an env at once, their workflow tasks and their locks' queued
+		// behind two polls at a time (docs/BENCHMARKS.md, the wave's handover).
+		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})}
 }
 
 // serveHealth, when an address is set, serves /healthz and /readyz; ready needs Temporal to
