@@ -48,6 +48,13 @@ func recordPromoteLeanWaits(t *testing.T, c client.Client) {
 	writeHistory(t, c, id, "promote-staging-prod-lean-waits.json")
 }
 
+// recordPromoteDoorQuery is the same promotion since doorQuery: each env's door is a read of its
+// freezes and pins.
+func recordPromoteDoorQuery(t *testing.T, c client.Client) {
+	id := promoteApprovedByBob(t, c, "v1.2.11")
+	writeHistory(t, c, id, "promote-staging-prod-door-query.json")
+}
+
 // promoteApprovedByBob promotes time-service tag to prod: alice's own approval is refused
 // (four-eyes), bob's accepted; it returns the workflow ID once the promotion is done.
 func promoteApprovedByBob(t *testing.T, c client.Client, tag string) string {

@@ -43,6 +43,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("promote-current-options", func(t *testing.T) { recordPromoteCurrentOptions(t, c) })
 	t.Run("promote-local-reads", func(t *testing.T) { recordPromoteLocalReads(t, c) })
 	t.Run("promote-lean-waits", func(t *testing.T) { recordPromoteLeanWaits(t, c) })
+	t.Run("promote-door-query", func(t *testing.T) { recordPromoteDoorQuery(t, c) })
 	t.Run("controls-door", func(t *testing.T) { recordControlsDoor(t, c, "controls-door-together.json") })
 }
 

@@ -27,7 +27,7 @@ var recordedIDs = map[string]string{
 // and re-resolved before its merge, the first again under today's activity options (Git writes
 // and health waits that heartbeat), the first again in a run with local reads
 // (localReadsVersion: quick reads as local activities, no GetVersion after it, unchanged
-// search attributes not written again), locks under contention from before and after the
+// search attributes not written again) and in one whose doors are reads (doorQuery), locks under contention from before and after the
 // liveness check, and a Controls workflow answering five runs at its door one by one and, since
 // answerTogether, in one turn. Every workflow type is registered for every file.
 func TestReplayRecordedHistories(t *testing.T) {
