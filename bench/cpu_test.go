@@ -70,11 +70,15 @@ func (r *rig) kubeRequests() map[string]kubeRequest {
 	return stacktest.KubeRequests(r.t, r.S.Kubeconfigs["dev"])
 }
 
-// kubeSince is what the kube-apiserver did since before, the most time first (the top 10).
+// kubeSince is what the kube-apiserver did since before, the most time first (the top 10;
+// watches left out, whose latency is how long they stayed open).
 func kubeSince(before, after map[string]kubeRequest) []kubeRequest {
 	var d []kubeRequest
 	for key, a := range after {
 		b := before[key]
+		if a.Verb == "WATCH" {
+			continue // a watch's latency is how long it stayed open, not work
+		}
 		if n := a.Count - b.Count; n > 0 {
 			d = append(d, kubeRequest{Verb: a.Verb, Resource: a.Resource, Count: n, Seconds: float64(int((a.Seconds-b.Seconds)*100+0.5)) / 100})
 		}

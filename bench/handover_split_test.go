@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,6 +47,13 @@ func TestBenchSplitHandover(t *testing.T) {
 	}
 	ev(0, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, nil)
 	task(0, 1, 1.5)
+	completed := int64(len(events))
+	ev(1.5, enumspb.EVENT_TYPE_MARKER_RECORDED, func(e *historypb.HistoryEvent) {
+		data := fmt.Sprintf(`{"ActivityID":"1","ActivityType":"PlanPromotion","ReplayTime":%q}`, t0.Add(1250*time.Millisecond).Format(time.RFC3339Nano))
+		e.Attributes = &historypb.HistoryEvent_MarkerRecordedEventAttributes{MarkerRecordedEventAttributes: &historypb.MarkerRecordedEventAttributes{
+			MarkerName: "LocalActivity", WorkflowTaskCompletedEventId: completed,
+			Details: map[string]*commonpb.Payloads{"data": {Payloads: []*commonpb.Payload{{Data: []byte(data)}}}}}}
+	})
 	ev(3, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, func(e *historypb.HistoryEvent) {
 		e.Attributes = &historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes{WorkflowExecutionSignaledEventAttributes: &historypb.WorkflowExecutionSignaledEventAttributes{
 			SignalName: api.LockGrantedSignal}}
@@ -62,7 +70,8 @@ func TestBenchSplitHandover(t *testing.T) {
 	got := splitHandover(events)
 	require.Equal(t, map[string]float64{
 		partTaskQueued:                   1.75,
-		partTaskRunning:                  1,
+		partTaskRunning:                  0.75,
+		partLocal + "PlanPromotion":      0.25,
 		partWaiting + "the lock's grant": 1.5,
 		partActivity + "WriteImage":      0.5,
 		partActivity + "WaitApp":         0.25,

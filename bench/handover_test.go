@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"time"
@@ -20,7 +21,8 @@ import (
 // its first health wait started.
 const (
 	partTaskQueued  = "workflow task waiting for the worker"
-	partTaskRunning = "workflow task running (local activities in it)"
+	partTaskRunning = "workflow task running (its own code)"
+	partLocal       = "local activity in a workflow task: "
 	partActivity    = "activity (queued and running): "
 	partWaiting     = "waiting for a signal: "
 	partOther       = "waiting (timer or other)"
@@ -79,7 +81,9 @@ func splitHandover(events []*historypb.HistoryEvent) map[string]float64 {
 		activities = map[int64]string{}
 		waitApps   = map[int64]bool{}
 		prev       time.Time
+		taskStart  time.Time
 	)
+	locals := localActivities(events)
 	for _, ev := range events {
 		at := ev.GetEventTime().AsTime()
 		if !prev.IsZero() && at.After(prev) {
@@ -90,8 +94,24 @@ func splitHandover(events []*historypb.HistoryEvent) map[string]float64 {
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
 			task = partTaskQueued
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-			task = partTaskRunning
-		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+			task, taskStart = partTaskRunning, at
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			task = ""
+			// The task's local activities ran one after another from its start; each marker
+			// says when its activity ended.
+			cursor := taskStart
+			for _, la := range locals[ev.GetEventId()] {
+				end := la.ended
+				if end.After(at) {
+					end = at
+				}
+				if d := end.Sub(cursor); d > 0 {
+					out[partLocal+la.name] += d.Seconds()
+					out[partTaskRunning] -= d.Seconds()
+					cursor = cursor.Add(d)
+				}
+			}
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
 			task = ""
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			name := ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
@@ -110,6 +130,37 @@ func splitHandover(events []*historypb.HistoryEvent) map[string]float64 {
 		}
 	}
 	return roundAll(out)
+}
+
+// localActivity is one local activity's marker: its type and when it ended (the SDK's
+// ReplayTime: the task's start plus the time the worker spent until the result).
+type localActivity struct {
+	name  string
+	ended time.Time
+}
+
+// localActivities are the markers of the history's local activities, by the workflow task
+// whose completion recorded them, in order. A marker whose data does not read as plain JSON
+// (an encrypting codec) is left out, its time counted as the task's own.
+func localActivities(events []*historypb.HistoryEvent) map[int64][]localActivity {
+	out := map[int64][]localActivity{}
+	for _, ev := range events {
+		m := ev.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "LocalActivity" {
+			continue
+		}
+		p := m.GetDetails()["data"].GetPayloads()
+		var data struct {
+			ActivityType string
+			ReplayTime   time.Time
+		}
+		if len(p) == 0 || json.Unmarshal(p[0].GetData(), &data) != nil || data.ActivityType == "" {
+			continue
+		}
+		id := m.GetWorkflowTaskCompletedEventId()
+		out[id] = append(out[id], localActivity{data.ActivityType, data.ReplayTime})
+	}
+	return out
 }
 
 // doing names what the run was doing until ev: a workflow task before all, then an activity,
