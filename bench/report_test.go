@@ -153,6 +153,7 @@ func (r *results) method(w func(string, ...any), m mode) {
 	w("  two workers), CPU is utime+stime of /proc/PID/stat (both workers summed). A lost update is a run that ended done")
 	w("  whose image main's manifest no longer pins. Overhead per run: run time minus its app's Argo CD sync operation; handover per run:")
 	w("  its start to its health wait starting (history event times), idp's own part of the run, the Git write among the wave's included.")
+	w("  Tasks per worker: the workflow and activity tasks of the wave's runs each worker took (the identity in their history).")
 	w("- **History**: events of `GetWorkflowHistory` for dev's cold bootstrap and the first full promotion; the health-wait")
 	w("  pair stops dev's application controller for %s and %s after a promotion starts, so Argo CD answers that late.", m.HealthWaits[0], m.HealthWaits[1])
 	w("- **Bootstrap**: `starter bootstrap --env dev --wait` cold, then again with nothing to change.")
