@@ -98,7 +98,7 @@ func TestAPromotionsHistoryStaysLean(t *testing.T) {
 	}
 	require.Equal(t, []string{`[local-reads-3]`}, versions, "one GetVersion in a run with local reads, lean waits and the door's query")
 	for _, env := range []string{"staging", "prod"} {
-		_, err := c.DescribeWorkflowExecution(ctx, controls.WorkflowID(env), "")
+		_, err := c.DescribeWorkflow(ctx, controls.WorkflowID(env), "")
 		var nf *serviceerror.NotFound
 		require.ErrorAs(t, err, &nf, "no freeze or pin in %s: the run read that and did not ask at the door (which starts the Controls workflow)", env)
 	}
