@@ -3,13 +3,11 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"slices"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 
@@ -34,32 +32,12 @@ var signalNames = map[string]string{
 	controls.AnswerSignal: "the door's answer (Controls workflow)",
 }
 
-// handoverParts splits a run's handover (its start → its first health wait starting) into
-// what the run was doing, from its history: a workflow task waiting for a worker, one running,
-// an activity outstanding, or nothing outstanding while it waited for a signal (named by the
-// signal that ended the wait). The parts add up to the handover.
-func (r *rig) handoverParts(id string) map[string]float64 {
-	r.t.Helper()
-	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var events []*historypb.HistoryEvent
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(r.t, err)
-		events = append(events, ev)
-	}
-	return splitHandover(events)
-}
-
 // tasksByWorker counts the workflow and activity tasks of the runs each worker took (by the
 // identity it polls with), the most first: how Temporal spread a wave over the workers.
-func (r *rig) tasksByWorker(ids []string) []int {
-	r.t.Helper()
+func tasksByWorker(histories [][]*historypb.HistoryEvent) []int {
 	by := map[string]int{}
-	for _, id := range ids {
-		it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			require.NoError(r.t, err)
+	for _, events := range histories {
+		for _, ev := range events {
 			if a := ev.GetWorkflowTaskStartedEventAttributes(); a != nil {
 				by[a.GetIdentity()]++
 			} else if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
@@ -73,7 +51,11 @@ func (r *rig) tasksByWorker(ids []string) []int {
 	return counts
 }
 
-// splitHandover is handoverParts on a history already read.
+// splitHandover splits a run's handover (its start → its first health wait starting) into
+// what the run was doing, from its history: a workflow task waiting for a worker, one running
+// (each local activity in it apart), an activity outstanding, or nothing outstanding while it
+// waited for a signal (named by the signal that ended the wait). The parts add up to the
+// handover.
 func splitHandover(events []*historypb.HistoryEvent) map[string]float64 {
 	out := map[string]float64{}
 	var (

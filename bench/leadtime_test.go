@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/alexpermiakov/idp/internal/manifest"
 	"github.com/alexpermiakov/idp/internal/policy"
@@ -60,15 +59,12 @@ func (r *rig) historyEvents(id string) int {
 // history counts a run's history events (its latest run), in all and by event type.
 func (r *rig) history(id string) (int, map[string]int) {
 	r.t.Helper()
-	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	n, types := 0, map[string]int{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(r.t, err)
-		n++
+	events := r.events(id)
+	types := map[string]int{}
+	for _, ev := range events {
 		types[strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")]++
 	}
-	return n, types
+	return len(events), types
 }
 
 // leadTime: an image pushed with its ECR push event (bin/sandbox image push) until dev's

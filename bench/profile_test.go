@@ -8,15 +8,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 )
 
 // profile is where a run's time went, from its history: per activity type, the time from
 // scheduling to completion (queueing on the task queue included), summed over its attempts
 // and calls; "workflow tasks (local activities in them)" is the same for the run's workflow
 // tasks, which run its local activities; "run" is the whole.
-func (r *rig) profile(id string) map[string]float64 {
-	r.t.Helper()
-	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+func (r *rig) profile(id string) map[string]float64 { return profileOf(r.events(id)) }
+
+// profileOf is profile on a history already read.
+func profileOf(events []*historypb.HistoryEvent) map[string]float64 {
 	type sched struct {
 		name string
 		at   time.Time
@@ -24,9 +26,7 @@ func (r *rig) profile(id string) map[string]float64 {
 	scheduled := map[int64]sched{}
 	out := map[string]float64{}
 	var first, last time.Time
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(r.t, err)
+	for _, ev := range events {
 		at := ev.GetEventTime().AsTime()
 		if first.IsZero() {
 			first = at
@@ -69,11 +69,17 @@ func (r *rig) handover(id string) time.Duration {
 // one completed, from its history.
 func (r *rig) waits(id string) (start, first, last time.Time) {
 	r.t.Helper()
-	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	start, first, last = waitsOf(r.events(id))
+	if first.IsZero() {
+		r.t.Fatalf("%s never started a health wait", id)
+	}
+	return start, first, last
+}
+
+// waitsOf is waits on a history already read; first is zero if no health wait started.
+func waitsOf(events []*historypb.HistoryEvent) (start, first, last time.Time) {
 	waits := map[int64]bool{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(r.t, err)
+	for _, ev := range events {
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 			start = ev.GetEventTime().AsTime()
@@ -89,8 +95,18 @@ func (r *rig) waits(id string) (start, first, last time.Time) {
 			}
 		}
 	}
-	if first.IsZero() {
-		r.t.Fatalf("%s never started a health wait", id)
-	}
 	return start, first, last
+}
+
+// events reads a run's whole history (its latest run).
+func (r *rig) events(id string) []*historypb.HistoryEvent {
+	r.t.Helper()
+	it := r.C.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(r.t, err)
+		events = append(events, ev)
+	}
+	return events
 }

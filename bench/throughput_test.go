@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/alexpermiakov/idp/cmd/sandbox/stack"
 	"github.com/alexpermiakov/idp/internal/manifest"
@@ -92,6 +93,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 	steps := make([][]float64, len(waveSteps))
 	byKind := map[string][]float64{} // activity type → its seconds in each run
 	var parts []map[string]float64   // each run's handover by what it was doing
+	var histories [][]*historypb.HistoryEvent
 	for i, run := range runs {
 		st := run.st
 		if st.Stage != api.StageDone || len(st.Environments) != 1 || st.Environments[0].State != api.EnvDone {
@@ -104,7 +106,10 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		}
 		name := policy.AppName(services[i], "dev")
 		argo := argoSync(st.Environments[0].Commit, all[name])
-		_, waitStart, waited := r.waits(ids[i])
+		events := r.events(ids[i])
+		histories = append(histories, events)
+		_, waitStart, waited := waitsOf(events)
+		require.False(t, waitStart.IsZero(), "%s never started a health wait", ids[i])
 		handover := waitStart.Sub(run.start)
 		m := seen.reached(name, st.Environments[0].Image, waitStart)
 		if d, ok := m.syncTime(); ok {
@@ -112,8 +117,8 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		}
 		overheads = append(overheads, (run.close.Sub(run.start) - argo).Seconds())
 		handovers = append(handovers, handover.Seconds())
-		parts = append(parts, r.handoverParts(ids[i]))
-		for kind, secs := range r.profile(ids[i]) {
+		parts = append(parts, splitHandover(events))
+		for kind, secs := range profileOf(events) {
 			byKind[kind] = append(byKind[kind], secs)
 		}
 		if ds, ok := waveMarks(run.start, waitStart, m, waited, run.close); ok {
@@ -134,7 +139,7 @@ func wave(t *testing.T, r *rig, n int) waveResult {
 		tp.Profile = append(tp.Profile, stepStat{Step: kind, Runs: len(v), P50: round(quantile(v, 0.5)), P99: round(quantile(v, 0.99))})
 	}
 	tp.Handover = partStats(parts)
-	tp.TasksByWorker = r.tasksByWorker(ids)
+	tp.TasksByWorker = tasksByWorker(histories)
 	require.Zero(t, tp.Failed, "every promotion of the wave ends done")
 	return tp
 }
