@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -47,6 +48,12 @@ func TestWorkerKilledDuringApply(t *testing.T) {
 		return beat.LockID == held.ID && slices.ContainsFunc(beat.Created, func(c terraform.Created) bool { return strings.Contains(c.Addr, "aws_vpc.") })
 	}, 30*time.Second, 100*time.Millisecond, "the apply's heartbeat does not record the state lock %s and the VPC", held.ID)
 	created := beat.Created
+	// terraform runs in a process group of its own, its provider plugins with it: the kill
+	// must reach them too (Kill fails the test if any outlives the worker).
+	require.True(t, slices.ContainsFunc(descendants(w.cmd.Process.Pid), func(pid int) bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return strings.Contains(string(b), "terraform-provider-aws")
+	}), "no terraform-provider-aws runs under the worker during apply")
 	w.Kill()
 	killed := time.Now()
 	// Either way the saved plan must not be applied: with state written it is stale, without

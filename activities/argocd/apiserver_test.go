@@ -135,6 +135,23 @@ func (c *testCluster) appGETs(t *testing.T) int {
 	return c.appRequests(t)["GET"]
 }
 
+// settledAppGETs is appGETs once it has not moved for half a second: the server counts a
+// request after it has answered it, so a read that just returned may not be counted yet.
+func (c *testCluster) settledAppGETs(t *testing.T) int {
+	t.Helper()
+	n := c.appGETs(t)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		m := c.appGETs(t)
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	t.Fatalf("GETs of Applications still moving after 30 s (%d)", n)
+	return 0
+}
+
 // appRequests is the kube-apiserver's count of requests for Applications so far, by verb
 // (its metrics: GET, PATCH, APPLY, WATCH, ...).
 func (c *testCluster) appRequests(t *testing.T) map[string]int {

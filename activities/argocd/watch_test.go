@@ -54,9 +54,20 @@ func TestWaitAppWakesOnTheWatch(t *testing.T) {
 	c.kube.watches.mu.Lock()
 	require.Len(t, c.kube.watches.running, 1, "one watch for the env's Applications")
 	c.kube.watches.mu.Unlock()
+	// The watch wakes every wait as it opens, before it has delivered the Applications: a
+	// wait woken then reads from the API. Counted from when the watch holds both and the
+	// server's count (kept after it answers) has settled.
+	require.Eventually(t, func() bool {
+		for _, app := range apps {
+			if o, ok := c.kube.Latest(gvkApp, "argocd", app); !ok || o == nil {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond, "the watch holds both Applications")
+	gets := c.settledAppGETs(t)
 
 	// Woken by changes, the waits read their Application as the watch delivered it: no GETs.
-	gets := c.appGETs(t)
 	for i := range 5 {
 		before := reads.Load()
 		c.setApp(t, apps[0], commit, "Progressing", fmt.Sprintf("rollout step %d", i))
@@ -66,7 +77,7 @@ func TestWaitAppWakesOnTheWatch(t *testing.T) {
 	require.True(t, ok, "the watch holds the Application")
 	msg, _, _ := unstructured.NestedString(obj.Object, "status", "health", "message")
 	require.Equal(t, "rollout step 4", msg, "its last version")
-	require.Equal(t, 5, c.appGETs(t)-gets, "GETs of Applications while the waits were woken 5 times: the test's 5 writes' own (Apply reads first), none of the waits'")
+	require.Equal(t, 5, c.settledAppGETs(t)-gets, "GETs of Applications while the waits were woken 5 times: the test's 5 writes' own (Apply reads first), none of the waits'")
 
 	for _, app := range apps {
 		c.setApp(t, app, commit, "Healthy", "", "registry/idp/"+app+":v1")
