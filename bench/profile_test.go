@@ -61,23 +61,14 @@ func profileOf(events []*historypb.HistoryEvent) map[string]float64 {
 // Argo CD's and the cluster's, but for the app's wait, which follows the app-of-apps' one.
 // Read from the history's event times, to the millisecond.
 func (r *rig) handover(id string) time.Duration {
-	start, waited, _ := r.waits(id)
+	start, waited, _ := r.waits(id, r.events(id))
 	return waited.Sub(start)
 }
 
 // waits reads a run's start, when its first health wait (WaitApp) started and when its last
-// one completed, from its history.
-func (r *rig) waits(id string) (start, first, last time.Time) {
+// one completed, from its history (events, read by r.events).
+func (r *rig) waits(id string, events []*historypb.HistoryEvent) (start, first, last time.Time) {
 	r.t.Helper()
-	start, first, last = waitsOf(r.events(id))
-	if first.IsZero() {
-		r.t.Fatalf("%s never started a health wait", id)
-	}
-	return start, first, last
-}
-
-// waitsOf is waits on a history already read; first is zero if no health wait started.
-func waitsOf(events []*historypb.HistoryEvent) (start, first, last time.Time) {
 	waits := map[int64]bool{}
 	for _, ev := range events {
 		switch ev.GetEventType() {
@@ -94,6 +85,9 @@ func waitsOf(events []*historypb.HistoryEvent) (start, first, last time.Time) {
 				last = ev.GetEventTime().AsTime()
 			}
 		}
+	}
+	if first.IsZero() {
+		r.t.Fatalf("%s never started a health wait", id)
 	}
 	return start, first, last
 }

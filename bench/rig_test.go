@@ -274,10 +274,8 @@ func readProc(t *testing.T, pid int) procStat {
 			}
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := stack.StatFields(pid)
 	require.NoError(t, err)
-	// The fields after the command name (which may hold spaces) start at its closing ')'.
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	cutime, _ := strconv.ParseFloat(f[13], 64)

@@ -13,7 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,89 +109,18 @@ func (r *rig) polled() bool {
 }
 
 // Kill ends the worker and every process it started at once, as an OOM kill of its
-// container or a lost node would. Its process group is not enough: terraform runs in a group
-// of its own, and its provider plugins would outlive it. So the tree is stopped first (a
-// stopped process starts nothing), then killed, and the test fails if any of it is left.
+// container or a lost node would: its terraform too, which runs in a process group of its
+// own, and terraform's provider plugins. The test fails if any of them is left.
 func (w *Worker) Kill() {
 	w.t.Helper()
 	if w.cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGSTOP)
-	var tree []int
-	for grown := true; grown; {
-		next := descendants(w.cmd.Process.Pid)
-		grown = len(next) > len(tree)
-		tree = next
-		for _, pid := range tree {
-			_ = syscall.Kill(pid, syscall.SIGSTOP)
-		}
-	}
-	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
-	for _, pid := range tree {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	tree := stack.KillTree(w.cmd.Process.Pid)
 	<-w.done
 	require.Eventually(w.t, func() bool {
-		for _, pid := range tree {
-			if alive(pid) {
-				return false
-			}
-		}
-		return true
+		return !slices.ContainsFunc(tree, stack.PIDAlive)
 	}, 10*time.Second, 50*time.Millisecond, "processes the killed worker started outlive it: %v", tree)
-}
-
-// descendants are the processes below pid (children, their children, ...), from /proc.
-func descendants(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	children := map[int][]int{}
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pp, ok := parentOf(p); ok {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
-		out = append(out, children[queue[0]]...)
-		queue = append(queue, children[queue[0]]...)
-	}
-	return out
-}
-
-// parentOf is pid's parent, from /proc/<pid>/stat (its fourth field, after the command in
-// parentheses, which may itself hold spaces and parentheses).
-func parentOf(pid int) (int, bool) {
-	_, rest, ok := procStat(pid)
-	if !ok || len(rest) == 0 {
-		return 0, false
-	}
-	pp, err := strconv.Atoi(rest[0])
-	return pp, err == nil
-}
-
-// alive says pid runs: it exists and is not a zombie waiting for its parent to reap it.
-func alive(pid int) bool {
-	state, _, ok := procStat(pid)
-	return ok && state != "Z" && state != "X"
-}
-
-// procStat is pid's state and the fields after it in /proc/<pid>/stat.
-func procStat(pid int) (state string, rest []string, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", nil, false
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) == 0 {
-		return "", nil, false
-	}
-	return fields[0], fields[1:], true
 }
 
 // Stop ends the worker gracefully (SIGTERM, then SIGKILL after 10 s).

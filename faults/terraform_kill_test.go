@@ -50,7 +50,7 @@ func TestWorkerKilledDuringApply(t *testing.T) {
 	created := beat.Created
 	// terraform runs in a process group of its own, its provider plugins with it: the kill
 	// must reach them too (Kill fails the test if any outlives the worker).
-	require.True(t, slices.ContainsFunc(descendants(w.cmd.Process.Pid), func(pid int) bool {
+	require.True(t, slices.ContainsFunc(stack.Descendants(w.cmd.Process.Pid), func(pid int) bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		return strings.Contains(string(b), "terraform-provider-aws")
 	}), "no terraform-provider-aws runs under the worker during apply")

@@ -265,10 +265,7 @@ func (c *ctl) answer(ctx workflow.Context) {
 	together := workflow.GetVersion(ctx, answerTogether, workflow.DefaultVersion, 1) >= 1
 	sent := make([]workflow.Future, len(tell))
 	for i, req := range tell {
-		a := controls.DoorAnswer{Env: c.state.Env, Open: !frozen, Pin: controls.PinOf(c.state.Pins, req.Service)}
-		if frozen {
-			a.Freezes = c.state.Freezes
-		}
+		a := controls.Answer(c.state.Env, c.state.Freezes, controls.PinOf(c.state.Pins, req.Service))
 		sent[i] = workflow.SignalExternalWorkflow(ctx, req.Owner, "", controls.AnswerSignal, a)
 		if !together {
 			_ = sent[i].Get(ctx, nil) // one after another, as runs recorded before answerTogether did

@@ -61,7 +61,7 @@ func (r *run) door(ctx workflow.Context, env, service string) (*controls.Pin, er
 				r.step(ctx, "%s is no longer frozen: going on", env)
 			}
 			return a.Pin, nil
-		case service != "" && a.Pin != nil:
+		case a.Passes(service):
 			return a.Pin, nil
 		}
 		if note := controls.Describe(a.Freezes); note != r.status.Frozen {
@@ -71,10 +71,9 @@ func (r *run) door(ctx workflow.Context, env, service string) (*controls.Pin, er
 	}
 }
 
-// readControls reads env's freezes and pins (the controls query, one attempt): open says the
-// run may go on with pin without asking at the door, the env not being frozen, or the service
-// being pinned there (refused either way). A frozen env, or a read that failed, leaves it to the
-// door, which waits while the freeze lasts.
+// readControls reads env's freezes and pins (the controls query, one attempt) and answers as
+// the door would: open says the run may go on with pin without asking there. A frozen env, or
+// a read that failed, leaves it to the door, which waits while the freeze lasts.
 func (r *run) readControls(ctx workflow.Context, env, service string) (*controls.Pin, bool) {
 	var sa *platform.Signaller
 	var out platform.PinnedOutput
@@ -84,10 +83,8 @@ func (r *run) readControls(ctx workflow.Context, env, service string) (*controls
 		workflow.GetLogger(ctx).Warn("reading the env's freezes and pins; asking at the door", "env", env, "error", err)
 		return nil, false
 	}
-	if service != "" && out.Pin != nil {
-		return out.Pin, true
-	}
-	return nil, len(out.Freezes) == 0
+	a := controls.Answer(env, out.Freezes, out.Pin)
+	return a.Pin, a.Passes(service)
 }
 
 // refusePinned fails a promotion into an env where the service is pinned.

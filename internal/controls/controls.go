@@ -265,3 +265,19 @@ type DoorAnswer struct {
 	// Pin is the service's pin, if any.
 	Pin *Pin `json:"pin,omitempty"`
 }
+
+// Answer is the door's answer in env, with these freezes in force, to a run whose service has
+// pin (nil: none): open while nothing is frozen.
+func Answer(env string, freezes []Freeze, pin *Pin) DoorAnswer {
+	a := DoorAnswer{Env: env, Open: len(freezes) == 0, Pin: pin}
+	if !a.Open {
+		a.Freezes = freezes
+	}
+	return a
+}
+
+// Passes says a run of service (empty for a bootstrap) goes on past the door: it is open, or
+// the service is pinned in the env, which refuses the run, frozen or not.
+func (a DoorAnswer) Passes(service string) bool {
+	return a.Open || service != "" && a.Pin != nil
+}

@@ -61,3 +61,28 @@ func TestRulesFollowTheEnvsGates(t *testing.T) {
 	require.Nil(t, prod.Find("carol"))
 	require.False(t, RulesFor(cfg, "qa").Known)
 }
+
+// The door lets a run through while nothing is frozen, and a pinned service's run at any time
+// (it is refused there anyway); a frozen env keeps the rest out and says why.
+func TestTheDoorPassesOpenOrPinned(t *testing.T) {
+	freezes := []Freeze{{Who: "alice", Reason: "release"}}
+	pin := &Pin{Service: "time-service", Tag: "v1.2.3"}
+
+	open := Answer("prod", nil, nil)
+	require.True(t, open.Open)
+	require.Empty(t, open.Freezes)
+	require.True(t, open.Passes("time-service"))
+	require.True(t, open.Passes(""), "a bootstrap passes an open door")
+
+	shut := Answer("prod", freezes, nil)
+	require.False(t, shut.Open)
+	require.Equal(t, freezes, shut.Freezes, "a shut door says which freezes hold it")
+	require.False(t, shut.Passes("time-service"))
+	require.False(t, shut.Passes(""))
+
+	pinned := Answer("prod", freezes, pin)
+	require.False(t, pinned.Open)
+	require.True(t, pinned.Passes("time-service"), "a pinned service's run goes on, to be refused")
+	require.Same(t, pin, pinned.Pin)
+	require.True(t, Answer("prod", nil, pin).Passes("time-service"))
+}

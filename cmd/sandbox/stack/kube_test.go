@@ -125,7 +125,7 @@ func TestKubePlane(t *testing.T) {
 	closed = true
 	t.Logf("stopped in %.1fs", time.Since(start).Seconds())
 	for _, p := range procs {
-		require.False(t, pidAlive(p.PID), "%s (pid %d) still runs", p.Name, p.PID)
+		require.False(t, PIDAlive(p.PID), "%s (pid %d) still runs", p.Name, p.PID)
 	}
 	for _, port := range ports {
 		require.True(t, portFree(port), "port %d still in use", port)

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -118,14 +119,14 @@ func (p *proc) stop(grace time.Duration) {
 
 // killPID stops a process (group) this stack recorded in an earlier life, by PID.
 func killPID(pid int, grace time.Duration) {
-	if pid <= 0 || !pidAlive(pid) {
+	if pid <= 0 || !PIDAlive(pid) {
 		return
 	}
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !pidAlive(pid) {
+		if !PIDAlive(pid) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -134,17 +135,75 @@ func killPID(pid int, grace time.Duration) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-func pidAlive(pid int) bool {
+// PIDAlive says pid runs: it exists and is not a zombie (which still answers signal 0, but is
+// gone for our purposes: it only waits for its parent to reap it).
+func PIDAlive(pid int) bool {
 	if err := syscall.Kill(pid, 0); err != nil {
 		return false
 	}
-	// A zombie still answers signal 0; it is gone for our purposes.
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	f, err := StatFields(pid)
 	if err != nil {
 		return false
 	}
-	fields := strings.Fields(string(b))
-	return len(fields) < 3 || fields[2] != "Z"
+	return len(f) == 0 || f[0] != "Z"
+}
+
+// StatFields are the fields of /proc/PID/stat after the command, its state first (f[0]; the
+// parent is f[1], utime f[11]): the command, in parentheses, may itself hold spaces and
+// parentheses, so they start after its last ')'.
+func StatFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])), nil
+}
+
+// Descendants are the processes below pid (its children, theirs, ...), from /proc.
+func Descendants(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := StatFields(p)
+		if err != nil || len(f) < 2 {
+			continue
+		}
+		if parent, err := strconv.Atoi(f[1]); err == nil {
+			children[parent] = append(children[parent], p)
+		}
+	}
+	var out []int
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		out = append(out, children[queue[0]]...)
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}
+
+// KillTree ends the process group pid leads and every process below pid at once with SIGKILL,
+// and returns the processes below it. Its group is not enough where a child put itself in a
+// group of its own (terraform, run by tfexec) and started more (its provider plugins). The
+// tree is stopped first, so that nothing in it starts a process that would escape the kill.
+func KillTree(pid int) []int {
+	_ = syscall.Kill(-pid, syscall.SIGSTOP)
+	var tree []int
+	for grown := true; grown; {
+		next := Descendants(pid)
+		grown = len(next) > len(tree)
+		tree = next
+		for _, p := range tree {
+			_ = syscall.Kill(p, syscall.SIGSTOP)
+		}
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for _, p := range tree {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	return tree
 }
 
 // portFree reports whether nothing listens on 127.0.0.1:port.
